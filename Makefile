@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test` (see README). Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy install install-dev browser clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first, pinned to the CPU build that lies on this machine's disk; pyproject's range
+# admits it, so the editable install below downloads no other build.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet "torch==2.13.0" || $(PIP) install --quiet "torch>=2.3,<2.15"
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(PY) -m app
+
+browser:
+	bash scripts/ensure_chromium.sh
+
+test: $(VENV)/.installed-dev browser
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not browser"
+
+bench: bench-profile bench-transform bench-assess
+
+bench-profile: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_profile.py
+
+bench-transform: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_transform.py
+
+bench-assess: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_assess.py
+
+bench-privacy: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_privacy.py
+
+clean:
+	rm -rf $(VENV) .doppel .pytest_cache

@@ -1,0 +1,10 @@
+"""``python -m app``: start the workbench (see ``app.launcher``)."""
+
+from __future__ import annotations
+
+import sys
+
+from app.launcher import main
+
+if __name__ == "__main__":
+    sys.exit(main())

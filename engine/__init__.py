@@ -1,0 +1,77 @@
+"""Doppel's engine: read, profile, encode, train, generate and assess synthetic tables.
+
+Importable on its own in a notebook: importing it loads no Streamlit, no database driver and
+starts no thread. Heavy submodules (torch, SQLAlchemy) load on first use of the call that
+needs them, through the lazy attribute table below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import (
+    ConfigError,
+    DoppelError,
+    InputError,
+    LimitExceededError,
+    SourceUnavailableError,
+    UnsafeConnectionError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; resolved on first access (PEP 562).
+_LAZY = {
+    "read": "engine.data.files:read",
+    "scan": "engine.data.files:scan",
+    "read_sql": "engine.data.sql:read_sql",
+    "read_sql_tables": "engine.data.sql:read_sql_tables",
+    "profile": "engine.profiling:profile",
+    "profile_tables": "engine.profiling:profile_tables",
+    "Profile": "engine.profiling:Profile",
+    "DataTransformer": "engine.transform:DataTransformer",
+    "assess": "engine.quality.assess:assess",
+    "QualityReport": "engine.quality.report:QualityReport",
+    "train": "engine.training:train",
+    "load_model": "engine.models.registry:load_model",
+    "Synthesizer": "engine.models.base:Synthesizer",
+    "rebalance": "engine.generation.rebalance:rebalance",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from engine.data.files import read, scan
+    from engine.data.sql import read_sql, read_sql_tables
+    from engine.generation.rebalance import rebalance
+    from engine.models.base import Synthesizer
+    from engine.models.registry import load_model
+    from engine.profiling import Profile, profile, profile_tables
+    from engine.quality.assess import assess
+    from engine.quality.report import QualityReport
+    from engine.training import train
+    from engine.transform import DataTransformer
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "ConfigError",
+    "DoppelError",
+    "InputError",
+    "LimitExceededError",
+    "SourceUnavailableError",
+    "UnsafeConnectionError",
+    *_LAZY,
+]

@@ -1,0 +1,74 @@
+"""A model and its settings suggested from the profile, by simple size rules.
+
+ARGN (the autoregressive network) is the default: it learns mixed column types and supports
+conditional sampling. Epochs, batch size and a time cap follow the row count. Which columns
+are learned, regenerated (keys), faked (PII), copied (constants) or left out (empty, free
+text, PII to drop) follows the semantic types and the PII findings. AutoML, multi-table and
+sequence models come later; the reason says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from engine.profiling.results import ColumnProfile, ModelRecommendation, PIIFinding
+from engine.schema import SemanticType
+
+# (max rows, epochs, batch size, max training minutes), first matching row wins.
+SIZE_RULES = (
+    (10_000, 200, 128, 10),
+    (100_000, 100, 512, 15),
+    (1_000_000, 40, 2048, 30),
+    (None, 20, 4096, 60),
+)
+# The design's rare-category protection: categories seen fewer times are merged.
+RARE_CATEGORY_MIN_COUNT = 5
+
+
+def recommend(
+    *, n_rows: int, columns: Mapping[str, ColumnProfile], pii: Sequence[PIIFinding]
+) -> ModelRecommendation:
+    """Suggest a model and settings for one table."""
+    pii_by_column = {f.column: f for f in pii}
+    roles: dict[str, list[str]] = {"learn": [], "regenerate": [], "fake": [], "copy": [], "drop": []}
+    for name, col in columns.items():
+        finding = pii_by_column.get(name)
+        if finding is not None and finding.treatment == "drop":
+            roles["drop"].append(name)
+        elif finding is not None and finding.treatment == "fake":
+            roles["fake"].append(name)
+        elif col.semantic_type == SemanticType.IDENTIFIER:
+            roles["regenerate"].append(name)
+        elif col.semantic_type == SemanticType.CONSTANT:
+            roles["copy"].append(name)
+        elif col.semantic_type in (SemanticType.EMPTY, SemanticType.TEXT):
+            roles["drop"].append(name)
+        else:
+            roles["learn"].append(name)
+
+    epochs, batch_size, minutes = _size_rule(n_rows)
+    settings = {
+        "epochs": epochs,
+        "batch_size": min(batch_size, max(1, n_rows)),
+        "max_training_time_minutes": minutes,
+        "value_protection": True,
+        "rare_category_min_count": RARE_CATEGORY_MIN_COUNT,
+        "differential_privacy_suggested": bool(pii),
+        "columns": roles,
+    }
+    reason = (
+        f"argn is the default model: it learns mixed column types and supports conditional sampling. "
+        f"{n_rows:,} rows x {len(roles['learn'])} learned columns -> {epochs} epochs, batch {settings['batch_size']}, "
+        f"at most {minutes} minutes."
+    )
+    if pii:
+        reason += " The table holds personal data, so training with differential privacy is suggested."
+    reason += " Multi-table and sequence models, and automatic model search, are not chosen by this rule yet."
+    return ModelRecommendation(model="argn", settings=settings, reason=reason)
+
+
+def _size_rule(n_rows: int) -> tuple[int, int, int]:
+    for limit, epochs, batch, minutes in SIZE_RULES:
+        if limit is None or n_rows <= limit:
+            return epochs, batch, minutes
+    raise AssertionError("SIZE_RULES ends with a catch-all row")

@@ -1,0 +1,97 @@
+"""New unique keys in the format of an identifier column, never the real ones.
+
+Identifiers are not learned (a model that learned them would memorise people); on inverse
+they are regenerated:
+
+- integer keys: a run ``start, start + 1, ...`` from the smallest training key, in the
+  column's integer dtype;
+- string keys: the longest prefix every key shares, then the most common *shape* of the rest
+  (each ASCII digit -> a digit, lowercase letter -> a lowercase letter, uppercase -> an
+  uppercase letter, anything else kept as is), filled with a counter in mixed radix, so
+  ``aardsda01`` style keys come back as ``aaaaaaa00``, ``aaaaaaa01``, ... When the shape has
+  too few free positions for the number of rows, digits are appended.
+
+Keys are unique within one call. Only the prefix and the shape are stored, no real key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+_SHAPE_SAMPLE = 10_000
+_RADIX = {"9": (10, ord("0")), "a": (26, ord("a")), "A": (26, ord("A"))}
+
+
+@dataclass
+class IdFormat:
+    """How to make keys: ``start`` for integers, ``prefix`` + ``shape`` for strings."""
+
+    start: int | None = None
+    prefix: str = ""
+    shape: str = ""
+
+    @classmethod
+    def fit(cls, s: pl.Series, *, rng: np.random.Generator) -> IdFormat:
+        values = s.drop_nulls()
+        if s.dtype.is_integer():
+            return cls(start=int(values.min()) if len(values) else 0)
+        values = values.cast(pl.String)
+        if len(values) == 0:
+            return cls()
+        prefix = _common_prefix(str(values.min()), str(values.max()))
+        if len(values) > _SHAPE_SAMPLE:
+            values = values.gather(rng.choice(len(values), size=_SHAPE_SAMPLE, replace=False))
+        shapes = (
+            values.str.slice(len(prefix))
+            .str.replace_all(r"[0-9]", "9")
+            .str.replace_all(r"[a-z]", "a")
+            .str.replace_all(r"[A-Z]", "A")
+        )
+        shapes = shapes.alias("shape")
+        counts = shapes.value_counts(name="n").sort(["n", "shape"], descending=[True, False])
+        return cls(prefix=prefix, shape=str(counts.item(0, "shape")))
+
+    def generate(self, name: str, n: int, dtype: pl.DataType) -> pl.Series:
+        """``n`` distinct keys of ``dtype``."""
+        if self.start is not None:
+            return pl.Series(name, np.arange(self.start, self.start + n, dtype=np.int64)).cast(dtype)
+        shape = self.shape
+        free = [c for c in shape if c in _RADIX]
+        capacity = int(np.prod([_RADIX[c][0] for c in free], dtype=object)) if free else 1
+        while capacity < max(n, 1) or not free:
+            shape += "9"
+            free.append("9")
+            capacity *= 10
+        text = self.prefix + shape
+        points = np.empty((n, len(text)), dtype=np.uint32)
+        counter = np.arange(n, dtype=np.int64)
+        for pos in range(len(text) - 1, -1, -1):
+            char = text[pos]
+            if pos >= len(self.prefix) and char in _RADIX:
+                radix, base = _RADIX[char]
+                points[:, pos] = base + counter % radix
+                counter //= radix
+            else:
+                points[:, pos] = ord(char)
+        strings = points.view(f"<U{len(text)}")[:, 0] if n else np.array([], dtype=str)
+        return pl.Series(name, strings, dtype=pl.String).cast(dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "prefix": self.prefix, "shape": self.shape}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IdFormat:
+        return cls(start=d["start"], prefix=d["prefix"], shape=d["shape"])
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return a[:n]

@@ -1,0 +1,125 @@
+"""The DataTransformer's parameters, checked once, with messages that say what is allowed.
+
+Every check raises ``ConfigError`` naming the parameter, the value received and the values
+accepted, so a page or a worker can show the message as-is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.schema import SemanticType
+
+MODE_SELECTIONS = ("argmax", "sample")
+
+
+@dataclass(frozen=True)
+class TransformerParams:
+    """Validated, immutable copy of the constructor arguments (see ``DataTransformer``)."""
+
+    column_types: dict[str, SemanticType]
+    max_onehot: int
+    rare_category_k: int
+    cap_quantiles: tuple[float, float] | None
+    n_modes: int
+    gmm_sample_rows: int
+    gmm_max_iter: int
+    n_bins: int
+    n_fine_bins: int
+    code_base: int
+    mode_selection: str
+    n_jobs: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["column_types"] = {name: kind.value for name, kind in self.column_types.items()}
+        d["cap_quantiles"] = None if self.cap_quantiles is None else list(self.cap_quantiles)
+        return d
+
+
+def _int(name: str, value: Any, *, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def _column_types(value: Any) -> dict[str, SemanticType]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"column_types must be a dict of column name -> SemanticType, got {type(value).__name__}")
+    allowed = ", ".join(k.value for k in SemanticType)
+    out: dict[str, SemanticType] = {}
+    for name, kind in value.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"column_types keys must be column names (str), got {name!r}")
+        try:
+            out[name] = SemanticType(kind)
+        except ValueError:
+            raise ConfigError(f"column_types[{name!r}] = {kind!r} is not a semantic type; allowed: {allowed}") from None
+    return out
+
+
+def _cap_quantiles(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    msg = "cap_quantiles must be None (no capping) or a pair (low, high) with 0 <= low < high <= 1"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{msg}, got {value!r}")
+    try:
+        low, high = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{msg}, got {value!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0.0 <= low < high <= 1.0):
+        raise ConfigError(f"{msg}, got {value!r}")
+    return (low, high)
+
+
+def validate_params(
+    *,
+    column_types: Any,
+    max_onehot: Any,
+    rare_category_k: Any,
+    cap_quantiles: Any,
+    n_modes: Any,
+    gmm_sample_rows: Any,
+    gmm_max_iter: Any,
+    n_bins: Any,
+    n_fine_bins: Any,
+    code_base: Any,
+    mode_selection: Any,
+    n_jobs: Any,
+    seed: Any,
+) -> TransformerParams:
+    """Check every constructor argument; raise ``ConfigError`` on the first bad one."""
+    max_onehot = _int("max_onehot", max_onehot, low=2)
+    code_base = _int("code_base", code_base, low=2)
+    if code_base > max_onehot:
+        raise ConfigError(f"code_base ({code_base}) must not exceed max_onehot ({max_onehot})")
+    if mode_selection not in MODE_SELECTIONS:
+        raise ConfigError(f"mode_selection must be one of {', '.join(MODE_SELECTIONS)}, got {mode_selection!r}")
+    n_jobs = _int("n_jobs", n_jobs, low=-1)
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a positive number of threads or -1 (all cores), got 0")
+    return TransformerParams(
+        column_types=_column_types(column_types),
+        max_onehot=max_onehot,
+        rare_category_k=_int("rare_category_k", rare_category_k, low=1),
+        cap_quantiles=_cap_quantiles(cap_quantiles),
+        n_modes=_int("n_modes", n_modes, low=1, high=100),
+        gmm_sample_rows=_int("gmm_sample_rows", gmm_sample_rows, low=100),
+        gmm_max_iter=_int("gmm_max_iter", gmm_max_iter, low=1),
+        n_bins=_int("n_bins", n_bins, low=2, high=100_000),
+        n_fine_bins=_int("n_fine_bins", n_fine_bins, low=1, high=100_000),
+        code_base=code_base,
+        mode_selection=mode_selection,
+        n_jobs=n_jobs,
+        seed=_int("seed", seed, low=0, high=2**32 - 1),
+    )

@@ -1,0 +1,1 @@
+"""The platform around the engine: settings, storage, metadata, jobs, tenant-scoped services."""

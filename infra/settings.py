@@ -1,0 +1,58 @@
+"""Doppel's one settings module.
+
+Every setting is read from the environment (prefix ``DOPPEL_``) and has an embedded default,
+so that ``make run`` works on a bare machine: SQLite and a local object folder under
+``DOPPEL_DATA_DIR``, an in-process job queue and cache. Production points the same settings
+at PostgreSQL, S3, Redis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; ``get_settings()`` returns the process-wide instance."""
+
+    model_config = SettingsConfigDict(env_prefix="DOPPEL_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".doppel"), description="Root of embedded state.")
+    database_url: str = Field(default="", description="SQLAlchemy URL of the metadata DB.")
+    storage_url: str = Field(default="", description="file:// folder or s3://bucket/prefix.")
+    broker_url: str = Field(default="", description="redis://… or empty for in-process.")
+    cache_url: str = Field(default="", description="redis://… or empty for in-process LRU.")
+    s3_endpoint_url: str = Field(default="", description="Endpoint for S3-compatible stores.")
+
+    # Ingestion limits, passed to the engine by the services.
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_rows: int = Field(default=5_000_000, gt=0)
+    max_decompressed_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    profile_sample_rows: int = Field(default=200_000, gt=0)
+
+    # Database connections to user sources.
+    allowed_db_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or CIDR blocks user databases may live on; empty = any public host.",
+    )
+    allow_private_db_hosts: bool = Field(
+        default=False, description="Allow private, loopback and link-local database hosts."
+    )
+    sql_statement_timeout_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'doppel.db').as_posix()}"
+        if not self.storage_url:
+            self.storage_url = (self.data_dir / "objects").resolve().as_uri()
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

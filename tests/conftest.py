@@ -1,0 +1,47 @@
+"""Fixtures shared by the whole suite: where the real datasets live, service URLs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "datasets"))
+
+POSTGRES_URL = os.environ.get("DOPPEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("DOPPEL_TEST_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test")
+CHROMIUM = os.environ.get("DOPPEL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REDIS_URL = os.environ.get("DOPPEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """The folder of real public datasets (../shared/datasets); see its README."""
+    if not (DATASETS / "adult.csv").exists():
+        raise RuntimeError(f"real datasets not found at {DATASETS}; set DOPPEL_DATASETS")
+    return DATASETS
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole run: Playwright's sync API allows one driver per process."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"Chromium not found at {CHROMIUM}: run `make browser` (scripts/ensure_chromium.sh)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
