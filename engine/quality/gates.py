@@ -1,0 +1,323 @@
+"""Gates, scores and recommendations: the report's verdict, read off the pillar results.
+
+A gate compares one number with a threshold (DESIGN.md "Quality gates", overridable per call)
+and reports ``pass``, or its severity (``warn`` / ``block``) when it fails, or ``skipped``
+when the number could not be measured (no target, no holdout, gate disabled): a skipped gate
+never blocks, and its message says why it was skipped. ``report.passed`` is "no gate blocks".
+
+Scores summarise each pillar in [0, 1] (1 = indistinguishable from real data / no leak); the
+formulas are in ``SCORE_FORMULAS`` and written into every report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.quality.config import GateConfig
+
+SCORE_FORMULAS = {
+    "fidelity": "mean(column_similarity, correlation_similarity, contingency_similarity) where "
+    "column_similarity = 1 - mean per-column KS/TV distance; correlation_similarity = mean over pairs of "
+    "1 - |diff| / 2 (Pearson, Spearman) or 1 - |diff| (Cramér's V, correlation ratio); "
+    "contingency_similarity = mean over pairs of 1 - TV of the binned joint distribution",
+    "utility": "clip(TSTR / TRTR of the primary metric (AUC or R^2), 0, 1)",
+    "privacy": "min(1 - mia_advantage_worst_upper, 1 - exact_copies_beyond_holdout / synthetic_rows, "
+    "1 - 2 * max(0, dcr_share - 0.5)) over the parts measured",
+    "overall": "mean of the measured pillar scores",
+}
+
+_COMPARISON = {
+    "column_distance": "<",
+    "correlation_difference": "<",
+    "utility_ratio": ">",
+    "membership_inference": "<",
+    "exact_copies": "<=",
+}
+_PILLAR = {
+    "column_distance": "fidelity",
+    "correlation_difference": "fidelity",
+    "utility_ratio": "utility",
+    "membership_inference": "privacy",
+    "exact_copies": "privacy",
+}
+_METRIC = {
+    "column_distance": "largest per-column distance (KS for numeric/datetime, TV for categorical; nulls a category)",
+    "correlation_difference": "largest |real - synthetic| association difference over column pairs",
+    "utility_ratio": "TSTR / TRTR of the primary metric",
+    "membership_inference": "membership-inference advantage, worst attack, bootstrap upper bound",
+    "exact_copies": "synthetic copies of rare training rows beyond the holdout's rate",
+}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's outcome: the metric, the threshold, the value and the verdict."""
+
+    name: str
+    pillar: str
+    metric: str
+    threshold: float
+    value: float | None
+    status: str  # "pass" | "warn" | "block" | "skipped"
+    message: str
+    comparison: str = "<"  # how value is held against threshold to pass
+    severity: str = "block"  # the status a failure gets
+    reference: float | None = None  # the holdout's own value of the same metric, where known
+    offenders: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("warn", "block")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pillar": self.pillar,
+            "metric": self.metric,
+            "comparison": self.comparison,
+            "threshold": self.threshold,
+            "value": self.value,
+            "reference": self.reference,
+            "status": self.status,
+            "severity": self.severity,
+            "message": self.message,
+            "offenders": list(self.offenders),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def _holds(value: float, comparison: str, threshold: float) -> bool:
+    if comparison == "<":
+        return value < threshold
+    if comparison == ">":
+        return value > threshold
+    return value <= threshold
+
+
+def _gate(name: str, cfg: GateConfig, value: float | None, *, why_missing: str, reference: float | None = None,
+          offenders: list[dict[str, Any]] | None = None, describe: str = "") -> GateResult:
+    comparison = _COMPARISON[name]
+    common = dict(name=name, pillar=_PILLAR[name], metric=_METRIC[name], threshold=cfg.threshold,
+                  comparison=comparison, severity=cfg.severity, reference=reference)
+    if not cfg.enabled:
+        return GateResult(value=value, status="skipped", message="gate disabled in the config", **common)
+    if value is None:
+        return GateResult(value=None, status="skipped", message=why_missing, **common)
+    ok = _holds(value, comparison, cfg.threshold)
+    ref = f" (holdout itself: {reference:.3g})" if reference is not None else ""
+    if ok:
+        head = f"Passes: {value:.3g} {comparison} {cfg.threshold:g}{ref}."
+    else:
+        outcome = "blocks release" if cfg.severity == "block" else "a warning"
+        head = f"Fails, {outcome}: {value:.3g} is not {comparison} {cfg.threshold:g}{ref}."
+    message = f"{head} {describe}".strip()
+    return GateResult(value=float(value), status="pass" if ok else cfg.severity, message=message,
+                      offenders=[] if ok else list(offenders or []), **common)
+
+
+def evaluate_gates(
+    *,
+    fidelity: dict[str, Any] | None,
+    utility: dict[str, Any] | None,
+    privacy: dict[str, Any] | None,
+    gates: dict[str, GateConfig],
+    skipped_reasons: dict[str, str],
+) -> list[GateResult]:
+    """Every configured gate against the pillar results (a missing pillar skips its gates)."""
+    out = []
+    # fidelity ------------------------------------------------------------------------------
+    fid_missing = skipped_reasons.get("fidelity", "fidelity was not assessed")
+    if fidelity is not None:
+        s = fidelity["summary"]
+        cfg = gates["column_distance"]
+        bad = sorted((c for c in fidelity["columns"] if not _holds(c["distance"], "<", cfg.threshold)),
+                     key=lambda c: -c["distance"])
+        offenders = [{"column": c["name"], "kind": c["kind"], "metric": c["metric"], "value": c["distance"],
+                      "holdout_value": c.get("holdout_distance")} for c in bad]
+        worst = max(fidelity["columns"], key=lambda c: c["distance"])
+        describe = (f"{len(bad)} of {len(fidelity['columns'])} columns at or above the threshold: "
+                    + ", ".join(f"{o['column']} ({o['metric'].upper()} {o['value']:.2f})" for o in offenders[:5])
+                    + ("" if len(offenders) <= 5 else ", ...")) if bad else (
+                    f"Largest: {worst['name']} ({worst['metric'].upper()} {worst['distance']:.3f}).")
+        out.append(_gate("column_distance", cfg, s["max_column_distance"], why_missing=fid_missing,
+                         reference=s.get("holdout_max_column_distance"), offenders=offenders, describe=describe))
+        cfg = gates["correlation_difference"]
+        bad_pairs = [p for p in fidelity["pairs"]["all"] if not _holds(p["difference"], "<", cfg.threshold)]
+        offenders = [{"columns": p["columns"], "measure": p["measure"], "value": p["difference"]} for p in bad_pairs[:20]]
+        largest = fidelity["pairs"]["largest_differences"]
+        if bad_pairs:
+            describe = (f"{len(bad_pairs)} pair(s) at or above the threshold: "
+                        + ", ".join(f"{' x '.join(o['columns'])} ({o['measure']} {o['value']:.2f})" for o in offenders[:5]))
+        elif largest:
+            describe = f"Largest: {' x '.join(largest[0]['columns'])} ({largest[0]['measure']} {largest[0]['difference']:.3f})."
+        else:
+            describe = "A single column: no pair to compare."
+        out.append(_gate("correlation_difference", cfg, s["max_pair_difference"] if largest else None,
+                         why_missing="fewer than two compared columns: no pair to compare",
+                         reference=s.get("holdout_max_pair_difference"), offenders=offenders, describe=describe))
+    else:
+        out.append(_gate("column_distance", gates["column_distance"], None, why_missing=fid_missing))
+        out.append(_gate("correlation_difference", gates["correlation_difference"], None, why_missing=fid_missing))
+
+    # utility -------------------------------------------------------------------------------
+    cfg = gates["utility_ratio"]
+    if utility is not None:
+        metric = utility["primary_metric"].upper()
+        tstr, trtr = utility["tstr"][utility["primary_metric"]], utility["trtr"][utility["primary_metric"]]
+        out.append(_gate("utility_ratio", cfg, utility["primary_ratio"],
+                         why_missing=f"TRTR {metric} is not positive ({trtr:.3g}): the ratio is undefined",
+                         describe=f"Target {utility['target']!r}: TSTR {metric} {tstr:.3f} vs TRTR {metric} {trtr:.3f}."))
+    else:
+        out.append(_gate("utility_ratio", cfg, None, why_missing=skipped_reasons.get("utility", "utility was not assessed")))
+
+    # privacy -------------------------------------------------------------------------------
+    priv_missing = skipped_reasons.get("privacy", "privacy was not assessed")
+    metrics = (privacy or {}).get("metrics", {})
+    cfg = gates["membership_inference"]
+    if privacy is not None:
+        worst = privacy.get("worst_attack")
+        adv = metrics.get("mia_advantage_worst_upper")
+        reason = next((n for n in privacy.get("notes", []) if "membership" in n.lower() or "attack" in n.lower()),
+                      "the membership-inference attacks were not run (a holdout is needed)")
+        out.append(_gate("membership_inference", cfg, adv, why_missing=reason,
+                         describe=f"Worst attack: {worst}." if worst else ""))
+        cfg = gates["exact_copies"]
+        beyond = metrics.get("exact_copies_beyond_holdout", metrics.get("exact_copies"))
+        copies = metrics.get("exact_copies")
+        allowed = metrics.get("exact_copies_allowed")
+        rate = metrics.get("holdout_exact_copy_share")
+        describe = f"{copies} synthetic row(s) copy a rare training row"
+        if allowed is not None and rate is not None:
+            describe += f"; unseen real rows do so at a rate of {rate:.2%}, which allows {allowed}."
+        else:
+            describe += "; without a holdout every copy counts."
+        out.append(_gate("exact_copies", cfg, beyond, why_missing="exact copies were not counted", describe=describe))
+    else:
+        out.append(_gate("membership_inference", cfg, None, why_missing=priv_missing))
+        out.append(_gate("exact_copies", gates["exact_copies"], None, why_missing=priv_missing))
+    return out
+
+
+def compute_scores(
+    *, fidelity: dict[str, Any] | None, utility: dict[str, Any] | None, privacy: dict[str, Any] | None,
+    synthetic_rows: int,
+) -> tuple[dict[str, float | None], dict[str, dict[str, float | None]]]:
+    """Pillar scores and overall (``SCORE_FORMULAS``), and the components each was built from."""
+    components: dict[str, dict[str, float | None]] = {}
+    scores: dict[str, float | None] = {"fidelity": None, "utility": None, "privacy": None}
+    if fidelity is not None:
+        s = fidelity["summary"]
+        parts = {"column_similarity": s["column_similarity"], "correlation_similarity": s["correlation_similarity"],
+                 "contingency_similarity": s["contingency_similarity"]}
+        components["fidelity"] = parts
+        present = [v for v in parts.values() if v is not None]
+        scores["fidelity"] = sum(present) / len(present) if present else None
+    if utility is not None:
+        ratio = utility["primary_ratio"]
+        components["utility"] = {"primary_ratio": ratio}
+        scores["utility"] = None if ratio is None else min(1.0, max(0.0, ratio))
+    if privacy is not None:
+        m = privacy.get("metrics", {})
+        parts = {}
+        if m.get("mia_advantage_worst_upper") is not None:
+            parts["mia"] = 1.0 - min(1.0, max(0.0, m["mia_advantage_worst_upper"]))
+        beyond = m.get("exact_copies_beyond_holdout", m.get("exact_copies"))
+        if beyond is not None:
+            parts["exact_copies"] = 1.0 - min(1.0, beyond / max(synthetic_rows, 1))
+        if m.get("dcr_share") is not None:
+            parts["dcr"] = 1.0 - min(1.0, 2.0 * max(0.0, m["dcr_share"] - 0.5))
+        components["privacy"] = parts
+        scores["privacy"] = min(parts.values()) if parts else None
+    measured = [v for v in scores.values() if v is not None]
+    scores["overall"] = sum(measured) / len(measured) if measured else None
+    return scores, components
+
+
+def recommend(
+    gates: list[GateResult], *, fidelity: dict[str, Any] | None, utility: dict[str, Any] | None,
+    privacy: dict[str, Any] | None,
+) -> list[str]:
+    """Plain-language advice from the failures: which columns, and what to try."""
+    out: list[str] = []
+    by_name = {g.name: g for g in gates}
+    columns = {c["name"]: c for c in (fidelity or {}).get("columns", [])}
+
+    g = by_name.get("column_distance")
+    if g is not None and g.failed:
+        names = [o["column"] for o in g.offenders]
+        listed = ", ".join(f"{o['column']} ({o['metric'].upper()} {o['value']:.2f})" for o in g.offenders[:6])
+        more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+        text = (f"The distributions of {listed}{more} are off. Train longer (more epochs) or try another model "
+                "(for example 'tvae' or 'argn' instead of 'ctgan').")
+        nulls = [n for n in names if abs(columns[n]["null_share_real"] - columns[n]["null_share_synthetic"]) > 0.05]
+        if nulls:
+            text += (" The null share differs in " + ", ".join(
+                f"{n} ({columns[n]['null_share_real']:.0%} real vs {columns[n]['null_share_synthetic']:.0%} synthetic)"
+                for n in nulls[:4]) + ": check that the model generates nulls.")
+        cats = [n for n in names if columns[n]["kind"] == "categorical"]
+        if cats:
+            text += (f" For the categorical column(s) {', '.join(cats[:4])}, check how many rare categories the "
+                     "rare-category rule (k) merged: a lower k keeps more of them, a higher one protects privacy more.")
+        out.append(text)
+
+    g = by_name.get("correlation_difference")
+    if g is not None and g.failed:
+        pairs = "; ".join(f"{' and '.join(o['columns'])} ({o['measure'].replace('_', ' ')} differs by {o['value']:.2f})"
+                          for o in g.offenders[:4])
+        out.append(f"Relationships between columns are lost: {pairs}. The model matches the columns one by one "
+                   "but not how they go together: train longer, or use a model that learns dependencies between "
+                   "columns (an autoregressive model such as 'argn'); with differential privacy, a larger epsilon "
+                   "keeps more of the structure.")
+
+    g = by_name.get("utility_ratio")
+    if g is not None and g.failed and utility is not None:
+        m = utility["primary_metric"].upper()
+        out.append(f"A model trained on the synthetic data reaches {g.value:.0%} of the real-trained {m} for "
+                   f"{utility['target']!r}. Train longer, sample with the target's real balance (conditional "
+                   "sampling), or try another model.")
+
+    g = by_name.get("membership_inference")
+    if g is not None and g.failed:
+        out.append(f"Membership inference succeeds (advantage up to {g.value:.0%}, limit {g.threshold:.0%}): the "
+                   "model memorises training rows. Train with differential privacy (engine.Privacy(epsilon=...)), "
+                   "for fewer epochs, or raise the rare-category k.")
+
+    g = by_name.get("exact_copies")
+    if g is not None and g.failed:
+        text = (f"{int(g.value)} synthetic row(s) copy rare training rows beyond what unseen real data matches. "
+                "Do not release them as they are: train with differential privacy or for fewer epochs, raise the "
+                "rare-category k, or remove the copies before release.")
+        if (privacy or {}).get("metrics", {}).get("holdout_exact_copy_share") is None:
+            text += (" Without a holdout every coincidence counts, even the ones fresh real rows would produce "
+                     "too: pass holdout= (real rows the generator never saw) to allow for those.")
+        out.append(text)
+
+    metrics = (privacy or {}).get("metrics", {})
+    dcr = metrics.get("dcr_share")
+    if dcr is not None and dcr > 0.6 and not any(by_name[n].failed for n in ("membership_inference", "exact_copies") if n in by_name):
+        out.append(f"{dcr:.0%} of synthetic rows are closer to the training rows than to unseen rows (0.5 is ideal): "
+                   "no gate fails, but the data leans towards its training set; fewer epochs or DP would loosen it.")
+
+    acc = (fidelity or {}).get("accuracy", {})
+    gap = (acc.get("gap") or {}).get("overall")
+    if gap is not None and gap > 0.05 and not any(by_name[n].failed for n in ("column_distance", "correlation_difference") if n in by_name):
+        out.append(f"The binned accuracy ({acc['overall']:.1%}) is {gap:.1%} below what a real sample reaches "
+                   f"({acc['ceiling']['overall']:.1%}): the gates pass, but training longer may close the gap.")
+
+    if utility is not None and utility["feature_importance"]["rank_agreement"] is not None \
+            and utility["feature_importance"]["rank_agreement"] < 0.5 and not (by_name.get("utility_ratio") and by_name["utility_ratio"].failed):
+        out.append(f"Models trained on synthetic and real data rely on different features (rank agreement "
+                   f"{utility['feature_importance']['rank_agreement']:.2f}): conclusions drawn from feature importance "
+                   "on the synthetic data may not carry over.")
+
+    if not any(g.failed for g in gates):
+        skipped = [g.name for g in gates if g.status == "skipped"]
+        text = "Every gate that was evaluated passes."
+        if skipped:
+            text += f" Not evaluated: {', '.join(skipped)} (see the gate table for why)."
+        out.append(text)
+    return out
