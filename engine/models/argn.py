@@ -1,0 +1,484 @@
+"""ARGN: the autoregressive network over token sub-columns (Doppel's flagship model).
+
+In the spirit of MOSTLY AI's TabularARGN. ``DataTransformer.transform_tokens`` turns every
+column into integer sub-columns (a category's code; a number's or date's coarse quantile bin
+and fine sub-bin). The network (``engine.models._argn_network``) predicts each sub-column
+from the ones before it, and "before" follows a column order drawn at random for every
+training batch: the model learns every order at once, so at sampling time any subset of
+columns can be put first and fixed (conditional generation without rejection), and the rest
+drawn given them.
+
+Training: teacher forcing, one batched forward for all sub-columns per batch; AdamW with a
+learning rate that grows with the batch size (``1e-3 * sqrt(batch / 32)``), halved when the
+validation loss stalls (``ReduceLROnPlateau``); early stopping on the validation share with
+the weights of the best epoch kept; batch size, epoch cap and time cap follow the number of
+rows (``size_rule``). Each epoch is seeded from ``(seed, epoch)``, so a run resumed from a
+checkpoint ends with the same weights as an uninterrupted one.
+
+Sampling: large batches, one step per sub-column (a table lookup, a small MLP, an
+inverse-CDF draw from a seeded generator). Without conditions the columns are drawn in the
+*generation order*: by default the order, among the table's own and a few random ones, with
+the lowest validation loss after training. Fixed columns go first, then the others in that
+order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import polars as pl
+import torch
+
+from engine.errors import ConfigError, InputError
+from engine.models._argn_network import ARGNNetwork, SamplingPlan, visibility
+from engine.models.base import Synthesizer
+from engine.models.early_stopping import EarlyStopping
+from engine.models.seeds import derive_seed, torch_generator
+
+# (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
+SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
+    (2_000, 32, 200, 600.0),
+    (10_000, 128, 150, 600.0),
+    (50_000, 256, 100, 900.0),
+    (200_000, 512, 60, 1_800.0),
+    (1_000_000, 1024, 40, 3_600.0),
+    (None, 2048, 20, 3_600.0),
+)
+# Random column orders the validation loss averages over (besides the generation order).
+N_VALIDATION_ORDERS = 3
+# Rows per generation chunk: bounds the memory of one sampling pass.
+CHUNK_ROWS = 32_768
+GENERATION_ORDERS = ("table",)
+
+
+def size_rule(n_rows: int) -> tuple[int, int, float]:
+    """``(batch size, epoch cap, time cap in seconds)`` for ``n_rows`` training rows."""
+    for limit, batch, epochs, seconds in SIZE_RULES:
+        if limit is None or n_rows <= limit:
+            return batch, epochs, seconds
+    raise AssertionError("SIZE_RULES ends with a catch-all row")
+
+
+class ARGN(Synthesizer):
+    """Autoregressive network over token sub-columns; conditions natively on any column subset.
+
+    Own parameters (``default_params``):
+
+    - ``embedding_dim`` (16): width of each sub-column code's embedding.
+    - ``hidden_dim`` (64): hidden units of each sub-column's predictor.
+    - ``depth`` (1): hidden layers of each sub-column's predictor.
+    - ``dropout`` (0.1): on the embeddings (the predictors' inputs) while training.
+    - ``hidden_dropout`` (0.0): on the predictors' hidden units while training.
+    - ``learning_rate`` (None): AdamW's initial rate; None: ``1e-3 * sqrt(batch_size / 32)``.
+    - ``weight_decay`` (0.01): AdamW's decoupled weight decay.
+    - ``random_order_share`` (1.0): share of training batches that use a random column order
+      (the rest use the given ``generation_order``, else the table's order). 1.0 trains
+      every order equally, which is what makes conditioning on any subset faithful.
+    - ``generation_order`` ("auto"): the column order of unconditional sampling: "auto" (the
+      one with the lowest validation loss among the table's and a few random ones),
+      "table" (the table's), or a list of all learned column names.
+    - ``temperature`` (1.0), ``top_p`` (1.0): sampling temperature and nucleus share; the
+      defaults draw from the learned distribution as it is.
+    - ``num_threads`` (None): CPU threads for torch while fitting and sampling (None: leave
+      torch's setting).
+
+    Defaults that follow the data size (``size_rule``): batch size, epoch cap and time cap
+    (unless ``batch_size``, ``epochs`` or ``max_training_time_s`` are given); early stopping
+    after 4 epochs without validation improvement.
+
+    Learned state besides the base's: ``network_`` (the ``ARGNNetwork``), ``order_`` (the
+    generation order, as column indices into ``token_columns_``), ``token_columns_`` (the
+    learned columns, in table order).
+    """
+
+    kind: ClassVar[str] = "argn"
+    default_epochs: ClassVar[int] = 100
+    default_batch_size: ClassVar[int] = 256
+    default_patience: ClassVar[int | None] = 4
+    default_params: ClassVar[dict[str, Any]] = {
+        "embedding_dim": 16,
+        "hidden_dim": 64,
+        "depth": 1,
+        "dropout": 0.1,
+        "hidden_dropout": 0.0,
+        "learning_rate": None,
+        "weight_decay": 0.01,
+        "random_order_share": 1.0,
+        "generation_order": "table",
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "num_threads": None,
+    }
+    # ARGN reads only the token encoding: the float encoding's Gaussian mixtures are fitted at
+    # their cheapest (they cost seconds per column otherwise and are never used here). One
+    # thread: the token encoding takes milliseconds, and a thread pool per decode call would
+    # dominate the latency of streaming single rows.
+    default_transformer_params: ClassVar[dict[str, Any]] = {"n_modes": 1, "gmm_sample_rows": 100, "gmm_max_iter": 1, "n_jobs": 1}
+
+    # -- parameters -----------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        p = self.model_params
+        for name in ("embedding_dim", "hidden_dim", "depth"):
+            value = p[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+        for name in ("dropout", "hidden_dropout"):
+            if not isinstance(p[name], (int, float)) or isinstance(p[name], bool) or not 0 <= p[name] < 1:
+                raise ConfigError(f"{name} must be a number in [0, 1); got {p[name]!r}")
+        lr = p["learning_rate"]
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+            raise ConfigError(f"learning_rate must be a positive number or None (size-based default); got {lr!r}")
+        wd = p["weight_decay"]
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or wd < 0:
+            raise ConfigError(f"weight_decay must be a non-negative number; got {wd!r}")
+        share = p["random_order_share"]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ConfigError(f"random_order_share must be a number in [0, 1]; got {share!r}")
+        order = p["generation_order"]
+        if isinstance(order, str):
+            if order not in GENERATION_ORDERS:
+                raise ConfigError(f"generation_order must be one of {GENERATION_ORDERS} or a list of column names; got {order!r}")
+        elif not isinstance(order, (list, tuple)) or not all(isinstance(c, str) for c in order) or len(set(order)) != len(order):
+            raise ConfigError(f"generation_order must be one of {GENERATION_ORDERS} or a list of distinct column names; got {order!r}")
+        temp = p["temperature"]
+        if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not temp > 0:
+            raise ConfigError(f"temperature must be a positive number; got {temp!r}")
+        top_p = p["top_p"]
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+            raise ConfigError(f"top_p must be a number in (0, 1]; got {top_p!r}")
+        threads = p["num_threads"]
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"num_threads must be a positive integer or None; got {threads!r}")
+
+    @property
+    def epochs_(self) -> int:
+        """The epoch cap in effect: ``epochs`` when given, else the size rule's for the training rows."""
+        if self.epochs is not None:
+            return self.epochs
+        n_rows = getattr(self, "_n_fit_rows", None)
+        return size_rule(n_rows)[1] if n_rows else self.default_epochs
+
+    def _batch_size(self, n_rows: int) -> int:
+        size = self.batch_size if self.batch_size is not None else size_rule(n_rows)[0]
+        return max(1, min(size, n_rows))
+
+    def _epoch_cap(self, n_rows: int) -> int:
+        return self.epochs if self.epochs is not None else size_rule(n_rows)[1]
+
+    def _time_cap(self, n_rows: int) -> float:
+        return float(self.max_training_time_s) if self.max_training_time_s is not None else size_rule(n_rows)[2]
+
+    # -- layout ---------------------------------------------------------------------------
+    def _layout(self) -> None:
+        """Learned columns and the column index of every token sub-column, from the transformer."""
+        info = self.transformer_.token_info_
+        names: list[str] = []
+        for token in info:
+            if not names or names[-1] != token.column:
+                names.append(token.column)
+        self.token_columns_ = names
+        index = {name: i for i, name in enumerate(names)}
+        self._column_of = [index[token.column] for token in info]
+        self._vocab_sizes = [int(token.vocab_size) for token in info]
+        self._subcolumns: dict[str, list[int]] = {}
+        for k, token in enumerate(info):
+            self._subcolumns.setdefault(token.column, []).append(k)
+
+    def _new_network(self, log_priors: Sequence[torch.Tensor] | None = None) -> ARGNNetwork:
+        p = self.model_params
+        torch.manual_seed(derive_seed(self.seed, "init"))
+        return ARGNNetwork(
+            vocab_sizes=self._vocab_sizes,
+            column_of=self._column_of,
+            embedding_dim=p["embedding_dim"],
+            hidden_dim=p["hidden_dim"],
+            depth=p["depth"],
+            dropout=p["dropout"],
+            hidden_dropout=p["hidden_dropout"],
+            log_priors=log_priors,
+        ).to(self.device_)
+
+    def _threads(self) -> _Threads:
+        return _Threads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
+
+    # -- training -------------------------------------------------------------------------
+    def _fit_model(self, frame: pl.DataFrame) -> None:
+        with self._threads():
+            self._train(frame)
+
+    def _train(self, frame: pl.DataFrame) -> None:
+        self._layout()
+        self._plans: dict[tuple[int, ...], SamplingPlan] = {}
+        if not self._vocab_sizes:  # only identifiers / constants: nothing to learn
+            self.network_ = None
+            self.order_ = []
+            return
+        given_order = self._given_order()
+        device = self.device_
+        tokens = torch.from_numpy(self.transformer_.transform_tokens(frame)).to(device)
+        train_idx, val_idx = self._split_indices(tokens.shape[0])
+        x_train = tokens[torch.from_numpy(train_idx).to(device)]
+        x_val = tokens[torch.from_numpy(val_idx).to(device)] if len(val_idx) else None
+        n_train = x_train.shape[0]
+        self._n_fit_rows = n_train
+        batch = self._batch_size(n_train)
+        steps = max(1, math.ceil(n_train / batch))
+        epochs = self._epoch_cap(n_train)
+        time_cap = self._time_cap(n_train)
+        p = self.model_params
+        lr = float(p["learning_rate"]) if p["learning_rate"] is not None else 1e-3 * math.sqrt(batch / 32)
+
+        net = self._new_network(_log_priors(x_train, self._vocab_sizes))
+        optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optim, factor=0.5, patience=2, min_lr=0.1 * lr)
+        stopper = EarlyStopping(self.patience_ if x_val is not None else None)
+        n_columns = len(self.token_columns_)
+        primary = given_order
+        val_orders = _random_orders(n_columns, N_VALIDATION_ORDERS, derive_seed(self.seed, "validation-orders"))
+        best_state: dict[str, torch.Tensor] | None = None
+        start = 0
+        resume = self._resume_point()
+        if resume is not None:
+            start, state = resume
+            net.load_state_dict(state["network"])
+            optim.load_state_dict(state["optim"])
+            sched.load_state_dict(state["scheduler"])
+            stopper = EarlyStopping.from_state(state["early"])
+            best_state = state["best"]
+        stopped_early = False
+        started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
+        share = float(p["random_order_share"])
+        for epoch in range(start, epochs):
+            if stopper.should_stop:
+                stopped_early = True
+                break
+            if time.perf_counter() - started >= time_cap or self._out_of_time():
+                self.metrics_["stopped_on_time"] = True
+                break
+            seed = self._epoch_seed(epoch)
+            shuffle = torch.Generator().manual_seed(seed)
+            rows = torch.randperm(n_train, generator=shuffle).to(device)
+            orders = _batch_orders(primary, steps, share, shuffle)
+            net.train()
+            total = torch.zeros((), device=device)
+            for step in range(steps):
+                xb = x_train[rows[step * batch : (step + 1) * batch]]
+                vis = visibility(orders[step], self._column_of).to(device)
+                loss = net.loss(xb, vis).mean()
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                total += loss.detach()
+                if self.on_progress is not None and (step + 1) % 50 == 0 and step + 1 < steps:
+                    self._report(epoch=epoch, step=step + 1, steps_per_epoch=steps, losses={"loss": float(total) / (step + 1)})
+            losses = {"loss": float(total) / steps, "learning_rate": optim.param_groups[0]["lr"]}
+            val_loss = self._validation_loss(net, x_val, primary, val_orders) if x_val is not None else None
+            improved = False
+            if val_loss is not None:
+                sched.step(val_loss)
+                improved = stopper.update(epoch, val_loss)
+                if improved:
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            self.metrics_["train_seconds"] = time.perf_counter() - started
+            self._record_epoch(epoch, losses, val_loss=val_loss, best=improved)
+            self._report(epoch=epoch, step=steps, steps_per_epoch=steps, losses={**losses, **({"val_loss": val_loss} if val_loss is not None else {})})
+            self._maybe_checkpoint(
+                epoch,
+                {
+                    "network": net.state_dict(),
+                    "optim": optim.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "early": stopper.state(),
+                    "best": best_state,
+                },
+            )
+        else:
+            stopped_early = stopper.should_stop and len(self.metrics_["history"]) < epochs
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        self.network_ = net
+        self.metrics_["stopped_early"] = bool(stopped_early)
+        self.metrics_["batch_size"] = batch
+        self.metrics_["learning_rate"] = lr
+        self.order_ = given_order
+
+    @torch.no_grad()
+    def _validation_loss(self, net: ARGNNetwork, x_val: torch.Tensor, primary: list[int], others: list[list[int]]) -> float:
+        """Mean per-row NLL on the validation rows, weighted like the training objective.
+
+        The generation order weighs ``1 - random_order_share``, the fixed set of random orders
+        (fixed, so epochs compare) ``random_order_share`` between them.
+        """
+        net.eval()
+        share = float(self.model_params["random_order_share"])
+        value = (1.0 - share) * self._nll(net, x_val, primary) if share < 1 else 0.0
+        if share > 0:
+            value += share * float(np.mean([self._nll(net, x_val, order) for order in others]))
+        net.train()
+        return value if math.isfinite(value) else math.inf
+
+    def _nll(self, net: ARGNNetwork, x: torch.Tensor, order: Sequence[int]) -> float:
+        vis = visibility(order, self._column_of).to(x.device)
+        total = 0.0
+        for start in range(0, x.shape[0], 8_192):
+            total += float(net.loss(x[start : start + 8_192], vis).sum())
+        return total / max(1, x.shape[0])
+
+    def _given_order(self) -> list[int]:
+        """The generation order: the table's, or the one ``generation_order`` lists, checked against the columns."""
+        choice = self.model_params["generation_order"]
+        if choice == "table":
+            return list(range(len(self.token_columns_)))
+        unknown = sorted(set(choice) - set(self.token_columns_))
+        missing = [c for c in self.token_columns_ if c not in choice]
+        if unknown or missing:
+            raise ConfigError(
+                f"generation_order must list every learned column once; unknown {unknown}, missing {missing}; "
+                f"learned columns: {self.token_columns_}"
+            )
+        return [self.token_columns_.index(c) for c in choice]
+
+    # -- sampling -------------------------------------------------------------------------
+    def _native_condition_columns(self) -> set[str] | Literal["any"]:
+        return "any"
+
+    def _plan(self, order: Sequence[int]) -> SamplingPlan:
+        key = tuple(order)
+        plans = self.__dict__.setdefault("_plans", {})
+        if key not in plans:
+            if len(plans) >= 8:
+                plans.pop(next(iter(plans)))
+            plans[key] = self.network_.plan(order)
+        return plans[key]
+
+    def _fixed_codes(self, fixed: dict[str, Any] | None) -> dict[int, int]:
+        """``{sub-column: code}`` for the fixed column values (every sub-column of each column)."""
+        codes: dict[int, int] = {}
+        for column, value in (fixed or {}).items():
+            if column not in self._subcolumns:
+                raise InputError(f"cannot fix column {column!r}: the model learns {self.token_columns_}")
+            encoder = self.transformer_.encoders_[self.transformer_.columns_.index(column)]
+            try:
+                series = pl.Series(column, [value]).cast(self.columns_[column], strict=True)
+            except Exception as err:
+                raise InputError(f"value {value!r} does not fit column {column!r} of dtype {self.columns_[column]}") from err
+            for k, code in zip(self._subcolumns[column], encoder.encode_tokens(series)[0]):
+                codes[k] = int(code)
+        return codes
+
+    def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
+        if self.network_ is None:
+            empty = np.zeros((n, 0), dtype=np.int64)
+            return self.transformer_.inverse_tokens(empty, seed=_numpy_seed(generator))
+        with self._threads():
+            codes = self._generate_codes(n, generator=generator, fixed=fixed)
+        return self.transformer_.inverse_tokens(codes.cpu().numpy(), seed=_numpy_seed(generator))
+
+    def _generate_codes(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> torch.Tensor:
+        """``(n, K)`` token codes: fixed sub-columns set, the rest drawn in the generation order."""
+        device = self.device_
+        fixed_codes = self._fixed_codes(fixed)
+        k = len(self._vocab_sizes)
+        mask = torch.zeros(k, dtype=torch.bool)
+        codes = torch.zeros((n, k), dtype=torch.long, device=device)
+        for sub, code in fixed_codes.items():
+            mask[sub] = True
+            codes[:, sub] = code
+        first = sorted({self._column_of[sub] for sub in fixed_codes}, key=self.order_.index)
+        order = first + [c for c in self.order_ if c not in first]
+        plan = self._plan(order)
+        p = self.model_params
+        for start in range(0, n, CHUNK_ROWS):
+            plan.sample(codes[start : start + CHUNK_ROWS], mask, generator=generator, temperature=p["temperature"], top_p=p["top_p"])
+        return codes
+
+    # -- model files ----------------------------------------------------------------------
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.network_ is None:
+            return {}
+        return {f"network.{k}": v for k, v in self.network_.state_dict().items()}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> None:
+        self._layout()
+        self._plans = {}
+        config = manifest.get("model") or {}
+        order = config.get("order")
+        if not isinstance(order, list) or sorted(order) != list(range(len(self.token_columns_))):
+            raise ValueError(f"the manifest's generation order {order!r} does not list the {len(self.token_columns_)} learned columns")
+        self.order_ = [int(c) for c in order]
+        if not self._vocab_sizes:
+            self.network_ = None
+            return
+        net = self._new_network()
+        expected = {f"network.{k}": v.shape for k, v in net.state_dict().items()}
+        got = {k: v.shape for k, v in tensors.items()}
+        if got != expected:
+            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+            wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
+            raise ValueError(f"the weights do not fit an ARGN of this layout (missing {missing}, unexpected {extra}, wrong shape {wrong})")
+        net.load_state_dict({k.removeprefix("network."): v.to(self.device_) for k, v in tensors.items()})
+        net.eval()
+        self.network_ = net
+
+    def _model_config(self) -> dict[str, Any]:
+        return {
+            "order": list(self.order_),
+            "order_columns": [self.token_columns_[c] for c in self.order_],
+            "sub_columns": len(self._vocab_sizes),
+            "vocab_sizes": list(self._vocab_sizes),
+            "parameters": 0 if self.network_ is None else int(sum(t.numel() for t in self.network_.parameters())),
+        }
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _log_priors(tokens: torch.Tensor, vocab_sizes: Sequence[int]) -> list[torch.Tensor]:
+    """Empirical log-frequency of every code (smoothed), per sub-column."""
+    priors = []
+    for k, v in enumerate(vocab_sizes):
+        counts = torch.bincount(tokens[:, k].cpu(), minlength=v).to(torch.float32) + 0.5
+        priors.append(torch.log(counts / counts.sum()))
+    return priors
+
+
+def _random_orders(n_columns: int, count: int, seed: int) -> list[list[int]]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randperm(n_columns, generator=generator).tolist() for _ in range(count)]
+
+
+def _batch_orders(primary: list[int], steps: int, random_share: float, generator: torch.Generator) -> list[list[int]]:
+    """One column order per training batch: random with probability ``random_share``, else ``primary``."""
+    use_random = torch.rand(steps, generator=generator) < random_share
+    return [torch.randperm(len(primary), generator=generator).tolist() if r else primary for r in use_random.tolist()]
+
+
+def _numpy_seed(generator: torch.Generator) -> int:
+    """A seed for the transformer's in-bin draws, taken from the sampling generator."""
+    return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+
+
+class _Threads:
+    """Context manager: torch's intra-op thread count set to ``n`` (None: unchanged), then restored."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.saved: int | None = None
+
+    def __enter__(self) -> _Threads:
+        if self.n is not None:
+            self.saved = torch.get_num_threads()
+            if self.saved != self.n:
+                torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n is not None and self.saved is not None and self.saved != self.n:
+            torch.set_num_threads(self.saved)
+
+
+__all__ = ["ARGN", "SIZE_RULES", "size_rule"]

@@ -1,0 +1,631 @@
+"""The Synthesizer contract every generative model keeps, and the machinery they share.
+
+A model subclasses ``Synthesizer`` and implements a few private hooks; the base does the
+rest: input checks, the ``DataTransformer``, seeds, progress, checkpoints and resume,
+conditional and rejection sampling, streaming, and the model file (safetensors weights plus a
+JSON manifest, never pickle).
+
+Hooks a model implements (see ``notes/MODELS_CONTRACT.md``):
+
+- ``_fit_model(frame)``: ``transformer_`` is fitted; build the networks and train them,
+  calling ``self._report(...)`` for progress, ``self._record_epoch(...)`` for the metrics,
+  ``self._maybe_checkpoint(epoch, state)`` after every epoch and, first of all,
+  ``self._resume_point()`` to continue a run. Seed every epoch with ``self._epoch_seed(e)``
+  (``torch.manual_seed`` and the shuffling generator) so a resumed run ends with the same
+  weights as an uninterrupted one.
+- ``_generate(n, *, generator, fixed)``: n decoded rows in training column order; ``fixed``
+  holds ``{column: value}`` equalities the model may honour natively (it may hold several
+  columns; a model that can fix only one uses one of them: the base filters every row by the
+  whole condition anyway).
+- ``_native_condition_columns()``: the columns ``fixed`` may name (``"any"``: all of them).
+- ``_tensors()``, ``_load_tensors(tensors, manifest)``, ``_model_config()``.
+
+Class attributes a model sets: ``kind``, ``default_epochs``, ``default_batch_size``,
+``default_params`` (its own hyperparameters with their defaults; any other keyword is a
+``ConfigError``), optionally ``default_transformer_params``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+import polars as pl
+
+from engine.errors import ConfigError, InputError
+from engine.models.files import ModelFile, ModelFileError, read_model_file, write_model_file
+from engine.models.seeds import derive_seed, torch_generator
+from engine.models.state import flatten_state, unflatten_state
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from engine.generation.conditions import ConditionSet
+    from engine.generation.sampling import RowSource
+    from engine.transform import DataTransformer
+
+CHECKPOINT_NAME = "checkpoint.zip"
+# Rows generated per round by ``sample``; bounds memory whatever n is.
+SAMPLE_ROUND_ROWS = 65_536
+_DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+_BASE_PARAMS = (
+    "epochs",
+    "batch_size",
+    "seed",
+    "device",
+    "checkpoint_every",
+    "checkpoint_dir",
+    "validation_share",
+    "patience",
+    "max_training_time_s",
+    "transformer_params",
+    "column_types",
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report, handed to the ``on_progress`` callback.
+
+    ``epoch`` counts from 1 (the epoch under way or just finished), ``step`` is the number of
+    batches finished in it out of ``steps_per_epoch``; ``losses`` the latest loss values
+    by name; ``eta_s`` the estimated seconds left (None until it can be estimated);
+    ``fraction`` the share of the whole job done, in [0, 1].
+    """
+
+    stage: Literal["fit", "sample"]
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    losses: dict[str, float] = field(default_factory=dict)
+    eta_s: float | None = None
+    fraction: float = 0.0
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; other names are checked."""
+    import torch
+
+    if not isinstance(device, str):
+        raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+        return device
+    raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+
+
+def frame_hash(frame: pl.DataFrame) -> str:
+    """sha256 of a frame's column names, dtypes and row hashes: identifies the training data."""
+    digest = hashlib.sha256()
+    digest.update(repr([(name, str(dtype)) for name, dtype in frame.schema.items()]).encode())
+    if frame.height:
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _round_rows(n: int) -> int:
+    """Equal generation rounds of at most ``SAMPLE_ROUND_ROWS`` covering ``n`` rows."""
+    n = max(n, 1)
+    return math.ceil(n / math.ceil(n / SAMPLE_ROUND_ROWS))
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer{' or None' if allow_none else ''}; got {value!r}")
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples -> lists, non-finite floats -> None, str enums -> str, so ``json.dumps`` works."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return str(value)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    raise ConfigError(f"value {value!r} of type {type(value).__name__} cannot be stored in a model file")
+
+
+class Synthesizer:
+    """A generative model of one table: ``fit`` it, then ``sample``, ``stream``, ``save``.
+
+    Parameters (keyword-only; every model takes these plus its own ``default_params``):
+
+    - ``epochs``: passes over the data (None: the model's default). Early stopping may end
+      training sooner.
+    - ``batch_size``: rows per optimisation step (None: the model's default, capped at the
+      number of training rows).
+    - ``seed``: every random choice in fit and, unless ``sample`` gets its own, in sampling.
+    - ``device``: ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"``, ``"cuda"``.
+    - ``on_progress``: called with a ``Progress`` while training.
+    - ``checkpoint_every`` / ``checkpoint_dir``: write a checkpoint every so many epochs into
+      that folder (a dir alone means every epoch); ``fit(data, resume=True)`` continues from it.
+    - ``validation_share``: share of rows held out for early stopping (0 disables it).
+    - ``patience``: epochs without validation improvement before stopping (None: the
+      model's default; 0: never stop early).
+    - ``max_training_time_s``: stop after the epoch that crosses this many seconds.
+    - ``transformer_params``, ``column_types``: passed to ``DataTransformer``.
+
+    Learned attributes: ``transformer_``, ``columns_`` (name -> polars dtype, training order),
+    ``metrics_`` (history per epoch, best epoch and validation loss, fit seconds),
+    ``n_train_rows_``, ``data_hash_``.
+    """
+
+    kind: ClassVar[str] = ""
+    default_epochs: ClassVar[int] = 300
+    default_batch_size: ClassVar[int] = 500
+    default_patience: ClassVar[int | None] = None
+    default_params: ClassVar[dict[str, Any]] = {}
+    default_transformer_params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        on_progress: Callable[[Progress], None] | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        validation_share: float = 0.1,
+        patience: int | None = None,
+        max_training_time_s: float | None = None,
+        transformer_params: dict[str, Any] | None = None,
+        column_types: dict[str, Any] | None = None,
+        **model_params: Any,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.on_progress = on_progress
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_dir = checkpoint_dir
+        self.validation_share = validation_share
+        self.patience = patience
+        self.max_training_time_s = max_training_time_s
+        self.transformer_params = transformer_params
+        self.column_types = column_types
+        unknown = sorted(set(model_params) - set(self.default_params))
+        if unknown:
+            allowed = sorted(set(_BASE_PARAMS) | set(self.default_params) | {"on_progress"})
+            raise ConfigError(f"{type(self).__name__} got unknown parameters {unknown}; allowed: {allowed}")
+        self.model_params = {**self.default_params, **model_params}
+        self._validate_params()
+
+    # -- parameters -----------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        """Check the base parameters; models extend this for their own (and call super())."""
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())
+        ):
+            raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {self.device!r}")
+        if self.on_progress is not None and not callable(self.on_progress):
+            raise ConfigError("on_progress must be a callable taking a Progress, or None")
+        if self.checkpoint_every is not None and self.checkpoint_dir is None:
+            raise ConfigError("checkpoint_every needs checkpoint_dir: the folder to write checkpoints into")
+        if not isinstance(self.validation_share, (int, float)) or not 0 <= self.validation_share < 0.5:
+            raise ConfigError(f"validation_share must be a number in [0, 0.5); got {self.validation_share!r}")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0):
+            raise ConfigError(f"patience must be a non-negative integer (0 disables early stopping) or None; got {self.patience!r}")
+        if self.max_training_time_s is not None and (
+            not isinstance(self.max_training_time_s, (int, float)) or not self.max_training_time_s > 0
+        ):
+            raise ConfigError(f"max_training_time_s must be a positive number of seconds or None; got {self.max_training_time_s!r}")
+        if self.transformer_params is not None and not isinstance(self.transformer_params, dict):
+            raise ConfigError("transformer_params must be a dict of DataTransformer parameters or None")
+        if self.column_types is not None and not isinstance(self.column_types, dict):
+            raise ConfigError("column_types must be a dict {column: SemanticType} or None")
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments (the model's own ones included), as given."""
+        params = {name: getattr(self, name) for name in _BASE_PARAMS}
+        params["on_progress"] = self.on_progress
+        return {**params, **self.model_params}
+
+    def __repr__(self) -> str:
+        own = ", ".join(f"{k}={v!r}" for k, v in self.model_params.items())
+        return f"{type(self).__name__}(epochs={self.epochs!r}, seed={self.seed!r}{', ' + own if own else ''})"
+
+    @property
+    def epochs_(self) -> int:
+        """The number of epochs this configuration trains for (the model default when None)."""
+        return self.epochs if self.epochs is not None else self.default_epochs
+
+    @property
+    def patience_(self) -> int | None:
+        """Early-stopping patience in effect (None: no early stopping)."""
+        patience = self.patience if self.patience is not None else self.default_patience
+        if patience == 0 or self.validation_share == 0:
+            return None
+        return patience
+
+    def _batch_size(self, n_rows: int) -> int:
+        """The batch size in effect for ``n_rows`` training rows."""
+        size = self.batch_size if self.batch_size is not None else self.default_batch_size
+        return max(1, min(size, n_rows))
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, data: Any, *, resume: bool = False) -> Self:
+        """Learn ``data`` (a polars or pandas DataFrame); returns ``self``.
+
+        ``resume=True`` continues from the checkpoint in ``checkpoint_dir`` (written by an
+        earlier, interrupted ``fit`` of the same data and configuration) and ends with the
+        weights an uninterrupted run would have.
+        """
+        from engine.transform import DataTransformer
+        from engine.transform.transformer import as_polars
+
+        self._validate_params()
+        frame = as_polars(data)
+        if frame.width == 0 or frame.height < 2:
+            raise InputError(f"training needs a table with columns and at least 2 rows; got {frame.height} x {frame.width}")
+        started = time.perf_counter()
+        self.__dict__.pop("n_train_rows_", None)  # set again only when this fit succeeds
+        self._device_ = resolve_device(self.device)
+        data_hash = frame_hash(frame)
+        self._pending_resume: tuple[int, Any] | None = None
+        if resume:
+            transformer, metrics = self._read_checkpoint(data_hash)
+        else:
+            transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
+            metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
+        self.transformer_: DataTransformer = transformer
+        self.columns_: dict[str, pl.DataType] = dict(self.transformer_.dtypes_)
+        self.data_hash_ = data_hash
+        self.metrics_: dict[str, Any] = metrics
+        self._fit_clock = started
+        self._eta_clock = time.perf_counter()
+        self._eta_start_fraction: float | None = None
+        try:
+            self._fit_model(frame.select(self.transformer_.columns_))
+        finally:
+            self._pending_resume = None
+        self.metrics_["fit_seconds"] = time.perf_counter() - started
+        self.metrics_["epochs_run"] = len(self.metrics_["history"])
+        self.n_train_rows_ = frame.height
+        return self
+
+    def _transformer_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"seed": self.seed, **self.default_transformer_params, **(self.transformer_params or {})}
+        if self.column_types is not None:
+            kwargs["column_types"] = {**(kwargs.get("column_types") or {}), **self.column_types}
+        return kwargs
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_train_rows_"):  # set last by a successful fit (or by load)
+            raise ConfigError(f"this {type(self).__name__} is not fitted yet; call fit(data) first")
+
+    # -- helpers for _fit_model -----------------------------------------------------------
+    @property
+    def device_(self) -> str:
+        """The torch device in use ("cpu", "cuda", ...), resolved from ``device``."""
+        if not hasattr(self, "_device_"):
+            self._device_ = resolve_device(self.device)
+        return self._device_
+
+    def _epoch_seed(self, epoch: int) -> int:
+        """Seed for epoch ``epoch`` (0-based); also seeds torch's global RNG with it."""
+        import torch
+
+        seed = derive_seed(self.seed, "epoch", epoch)
+        torch.manual_seed(seed)
+        return seed
+
+    def _generator(self, *keys: int | str, device: str | None = None) -> torch.Generator:
+        """A torch generator seeded from ``(seed, *keys)``, on the model's device by default."""
+        return torch_generator(derive_seed(self.seed, *keys), device or self.device_)
+
+    def _split_indices(self, n_rows: int) -> tuple[Any, Any]:
+        """Seeded (train, validation) row indices as int64 numpy arrays; no validation when the share is 0."""
+        import numpy as np
+
+        rng = np.random.default_rng(derive_seed(self.seed, "split"))
+        order = rng.permutation(n_rows)
+        n_val = int(round(n_rows * self.validation_share)) if self.validation_share > 0 else 0
+        if n_val and n_rows - n_val < 1:
+            n_val = 0
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _report(self, *, epoch: int, step: int, steps_per_epoch: int, losses: dict[str, float] | None = None) -> None:
+        """Call ``on_progress``: ``epoch`` is the 0-based epoch index, ``step`` the steps done in it."""
+        if self.on_progress is None:
+            return
+        epochs = self.epochs_
+        done = (epoch + step / max(1, steps_per_epoch)) / max(1, epochs)
+        fraction = min(1.0, max(0.0, done))
+        if self._eta_start_fraction is None:  # the first report of this fit (maybe resumed)
+            self._eta_start_fraction = epoch / max(1, epochs)
+            self._eta_clock = time.perf_counter()
+        elapsed = time.perf_counter() - self._eta_clock
+        progressed = fraction - self._eta_start_fraction
+        eta = elapsed * (1.0 - fraction) / progressed if progressed > 0 else None
+        if self.max_training_time_s is not None and eta is not None:
+            eta = min(eta, max(0.0, self.max_training_time_s - (time.perf_counter() - self._fit_clock)))
+        self.on_progress(
+            Progress(
+                stage="fit",
+                epoch=epoch + 1,
+                epochs=epochs,
+                step=step,
+                steps_per_epoch=steps_per_epoch,
+                losses={k: float(v) for k, v in (losses or {}).items()},
+                eta_s=eta,
+                fraction=fraction,
+            )
+        )
+
+    def _record_epoch(self, epoch: int, losses: dict[str, float], *, val_loss: float | None = None, best: bool = False) -> None:
+        """Append one epoch's mean losses (and validation loss) to ``metrics_["history"]``."""
+        row: dict[str, Any] = {"epoch": epoch + 1, **{k: float(v) for k, v in losses.items()}}
+        if val_loss is not None:
+            row["val_loss"] = float(val_loss)
+        self.metrics_["history"].append(_json_safe(row))
+        if best and val_loss is not None:
+            self.metrics_["best_epoch"] = epoch + 1
+            self.metrics_["best_val_loss"] = float(val_loss)
+
+    def _out_of_time(self) -> bool:
+        """True once ``max_training_time_s`` has passed since fit started."""
+        return self.max_training_time_s is not None and time.perf_counter() - self._fit_clock >= self.max_training_time_s
+
+    def _maybe_checkpoint(self, epoch: int, state: dict[str, Any]) -> Path | None:
+        """After epoch ``epoch`` (0-based), write ``state`` when a checkpoint is due.
+
+        ``state`` is any nesting of dicts, lists and tuples of tensors, numbers and strings:
+        typically module and optimizer ``state_dict()``s and ``EarlyStopping.state()``.
+        """
+        if self.checkpoint_dir is None:
+            return None
+        every = self.checkpoint_every or 1
+        if (epoch + 1) % every:
+            return None
+        skeleton, tensors = flatten_state(state)
+        manifest = {
+            "kind": self.kind,
+            "checkpoint": {
+                "epoch": epoch,
+                "state": skeleton,
+                "metrics": _json_safe(self.metrics_),
+                "data_hash": self.data_hash_,
+                "config": self._config(),
+            },
+            "transformer": self.transformer_.to_dict(),
+        }
+        directory = Path(self.checkpoint_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        return write_model_file(directory / CHECKPOINT_NAME, manifest=manifest, tensors=tensors)
+
+    def _read_checkpoint(self, data_hash: str) -> tuple[DataTransformer, dict[str, Any]]:
+        from engine.transform import DataTransformer
+
+        if self.checkpoint_dir is None:
+            raise ConfigError("fit(resume=True) needs checkpoint_dir: the folder holding the checkpoint")
+        path = Path(self.checkpoint_dir) / CHECKPOINT_NAME
+        if not path.exists():
+            raise ConfigError(f"fit(resume=True): no checkpoint at {path}; run fit without resume first")
+        model_file = read_model_file(path, known_kinds={self.kind})
+        try:
+            info = model_file.manifest["checkpoint"]
+            if info["data_hash"] != data_hash:
+                raise ConfigError(f"{path}: the checkpoint was written for different training data; resume with the same data")
+            if info["config"] != self._config():
+                raise ConfigError(f"{path}: the checkpoint was written with a different configuration; resume with the same parameters")
+            transformer = DataTransformer.from_dict(model_file.manifest["transformer"])
+            state = unflatten_state(info["state"], model_file.tensors)
+            self._pending_resume = (int(info["epoch"]) + 1, state)
+            metrics = info["metrics"]
+        except (KeyError, TypeError) as err:
+            raise ModelFileError(f"{path}: malformed checkpoint ({err!r})") from None
+        return transformer, metrics
+
+    def _resume_point(self) -> tuple[int, Any] | None:
+        """``(first epoch to run, state)`` when fit resumes from a checkpoint, else None."""
+        pending = getattr(self, "_pending_resume", None)
+        self._pending_resume = None
+        return pending
+
+    # -- sampling -------------------------------------------------------------------------
+    def sample(self, n: int, *, seed: int | None = None, conditions: str | dict[str, Any] | None = None) -> pl.DataFrame:
+        """``n`` synthetic rows with the training columns and dtypes.
+
+        The same model, seed and conditions give identical rows (on one machine and device);
+        ``seed=None`` uses the model's ``seed``. ``conditions`` is an expression string such
+        as ``"age > 65 and sex == 'Female'"`` or a dict ``{"sex": "Female"}`` (a list value
+        means "one of"); see ``engine.generation.conditions``. Categorical equalities go
+        through the model's own conditioning where it has one, the rest by rejection
+        sampling; an infeasible condition raises ``InfeasibleConditionError`` naming it and
+        its observed acceptance rate.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"n must be a non-negative integer number of rows; got {n!r}")
+        source = self._row_source(seed=seed, conditions=conditions, round_rows=_round_rows(n))
+        return source.take(n)
+
+    def iter_samples(
+        self, n: int, *, batch_rows: int = SAMPLE_ROUND_ROWS, seed: int | None = None, conditions: str | dict[str, Any] | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """``sample(n, seed=, conditions=)`` as consecutive frames of at most ``batch_rows`` rows.
+
+        The frames concatenate to exactly ``sample(n, ...)``'s rows, but at most one round
+        of generation is held in memory (the chunked writer uses this).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"n must be a non-negative integer number of rows; got {n!r}")
+        _positive_int("batch_rows", batch_rows, allow_none=False)
+        source = self._row_source(seed=seed, conditions=conditions, round_rows=_round_rows(n))
+        left = n
+        while left > 0:
+            frame = source.take(min(batch_rows, left))
+            left -= frame.height
+            yield frame
+
+    def stream(
+        self, *, batch_size: int = 1, seed: int | None = None, conditions: str | dict[str, Any] | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """An endless iterator of frames of ``batch_size`` rows (for serving row by row).
+
+        Each ``next()`` generates just that many rows (plus, with conditions, a surplus kept
+        for the next calls), so latency stays that of one small forward pass.
+        """
+        _positive_int("batch_size", batch_size, allow_none=False)
+        source = self._row_source(seed=seed, conditions=conditions, round_rows=batch_size)
+        while True:
+            yield source.take(batch_size)
+
+    def _row_source(self, *, seed: int | None, conditions: Any, round_rows: int) -> RowSource:
+        import torch
+
+        from engine.generation.conditions import parse_conditions
+        from engine.generation.sampling import RowSource
+
+        self._check_fitted()
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"seed must be a non-negative integer or None; got {seed!r}")
+        plan = parse_conditions(conditions, schema=self.columns_, domains=self._domains())
+        fixed = self._fixed_for(plan)
+        generator = torch_generator(derive_seed(self.seed if seed is None else seed, "sample"), self.device_)
+
+        def generate(k: int) -> pl.DataFrame:
+            with torch.inference_mode():
+                return self._generate(k, generator=generator, fixed=fixed)
+
+        schema = pl.Schema(self.columns_)
+        return RowSource(generate, conditions=plan, schema=schema, round_rows=round_rows)
+
+    def _fixed_for(self, plan: ConditionSet | None) -> dict[str, Any] | None:
+        """The equality conjuncts the model can condition on natively."""
+        if plan is None:
+            return None
+        native = self._native_condition_columns()
+        kinds = self.transformer_.kinds_
+        fixable = {"categorical", "boolean", "discrete"}
+        fixed = {
+            column: value
+            for column, value in plan.equalities().items()
+            if str(kinds.get(column)) in fixable and (native == "any" or column in native)
+        }
+        return fixed or None
+
+    def _domains(self) -> dict[str, list[Any]]:
+        """Training values of the coded (categorical, boolean, discrete) columns."""
+        domains: dict[str, list[Any]] = {}
+        for enc in self.transformer_.encoders_:
+            levels = getattr(enc, "levels", None)
+            if isinstance(levels, pl.Series):
+                domains[enc.name] = levels.to_list()
+        return domains
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _fit_model(self, frame: pl.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def _native_condition_columns(self) -> set[str] | Literal["any"]:
+        return set()
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _model_config(self) -> dict[str, Any]:
+        return {}
+
+    # -- model files ----------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        """The JSON-safe constructor parameters that define the model (no callback, no checkpointing)."""
+        skip = ("on_progress", "checkpoint_dir", "checkpoint_every")  # where and how often this run saved
+        params = {k: v for k, v in self.get_params().items() if k not in skip}
+        return _json_safe(params)
+
+    def _manifest(self) -> dict[str, Any]:
+        import numpy
+        import torch
+
+        import engine
+
+        return {
+            "kind": self.kind,
+            "config": self._config(),
+            "model": _json_safe(self._model_config()),
+            "transformer": self.transformer_.to_dict(),
+            "columns": [{"name": name, "dtype": str(dtype)} for name, dtype in self.columns_.items()],
+            "metrics": _json_safe(self.metrics_),
+            "n_train_rows": self.n_train_rows_,
+            "privacy": None,
+            "versions": {"doppel": engine.__version__, "torch": torch.__version__, "polars": pl.__version__, "numpy": numpy.__version__},
+            "data_hash": self.data_hash_,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path``: a zip when it ends in ``.zip``, else a new directory."""
+        self._check_fitted()
+        return write_model_file(path, manifest=self._manifest(), tensors=self._tensors())
+
+    @classmethod
+    def load(cls, path: str | Path | bytes, *, device: str | None = None) -> Self:
+        """Read a model written by ``save`` (or its zip bytes); ``ModelFileError`` if it is not one.
+
+        Nothing in the file is executed: weights are safetensors, the rest JSON.
+        ``device`` overrides the saved device setting (e.g. "cpu" for a GPU-trained model).
+        """
+        return cls._from_model_file(read_model_file(path, known_kinds={cls.kind}), source=path, device=device)
+
+    @classmethod
+    def _from_model_file(cls, model_file: ModelFile, *, source: Any, device: str | None = None) -> Self:
+        from engine.transform import DataTransformer
+
+        where = f"{source}" if not isinstance(source, bytes) else "model bytes"
+        manifest = model_file.manifest
+        try:
+            config = dict(manifest["config"])
+            if device is not None:
+                config["device"] = device
+            model = cls(**config)
+            model.transformer_ = DataTransformer.from_dict(manifest["transformer"])
+            model.columns_ = dict(model.transformer_.dtypes_)
+            names = [c["name"] for c in manifest["columns"]]
+            if names != list(model.columns_):
+                raise ModelFileError(f"{where}: the manifest's columns {names} do not match its transformer's {list(model.columns_)}")
+            model.metrics_ = dict(manifest["metrics"])
+            model.n_train_rows_ = int(manifest["n_train_rows"])
+            model.data_hash_ = str(manifest["data_hash"])
+            model._load_tensors(dict(model_file.tensors), manifest)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+            raise ModelFileError(f"{where}: not a valid {cls.kind} model ({type(err).__name__}: {err})") from None
+        return model
+
+
+__all__ = ["SAMPLE_ROUND_ROWS", "Progress", "Synthesizer", "frame_hash", "resolve_device"]

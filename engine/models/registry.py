@@ -1,0 +1,62 @@
+"""Model kinds -> Synthesizer classes, and ``load_model`` for any saved model.
+
+Model modules are imported only when a kind is used (they import torch). A kind is listed
+only when its module is present in this installation, so the registry never names a model
+that cannot be built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.models.base import Synthesizer
+
+# kind -> module that defines the Synthesizer subclass with that ``kind``.
+MODEL_MODULES: dict[str, str] = {
+    "argn": "engine.models.argn",
+    "ctgan": "engine.models.ctgan",
+    "tvae": "engine.models.tvae",
+}
+
+
+def available_kinds() -> list[str]:
+    """The model kinds whose module is installed, sorted."""
+    return sorted(kind for kind, module in MODEL_MODULES.items() if importlib.util.find_spec(module) is not None)
+
+
+def model_class(kind: str) -> type[Synthesizer]:
+    """The Synthesizer subclass for ``kind``; ``ConfigError`` for an unknown kind."""
+    from engine.models.base import Synthesizer
+
+    kinds = available_kinds()
+    if kind not in kinds:
+        raise ConfigError(f"unknown model {kind!r}; available models: {', '.join(kinds)}")
+    module = importlib.import_module(MODEL_MODULES[kind])
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Synthesizer) and value.kind == kind and value.__module__ == module.__name__:
+            return value
+    raise ConfigError(f"module {module.__name__} defines no Synthesizer with kind {kind!r}")
+
+
+def load_model(path: str | os.PathLike[str] | bytes, *, device: str | None = None) -> Synthesizer:
+    """Load any saved model (directory, zip, or zip bytes); its manifest says which kind.
+
+    Raises ``ModelFileError`` (an ``InputError``) for anything that is not a Doppel model of
+    an installed kind, and runs no code from the file: weights are safetensors, the rest JSON.
+    """
+    from engine.models.files import read_model_file
+
+    source = path if isinstance(path, bytes) else Path(path)
+    model_file = read_model_file(source, known_kinds=set(available_kinds()))
+    cls = model_class(model_file.manifest["kind"])
+    return cls._from_model_file(model_file, source=source, device=device)
+
+
+__all__ = ["MODEL_MODULES", "available_kinds", "load_model", "model_class"]
