@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy install install-dev browser clean
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-quality bench-sampling peers install install-dev browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ test: $(VENV)/.installed-dev browser
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -m "not browser"
 
-bench: bench-profile bench-transform bench-assess
+bench: bench-profile bench-transform bench-assess bench-sampling bench-quality
 
 bench-profile: $(VENV)/.installed-dev
 	$(PY) tests/bench/bench_profile.py
@@ -49,6 +49,18 @@ bench-assess: $(VENV)/.installed-dev
 
 bench-privacy: $(VENV)/.installed-dev
 	$(PY) tests/bench/bench_privacy.py
+
+bench-sampling: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_sampling.py
+
+# The models issue's protocol on four datasets; the peers (SDV, mostlyai-engine) run in a
+# throwaway venv (`make peers`) and are skipped when it is absent.
+bench-quality: $(VENV)/.installed-dev
+	bash tests/judge/ensure_judge_venv.sh
+	$(PY) tests/bench/bench_quality.py --datasets adult,california,mushroom,nyc
+
+peers:
+	bash tests/bench/peers/setup_peers.sh
 
 clean:
 	rm -rf $(VENV) .doppel .pytest_cache

@@ -2,7 +2,7 @@
 
 Everything runs on a seeded sample of the real adult table (2,000-3,000 rows), on the CPU,
 for a few epochs: the checks are about the mechanisms of the CTGAN paper, not about final
-quality (that is tests/bench/bench_ctgan.py).
+quality (that is tests/bench/bench_quality.py).
 """
 
 from __future__ import annotations
