@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="", description="redis://… or empty for in-process.")
     cache_url: str = Field(default="", description="redis://… or empty for in-process LRU.")
     s3_endpoint_url: str = Field(default="", description="Endpoint for S3-compatible stores.")
+    database_owner_url: str = Field(
+        default="",
+        description="URL of the schema-owning role that runs migrations; empty = database_url.",
+    )
+    database_app_role: str = Field(
+        default="doppel_app",
+        description="PostgreSQL role the app connects as (no BYPASSRLS); migrations grant it access.",
+    )
 
     # Ingestion limits, passed to the engine by the services.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -47,6 +55,8 @@ class Settings(BaseSettings):
     def _fill_embedded_defaults(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'doppel.db').as_posix()}"
+        if not self.database_owner_url:
+            self.database_owner_url = self.database_url
         if not self.storage_url:
             self.storage_url = (self.data_dir / "objects").resolve().as_uri()
         return self

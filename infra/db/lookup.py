@@ -1,0 +1,27 @@
+"""Fetch one row of the session's tenant by id, or raise ``NotFoundError``."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from infra.db.errors import NotFoundError
+from infra.db.session import TenantSession
+
+T = TypeVar("T")
+
+
+def get_owned(session: TenantSession, model: type[T], object_id: str, *, what: str, for_update: bool = False) -> T:
+    """The ``model`` row ``object_id`` of the session's tenant.
+
+    The tenant filter is explicit here (SQLite has no row-level security). Another tenant's id
+    raises the same ``NotFoundError`` as an unknown one.
+    """
+    statement = select(model).where(model.id == str(object_id), model.tenant_id == session.tenant)  # type: ignore[attr-defined]
+    if for_update:
+        statement = statement.with_for_update()
+    row = session.scalars(statement).first()
+    if row is None:
+        raise NotFoundError(f"{what} {object_id!r} not found")
+    return row
