@@ -51,6 +51,23 @@ class Settings(BaseSettings):
     )
     sql_statement_timeout_s: float = Field(default=60.0, gt=0)
 
+    # Object store (infra.storage) and caches (infra.cache).
+    s3_region: str = Field(default="", description="S3 signing region; empty = boto3's default, else us-east-1.")
+    storage_multipart_threshold_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Objects this large or larger go up to S3 in parts."
+    )
+    storage_multipart_part_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Part size of multipart uploads (S3 minimum 5 MiB)."
+    )
+    storage_presign_expiry_s: int = Field(
+        default=3600, gt=0, le=7 * 24 * 3600, description="Lifetime of presigned download links."
+    )
+    model_cache_max_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=0, description="Memory a worker's model cache may hold; 0 disables it."
+    )
+    model_cache_ttl_s: float = Field(default=3600.0, ge=0, description="Idle models leave the cache after this; 0 = never.")
+    cache_default_ttl_s: float = Field(default=3600.0, ge=0, description="TTL of shared cache entries set without one; 0 = none.")
+
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> "Settings":
         if not self.database_url:

@@ -1,0 +1,51 @@
+"""Fixtures of the platform tests: a real S3-compatible server on loopback.
+
+The S3 server is moto's *server mode* (``ThreadedMotoServer``), an HTTP server on 127.0.0.1
+and a free port that boto3 and urllib talk to over real sockets, the way they would talk to
+MinIO or AWS. It is not moto's in-process mock: nothing in boto3 is patched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running S3-compatible server and a client for it."""
+
+    endpoint: str
+    client: Any  # boto3 S3 client with path-style addressing
+
+    def new_bucket(self, stem: str = "doppel") -> str:
+        """Create an empty bucket with a unique name and return the name."""
+        name = f"{stem}-{uuid.uuid4().hex[:12]}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on 127.0.0.1 for the whole session, with dummy credentials in the environment."""
+    from moto.server import ThreadedMotoServer
+
+    from infra.storage.s3 import make_s3_client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "doppel-test")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "doppel-test-secret")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.delenv("AWS_PROFILE", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            yield S3Server(endpoint=endpoint, client=make_s3_client(endpoint_url=endpoint))
+        finally:
+            server.stop()
