@@ -34,6 +34,7 @@ _LAZY = {
     "assess": "engine.quality.assess:assess",
     "QualityReport": "engine.quality.report:QualityReport",
     "train": "engine.training:train",
+    "Privacy": "engine.privacy.config:Privacy",
     "load_model": "engine.models.registry:load_model",
     "Synthesizer": "engine.models.base:Synthesizer",
     "rebalance": "engine.generation.rebalance:rebalance",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.generation.rebalance import rebalance
     from engine.models.base import Synthesizer
     from engine.models.registry import load_model
+    from engine.privacy.config import Privacy
     from engine.profiling import Profile, profile, profile_tables
     from engine.quality.assess import assess
     from engine.quality.report import QualityReport

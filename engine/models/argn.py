@@ -15,6 +15,12 @@ the weights of the best epoch kept; batch size, epoch cap and time cap follow th
 rows (``size_rule``). Each epoch is seeded from ``(seed, epoch)``, so a run resumed from a
 checkpoint ends with the same weights as an uninterrupted one.
 
+With ``privacy`` (``engine.Privacy``) the whole network trains with DP-SGD
+(``engine.privacy.dpsgd``): per-row gradients of the same loss under one random column order
+per physical batch (the orders are public randomness), clipped and noised, Poisson batches,
+the planned epochs; no validation split, no learning-rate schedule on it, no early stopping,
+and the output biases start at zero instead of the data's log-frequencies.
+
 Sampling: large batches, one step per sub-column (a table lookup, a small MLP, an
 inverse-CDF draw from a seeded generator). Without conditions the columns are drawn in the
 *generation order*: by default the order, among the table's own and a few random ones, with
@@ -221,6 +227,9 @@ class ARGN(Synthesizer):
         given_order = self._given_order()
         device = self.device_
         tokens = torch.from_numpy(self.transformer_.transform_tokens(frame)).to(device)
+        if self._dp_run is not None:
+            self._train_private(tokens, given_order)
+            return
         train_idx, val_idx = self._split_indices(tokens.shape[0])
         x_train = tokens[torch.from_numpy(train_idx).to(device)]
         x_val = tokens[torch.from_numpy(val_idx).to(device)] if len(val_idx) else None
@@ -304,6 +313,52 @@ class ARGN(Synthesizer):
         net.eval()
         self.network_ = net
         self.metrics_["stopped_early"] = bool(stopped_early)
+        self.metrics_["batch_size"] = batch
+        self.metrics_["learning_rate"] = lr
+        self.order_ = given_order
+
+    def _train_private(self, tokens: torch.Tensor, given_order: list[int]) -> None:
+        """DP-SGD over the whole network (see the module docstring)."""
+        from engine.privacy.dpsgd import DPSGD, prepare_module
+
+        n = tokens.shape[0]
+        self._n_fit_rows = n
+        batch = self._batch_size(n)
+        epochs = self._epoch_cap(n)
+        time_cap = self._time_cap(n)
+        p = self.model_params
+        lr = float(p["learning_rate"]) if p["learning_rate"] is not None else 1e-3 * math.sqrt(batch / 32)
+        net = prepare_module(self._new_network(None))  # no log-frequency priors: they would read the rows
+        optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
+        start = 0
+        resume = self._resume_point()
+        if resume is not None:
+            start, state = resume
+            net.load_state_dict(state["network"])
+            optim.load_state_dict(state["optim"])
+        dp = DPSGD(run=self._dp_run, loss_module=_RowLoss(net), optimizer=optim, n_rows=n, batch_size=batch, epochs=epochs, device=self.device_)
+        started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
+        share = float(p["random_order_share"])
+        for epoch in range(start, epochs):
+            if dp.exhausted:
+                break
+            if time.perf_counter() - started >= time_cap or self._out_of_time():
+                self.metrics_["stopped_on_time"] = True
+                break
+            shuffle = torch.Generator().manual_seed(self._epoch_seed(epoch))
+            net.train()
+            for rows in dp.batches():
+                order = _batch_orders(given_order, 1, share, shuffle)[0]
+                dp.step(tokens[rows], shared=(visibility(order, self._column_of).to(self.device_),))
+                if dp.exhausted:
+                    break
+            self.metrics_["train_seconds"] = time.perf_counter() - started
+            self._record_epoch(epoch, {})
+            self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
+            self._maybe_checkpoint(epoch, {"network": net.state_dict(), "optim": optim.state_dict()})
+        net.eval()
+        self.network_ = net
+        self.metrics_["stopped_early"] = False
         self.metrics_["batch_size"] = batch
         self.metrics_["learning_rate"] = lr
         self.order_ = given_order
@@ -460,6 +515,17 @@ def _batch_orders(primary: list[int], steps: int, random_share: float, generator
 def _numpy_seed(generator: torch.Generator) -> int:
     """A seed for the transformer's in-bin draws, taken from the sampling generator."""
     return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+
+
+class _RowLoss(torch.nn.Module):
+    """The network as a module whose ``forward`` is the rows' summed NLL under a visibility mask (for DP-SGD)."""
+
+    def __init__(self, net: ARGNNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, tokens: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        return self.net.loss(tokens, vis).sum()
 
 
 class _Threads:

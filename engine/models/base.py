@@ -66,6 +66,7 @@ _BASE_PARAMS = (
     "max_training_time_s",
     "transformer_params",
     "column_types",
+    "privacy",
 )
 
 
@@ -164,6 +165,11 @@ class Synthesizer:
       model's default; 0: never stop early).
     - ``max_training_time_s``: stop after the epoch that crosses this many seconds.
     - ``transformer_params``, ``column_types``: passed to ``DataTransformer``.
+    - ``privacy``: an ``engine.Privacy`` (or its dict) to train with differential privacy
+      (``engine.privacy``): the transformer is built from accounted statistics, the networks
+      that read real rows train with DP-SGD, there is no validation split nor early stopping,
+      the metrics hold the epsilon spent instead of losses, and ``privacy_report_`` (the
+      manifest's ``privacy``) says what was spent. None (default): no DP.
 
     Learned attributes: ``transformer_``, ``columns_`` (name -> polars dtype, training order),
     ``metrics_`` (history per epoch, best epoch and validation loss, fit seconds),
@@ -192,6 +198,7 @@ class Synthesizer:
         max_training_time_s: float | None = None,
         transformer_params: dict[str, Any] | None = None,
         column_types: dict[str, Any] | None = None,
+        privacy: Any = None,
         **model_params: Any,
     ) -> None:
         self.epochs = epochs
@@ -206,6 +213,7 @@ class Synthesizer:
         self.max_training_time_s = max_training_time_s
         self.transformer_params = transformer_params
         self.column_types = column_types
+        self.privacy = privacy
         unknown = sorted(set(model_params) - set(self.default_params))
         if unknown:
             allowed = sorted(set(_BASE_PARAMS) | set(self.default_params) | {"on_progress"})
@@ -241,6 +249,18 @@ class Synthesizer:
             raise ConfigError("transformer_params must be a dict of DataTransformer parameters or None")
         if self.column_types is not None and not isinstance(self.column_types, dict):
             raise ConfigError("column_types must be a dict {column: SemanticType} or None")
+        self._privacy()
+
+    def _privacy(self) -> Any:
+        """The validated ``Privacy`` of this configuration, or None."""
+        from engine.privacy.config import Privacy
+
+        return Privacy.coerce(self.privacy)
+
+    @property
+    def private_(self) -> bool:
+        """True while this model trains (or was trained) with differential privacy."""
+        return self._privacy() is not None
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments (the model's own ones included), as given."""
@@ -261,7 +281,7 @@ class Synthesizer:
     def patience_(self) -> int | None:
         """Early-stopping patience in effect (None: no early stopping)."""
         patience = self.patience if self.patience is not None else self.default_patience
-        if patience == 0 or self.validation_share == 0:
+        if patience == 0 or self.validation_share == 0 or self.private_:  # DP: no validation rows
             return None
         return patience
 
@@ -290,11 +310,21 @@ class Synthesizer:
         self._device_ = resolve_device(self.device)
         data_hash = frame_hash(frame)
         self._pending_resume: tuple[int, Any] | None = None
+        self._dp_run: Any = None
+        self.__dict__.pop("privacy_report_", None)
+        privacy = self._privacy()
         if resume:
             transformer, metrics = self._read_checkpoint(data_hash)
+        elif privacy is not None:
+            transformer = self._private_transformer(frame, privacy)
+            metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
         else:
             transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
             metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
+        if privacy is not None:
+            from engine.privacy.domain import prepare_frame
+
+            frame = prepare_frame(transformer, frame)
         self.transformer_: DataTransformer = transformer
         self.columns_: dict[str, pl.DataType] = dict(self.transformer_.dtypes_)
         self.data_hash_ = data_hash
@@ -308,8 +338,27 @@ class Synthesizer:
             self._pending_resume = None
         self.metrics_["fit_seconds"] = time.perf_counter() - started
         self.metrics_["epochs_run"] = len(self.metrics_["history"])
+        if self._dp_run is not None:
+            self.privacy_report_ = self._dp_run.report()
+            self.metrics_["epsilon"] = self.privacy_report_["epsilon"]
         self.n_train_rows_ = frame.height
         return self
+
+    def _private_transformer(self, frame: pl.DataFrame, privacy: Any) -> DataTransformer:
+        """Start the DP run: its budget, and the transformer built from accounted statistics."""
+        from engine.privacy.domain import private_transformer
+        from engine.privacy.run import PrivateRun
+
+        self._dp_run = PrivateRun(privacy, frame.height)
+        domain = private_transformer(
+            frame, run=self._dp_run, transformer_kwargs=self._transformer_kwargs(), needs_counts=self._dp_needs_counts()
+        )
+        self._dp_run.extra["counts"] = {name: counts.tolist() for name, counts in domain.counts.items()}
+        return domain.transformer
+
+    def _dp_needs_counts(self) -> bool:
+        """Whether this model needs private frequencies of declared categories (CTGAN does)."""
+        return False
 
     def _transformer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"seed": self.seed, **self.default_transformer_params, **(self.transformer_params or {})}
@@ -342,8 +391,12 @@ class Synthesizer:
         return torch_generator(derive_seed(self.seed, *keys), device or self.device_)
 
     def _split_indices(self, n_rows: int) -> tuple[Any, Any]:
-        """Seeded (train, validation) row indices as int64 numpy arrays; no validation when the share is 0."""
+        """Seeded (train, validation) row indices as int64 numpy arrays; no validation when the share
+        is 0 or under DP (a validation loss on real rows would be an unaccounted release)."""
         import numpy as np
+
+        if self.private_:
+            return np.arange(n_rows), np.zeros(0, dtype=np.int64)
 
         rng = np.random.default_rng(derive_seed(self.seed, "split"))
         order = rng.permutation(n_rows)
@@ -356,6 +409,8 @@ class Synthesizer:
         """Call ``on_progress``: ``epoch`` is the 0-based epoch index, ``step`` the steps done in it."""
         if self.on_progress is None:
             return
+        if self._dp_run is not None:  # losses on real batches are not private: report the budget spent
+            losses = {"epsilon": float(self.metrics_.get("epsilon_so_far", 0.0))}
         epochs = self.epochs_
         done = (epoch + step / max(1, steps_per_epoch)) / max(1, epochs)
         fraction = min(1.0, max(0.0, done))
@@ -381,7 +436,13 @@ class Synthesizer:
         )
 
     def _record_epoch(self, epoch: int, losses: dict[str, float], *, val_loss: float | None = None, best: bool = False) -> None:
-        """Append one epoch's mean losses (and validation loss) to ``metrics_["history"]``."""
+        """Append one epoch's mean losses (and validation loss) to ``metrics_["history"]``.
+
+        Under DP the losses (computed on real rows) are replaced by the epsilon spent so far.
+        """
+        if getattr(self, "_dp_run", None) is not None:
+            self.metrics_["epsilon_so_far"] = self._dp_run.epsilon_spent()
+            losses, val_loss, best = {"epsilon": self.metrics_["epsilon_so_far"]}, None, False
         row: dict[str, Any] = {"epoch": epoch + 1, **{k: float(v) for k, v in losses.items()}}
         if val_loss is not None:
             row["val_loss"] = float(val_loss)
@@ -414,6 +475,7 @@ class Synthesizer:
                 "metrics": _json_safe(self.metrics_),
                 "data_hash": self.data_hash_,
                 "config": self._config(),
+                "privacy": None if self._dp_run is None else self._dp_run.state(),
             },
             "transformer": self.transformer_.to_dict(),
         }
@@ -439,6 +501,11 @@ class Synthesizer:
             transformer = DataTransformer.from_dict(model_file.manifest["transformer"])
             state = unflatten_state(info["state"], model_file.tensors)
             self._pending_resume = (int(info["epoch"]) + 1, state)
+            privacy = self._privacy()
+            if privacy is not None:  # continue the same budget: nothing is measured again
+                from engine.privacy.run import PrivateRun
+
+                self._dp_run = PrivateRun.from_state(privacy, info["privacy"])
             metrics = info["metrics"]
         except (KeyError, TypeError) as err:
             raise ModelFileError(f"{path}: malformed checkpoint ({err!r})") from None
@@ -565,6 +632,8 @@ class Synthesizer:
         """The JSON-safe constructor parameters that define the model (no callback, no checkpointing)."""
         skip = ("on_progress", "checkpoint_dir", "checkpoint_every")  # where and how often this run saved
         params = {k: v for k, v in self.get_params().items() if k not in skip}
+        privacy = self._privacy()
+        params["privacy"] = None if privacy is None else privacy.to_dict()
         return _json_safe(params)
 
     def _manifest(self) -> dict[str, Any]:
@@ -581,9 +650,10 @@ class Synthesizer:
             "columns": [{"name": name, "dtype": str(dtype)} for name, dtype in self.columns_.items()],
             "metrics": _json_safe(self.metrics_),
             "n_train_rows": self.n_train_rows_,
-            "privacy": None,
+            "privacy": getattr(self, "privacy_report_", None),
             "versions": {"doppel": engine.__version__, "torch": torch.__version__, "polars": pl.__version__, "numpy": numpy.__version__},
-            "data_hash": self.data_hash_,
+            # a hash of the rows would let anyone test a guess of the data: withheld under DP
+            "data_hash": None if self.private_ else self.data_hash_,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
@@ -620,6 +690,8 @@ class Synthesizer:
             model.metrics_ = dict(manifest["metrics"])
             model.n_train_rows_ = int(manifest["n_train_rows"])
             model.data_hash_ = str(manifest["data_hash"])
+            if manifest.get("privacy") is not None:
+                model.privacy_report_ = dict(manifest["privacy"])
             model._load_tensors(dict(model_file.tensors), manifest)
         except ModelFileError:
             raise

@@ -16,6 +16,25 @@ updated critic, adding the cross-entropy of its output for the chosen column aga
 chosen category. Reusing one generator pass for both updates (as in the reference DCGAN
 training loop) saves a third of the generator's work per step.
 
+With ``privacy`` (``engine.Privacy``) only the critic reads real rows, so only the critic
+trains with DP-SGD (``engine.privacy.dpsgd``); the generator, trained through the critic
+alone, is post-processing. Differences from the non-private step, each forced by privacy:
+
+- ``pac`` is 1 (whatever was asked; the manifest notes it): clipping is per row, and a pack
+  would mix rows.
+- Real rows come by Poisson sampling, not by training-by-sampling (which picks rows by their
+  category and would break the sampling analysis). Each real row gets the conditional vector
+  of its own category in a uniformly drawn condition column; the generated rows it is paired
+  with get conditions drawn from the *private* category counts (or uniformly, with
+  ``Privacy(frequencies="uniform")``), by frequency, not log-frequency, so that real and
+  generated conditions follow the same distribution.
+- One example is (real row, generated row, interpolation weight): its loss
+  ``D(fake) - D(real) + lambda (||grad D(x_hat)|| - 1)^2`` is clipped as a whole, the
+  gradient penalty included (computed per row with ``torch.func``).
+- The critic's optimizer is zeroed before every critic step; the generator steps after every
+  ``discriminator_steps`` completed DP steps, with conditions from the private counts.
+- The DP step count (what the accountant sees) is the number of critic steps.
+
 Sampling picks (column, category) by the training frequencies, so the generated rows follow
 the data's distribution; a categorical equality ``{column: value}`` on a condition column
 fixes that column's conditional vector and one-hot for every row, so no row is rejected.
@@ -148,14 +167,21 @@ class CTGAN(Synthesizer):
         threads = p["n_threads"]
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"n_threads must be a positive integer or None (all cores); got {threads!r}")
-        if self.batch_size is not None and self.batch_size % p["pac"]:
+        if self.batch_size is not None and self.batch_size % p["pac"] and not self.private_:
             raise ConfigError(
                 f"batch_size ({self.batch_size}) must be a multiple of pac ({p['pac']}): the critic judges pac rows at a time"
             )
 
+    def _pac(self) -> int:
+        """Rows per critic input: ``pac``, or 1 under differential privacy (per-row clipping)."""
+        return 1 if self.private_ else int(self.model_params["pac"])
+
+    def _dp_needs_counts(self) -> bool:
+        return self._privacy().frequencies == "dp"
+
     def _effective_batch(self, n_rows: int) -> int:
         """The batch size for ``n_rows`` training rows, rounded up to a multiple of ``pac``."""
-        pac = self.model_params["pac"]
+        pac = self._pac()
         size = self._batch_size(n_rows)
         return max(pac, -(-size // pac) * pac)
 
@@ -171,6 +197,9 @@ class CTGAN(Synthesizer):
         from engine.models._ctgan_sampler import ConditionSampler, RowSampler
 
         device = torch.device(self.device_)
+        if self._dp_run is not None:
+            self._train_private(frame, device)
+            return
         resume = self._resume_point()
         patience = self.patience_
         if patience is None:
@@ -217,6 +246,74 @@ class CTGAN(Synthesizer):
                 break
         if best_state is not None:
             self.generator_.load_state_dict(best_state)
+        self.generator_.eval()
+
+    def _train_private(self, frame: pl.DataFrame, device: torch.device) -> None:
+        """DP-SGD on the critic, the generator as post-processing (see the module docstring)."""
+        import torch
+
+        from engine.privacy.dpsgd import DPSGD, prepare_module
+
+        run = self._dp_run
+        if self.model_params["pac"] != 1 and not any("pac" in note for note in run.notes):
+            run.notes.append(f"CTGAN pac={self.model_params['pac']} was set to 1: DP-SGD clips each row's gradient, a pack would mix rows")
+        encoded = self.transformer_.transform(frame)
+        spans = self.transformer_.condition_spans_
+        private = run.extra.get("counts", {})
+        width = max((c.size for c in spans), default=1)
+        counts = np.zeros((len(spans), width), dtype=np.int64)
+        for j, span in enumerate(spans):
+            values = np.asarray(private.get(span.column, np.ones(span.size)), dtype=np.float64)[: span.size]
+            if self._privacy().frequencies == "uniform" or len(values) != span.size:
+                values = np.ones(span.size)
+            counts[j, : span.size] = np.maximum(np.rint(values), 1)
+        self._build(device, counts=counts)
+        trainer = _Trainer(self, encoded, None)
+        trainer.critic = prepare_module(trainer.critic)
+        trainer.opt_d = torch.optim.Adam(trainer.critic.parameters(), lr=self.model_params["discriminator_lr"], betas=(0.5, 0.9), weight_decay=self.model_params["weight_decay"])
+        first = 0
+        resume = self._resume_point()
+        if resume is not None:
+            first, state = resume
+            trainer.load_state(state)
+        layout = self._layout
+        row_codes = None
+        if layout.n_conditions:  # each row's category in every condition column (its own condition)
+            row_codes = torch.as_tensor(
+                np.stack([encoded[:, c.start : c.start + c.size].argmax(axis=1) for c in spans], axis=1), device=device
+            )
+        dp = DPSGD(
+            run=run,
+            loss_module=_PrivateCritic(trainer.critic, float(self.model_params["gradient_penalty"])),
+            optimizer=trainer.opt_d,
+            n_rows=len(encoded),
+            batch_size=trainer.batch,
+            epochs=self.epochs_,
+            device=device,
+        )
+        critic_steps = 0
+        for epoch in range(first, self.epochs_):
+            if dp.exhausted:
+                break
+            generator = torch_generator(self._epoch_seed(epoch), device)
+            self.generator_.train()
+            trainer.critic.train()
+            for rows in dp.batches():
+                real, real_index, fake, fake_index = trainer.private_pair(rows, row_codes, generator)
+                alpha = torch.rand((rows.shape[0], 1), generator=generator, device=device)
+                real, fake = trainer.with_condition(real, real_index), trainer.with_condition(fake, fake_index)
+                if dp.step(real, fake, alpha):
+                    critic_steps += 1
+                    if critic_steps % trainer.critic_steps == 0:
+                        trainer.generator_step(generator, log_frequency=False)
+                if dp.exhausted:
+                    break
+            self._record_epoch(epoch, {})
+            self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
+            self._maybe_checkpoint(epoch, trainer.state())
+            if self._out_of_time():
+                self.metrics_["stopped_on_time"] = True
+                break
         self.generator_.eval()
 
     def _build(self, device: torch.device, *, counts: np.ndarray) -> None:
@@ -358,7 +455,7 @@ class _Trainer:
         self.n_rows = len(encoded)
         self.batch = model._effective_batch(self.n_rows)
         self.steps = max(1, self.n_rows // self.batch)
-        self.pac = p["pac"]
+        self.pac = model._pac()
         self.noise_dim = p["embedding_dim"]
         self.penalty = float(p["gradient_penalty"])
         self.critic_steps = p["discriminator_steps"]
@@ -464,6 +561,51 @@ class _Trainer:
         self.critic.requires_grad_(True)
         return torch.stack([wasserstein.detach(), penalty.detach(), adversarial.detach(), cond_loss.detach()])
 
+    # -- differentially private steps ---------------------------------------------------
+    def private_pair(
+        self, rows: torch.Tensor, row_codes: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """Real rows (with their own conditions) and as many generated rows (private conditions)."""
+        import torch
+
+        b = rows.shape[0]
+        real = self.data.index_select(0, rows)
+        real_index = fake_index = None
+        if row_codes is not None:
+            column = torch.randint(self.layout.n_conditions, (b,), generator=generator, device=real.device)
+            category = row_codes[rows, column]
+            real_index = self.layout.condition_offsets.index_select(0, column) + category
+        size = max(b, 2)  # BatchNorm needs two rows in training mode
+        if row_codes is not None:
+            f_column, f_category = self.conditions.sample(size, generator=generator, log_frequency=False)
+            fake_index = self.layout.condition_offsets.index_select(0, f_column) + f_category
+        with torch.no_grad():
+            z = torch.randn((size, self.noise_dim), generator=generator, device=real.device)
+            fake = self.layout.activate(self.generator(z, fake_index), generator=generator)
+        return real, real_index, fake[:b], None if fake_index is None else fake_index[:b]
+
+    def generator_step(self, generator: torch.Generator, *, log_frequency: bool) -> None:
+        """One generator update through the critic (post-processing of the private critic)."""
+        import torch
+
+        from engine.models._ctgan_nets import pack
+
+        if self.layout.n_conditions:
+            column, category = self.conditions.sample(self.batch, generator=generator, log_frequency=log_frequency)
+            index = self.layout.condition_offsets.index_select(0, column) + category
+        else:
+            column = category = index = None
+        z = torch.randn((self.batch, self.noise_dim), generator=generator, device=self.data.device)
+        raw = self.generator(z, index)
+        fake = self.with_condition(self.layout.activate(raw, generator=generator), index)
+        self.critic.requires_grad_(False)
+        adversarial = -self.critic(pack(fake, self.pac)).mean()
+        cond_loss = torch.zeros((), device=raw.device) if column is None else self.layout.condition_loss(raw, column, category)
+        self.opt_g.zero_grad(set_to_none=True)
+        (adversarial + cond_loss).backward()
+        self.opt_g.step()
+        self.critic.requires_grad_(True)
+
     def epoch(self, epoch: int) -> dict[str, float]:
         """Train one epoch (``steps`` batches), seeded from (seed, epoch); mean losses."""
         import torch
@@ -481,6 +623,31 @@ class _Trainer:
         means = _named(totals / self.steps)
         model._report(epoch=epoch, step=self.steps, steps_per_epoch=self.steps, losses=means)
         return means
+
+
+def _private_critic_class() -> type:
+    import torch
+    from torch import nn
+
+    class PrivateCritic(nn.Module):
+        """The critic's loss for one example (real row, generated row, weight), gradient penalty included."""
+
+        def __init__(self, critic: nn.Module, penalty: float) -> None:
+            super().__init__()
+            self.critic = critic
+            self.penalty = penalty
+
+        def forward(self, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+            mixed = alpha * real + (1.0 - alpha) * fake
+            grad = torch.func.grad(lambda x: self.critic(x).sum())(mixed)
+            penalty = self.penalty * ((grad.norm(2, dim=1) - 1.0) ** 2).sum()
+            return (self.critic(fake) - self.critic(real)).sum() + penalty
+
+    return PrivateCritic
+
+
+def _PrivateCritic(critic: Any, penalty: float) -> Any:  # noqa: N802 - a class built lazily (torch)
+    return _private_critic_class()(critic, penalty)
 
 
 def _named(values: torch.Tensor) -> dict[str, float]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MODEL_MODULES: dict[str, str] = {
     "argn": "engine.models.argn",
     "ctgan": "engine.models.ctgan",
+    "mst": "engine.models.mst",
     "tvae": "engine.models.tvae",
 }
 

@@ -20,6 +20,10 @@ by the Gumbel-max trick.
 
 Early stopping watches the loss on the held-out validation share; the weights of the best
 validation epoch are kept.
+
+With ``privacy`` (``engine.Privacy``) the whole network (encoder, decoder, sigmas) trains with
+DP-SGD (``engine.privacy.dpsgd``): per-row gradients of the same loss, clipped and noised,
+Poisson batches, for the planned epochs (no validation split, no early stopping).
 """
 
 from __future__ import annotations
@@ -123,6 +127,9 @@ class TVAE(Synthesizer):
             self._train(frame)
 
     def _train(self, frame: pl.DataFrame) -> None:
+        if self._dp_run is not None:
+            self._train_private(frame)
+            return
         self._build()
         layout, device = self._layout, self.device_
         data = torch.from_numpy(self.transformer_.transform(frame)).to(device)
@@ -199,6 +206,50 @@ class TVAE(Synthesizer):
         self._encoder.eval()
         self._decoder.eval()
 
+    def _train_private(self, frame: pl.DataFrame) -> None:
+        """DP-SGD over the whole network (see the module docstring)."""
+        from engine.privacy.dpsgd import DPSGD, prepare_module
+
+        self._build()
+        device = self.device_
+        self._encoder = prepare_module(self._encoder)
+        self._decoder = prepare_module(self._decoder)
+        data = torch.from_numpy(self.transformer_.transform(frame)).to(device)
+        targets = self._layout.targets(data)
+        n = data.shape[0]
+        loss_module = _RowLoss(self)
+        optim = _adam(list(loss_module.parameters()), lr=self.model_params["learning_rate"], weight_decay=self.model_params["weight_decay"])
+        start = 0
+        resume = self._resume_point()
+        if resume is not None:
+            start, state = resume
+            self._restore_weights(state)
+            optim.load_state_dict(state["optim"])
+        dp = DPSGD(run=self._dp_run, loss_module=loss_module, optimizer=optim, n_rows=n, batch_size=self._batch_size(n), epochs=self.epochs_, device=device)
+        out_of_time = False
+        for epoch in range(start, self.epochs_):
+            if dp.exhausted:
+                break
+            if self._out_of_time():
+                out_of_time = True
+                break
+            self._epoch_seed(epoch)  # the reparameterisation noise (not the privacy noise)
+            self._encoder.train()
+            self._decoder.train()
+            for rows in dp.batches():
+                if dp.step(data[rows], targets[rows]):
+                    with torch.no_grad():
+                        self._sigma.clamp_(*SIGMA_RANGE)
+                if dp.exhausted:
+                    break
+            self._record_epoch(epoch, {})
+            self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
+            self._maybe_checkpoint(epoch, {**self._weights_copy(), "optim": optim.state_dict()})
+        self.metrics_["stopped_early"] = False
+        self.metrics_["stopped_by_time_limit"] = out_of_time
+        self._encoder.eval()
+        self._decoder.eval()
+
     def _loss(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean per-row (loss_factor x reconstruction, KL) for a batch."""
         mu, logvar = self._encoder(x)
@@ -209,13 +260,13 @@ class TVAE(Synthesizer):
         n = x.shape[0]
         return rec * self.model_params["loss_factor"] / n, kld / n
 
-    def _reconstruction(self, out: torch.Tensor, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _reconstruction(self, out: torch.Tensor, x: torch.Tensor, targets: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """Summed negative log-likelihood of ``x`` under the decoder output (constants dropped)."""
         index = self._index
         total = out.new_zeros(())
         if index["tanh"].numel():
             mean = torch.tanh(out.index_select(1, index["tanh"]))
-            sigma = self._sigma
+            sigma = self._sigma if sigma is None else sigma
             total = total + ((x.index_select(1, index["tanh"]) - mean).pow(2) / (2 * sigma.pow(2))).sum()
             total = total + x.shape[0] * torch.log(sigma).sum()
         if index["softmax"].numel():
@@ -296,6 +347,25 @@ class TVAE(Synthesizer):
 
 
 # -- building blocks -----------------------------------------------------------------------
+class _RowLoss(nn.Module):
+    """The TVAE's trainable parts as one module whose ``forward`` is the rows' summed loss (for DP-SGD)."""
+
+    def __init__(self, model: TVAE) -> None:
+        super().__init__()
+        self.encoder = model._encoder
+        self.decoder = model._decoder
+        self.sigma = model._sigma
+        self._model = [model]  # a list: not registered as a submodule
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        model = self._model[0]
+        mu, logvar = self.encoder(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        rec = model._reconstruction(self.decoder(z), x, targets, sigma=self.sigma)
+        kld = -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+        return rec * model.model_params["loss_factor"] + kld
+
+
 class _Layout:
     """Index tensors for the spans: the tanh columns and the softmax blocks as segments.
 

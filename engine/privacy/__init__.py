@@ -1,0 +1,28 @@
+"""Differential privacy for training: the configuration, the budget of a run, the mechanisms.
+
+``engine.Privacy`` (``config``) says what a run may spend; ``PrivateRun`` (``run``) plans and
+accounts for it with one Opacus accountant; ``domain`` builds the transformer from accounted
+histograms only; ``dpsgd`` trains the networks that read real rows with DP-SGD (Opacus's
+clipping and noise, Poisson sampling, BatchMemoryManager); ``audit`` bounds epsilon from
+below empirically. The MST model (``engine.models.mst``) is the marginal-based alternative for
+small budgets.
+
+What reads real rows under DP, and how it is charged:
+
+| what | mechanism | budget |
+|---|---|---|
+| value ranges, bins, null shares (numbers, dates) | Gaussian histogram on a public partition | preprocessing share |
+| category lists (not declared) | Gaussian counts + noisy threshold | preprocessing share + 10% of delta |
+| category frequencies (CTGAN) | the same counts (or uniform) | preprocessing share |
+| network weights (TVAE, ARGN: all; CTGAN: the critic) | DP-SGD | the rest |
+| MST's marginals and tree | Gaussian marginals, exponential mechanism | the rest |
+
+Not charged, because they are treated as public: the schema (column names, dtypes), the
+user's declarations (``column_types``, ``bounds``, ``categories``), and the row count.
+Training losses, validation splits, early stopping, data hashes and the profile's
+column-type guesses are not used or not published under DP.
+"""
+
+from engine.privacy.config import Privacy
+
+__all__ = ["Privacy"]

@@ -1,0 +1,500 @@
+"""Private preprocessing: the ``DataTransformer`` of a DP run, built from accounted statistics only.
+
+The non-private transformer reads the rows freely (kinds from cardinality, P1/P99 caps,
+rare-level merge, Gaussian mixtures, quantile bins, identifier formats, decimals). Under
+differential privacy none of that may happen outside an accounted mechanism, so this module
+builds the same encoders from:
+
+- *the schema and the user's declarations* (public): a column's role follows its dtype and
+  ``column_types``; ``Privacy.bounds`` and ``Privacy.categories`` give ranges and category
+  lists; booleans and enums carry their categories in their dtype;
+- *one Gaussian histogram per column that needs one* (the preprocessing share of the budget,
+  ``engine.privacy.mechanisms``):
+  - a number or date without declared bounds: counts on a fixed, data-independent partition
+    of the real line (null, exactly zero, and 4 linear cells per power of two from 2^-20 to
+    2^64 on both sides). Cells below a noise-level threshold are emptied (post-processing);
+    the range is the ``cap_quantiles`` quantiles of what remains (the DP stand-in for the
+    P1/P99 caps), the bins are its quantiles (the DP stand-in for the Gaussian mixture: one
+    "mode" per quantile bin, ``z`` the position inside it; and the token encoding's coarse
+    bins), exact zero becomes an atom when it holds at least 1/n_bins of the mass, and the
+    column is nullable when the null cell survives;
+  - a categorical without a declared list: noisy counts of the values present, and only
+    values whose noisy count passes ``selection_threshold`` are kept (the DP stand-in for the
+    rare-level merge; the rest fall into ``__other__``); the null level is a public candidate
+    measured alongside;
+  - a categorical with a public list, when the model needs its frequencies (CTGAN): noisy
+    counts of its levels.
+- Declared bounds without a histogram give uniform bins; integer ranges of at most
+  ``n_bins`` values are exact atoms. Identifiers get a fixed format (``id0000001``... or
+  1, 2, ...), no real key's shape; decimals follow the dtype (integers whole, floats not
+  rounded); dates are counted in days, datetimes in seconds since 1970.
+
+The frame handed to the model is then prepared (``prepare_frame``): nulls of a column judged not nullable are
+filled (with ``__other__`` or the first level, or the private median), so encoding never
+fails and never reads anything new. Nothing derived from the rows reaches the transformer
+except through the histograms above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.errors import ConfigError
+from engine.privacy.config import Privacy
+from engine.privacy.mechanisms import cleaning_threshold, gaussian_histogram, secure_rng, selection_threshold
+from engine.privacy.run import PrivateRun
+from engine.schema import SemanticType
+from engine.transform import OTHER_LABEL, DataTransformer
+from engine.transform.bins import QuantileBins
+from engine.transform.columns.base import ColumnEncoder
+from engine.transform.columns.categorical import CategoricalEncoder
+from engine.transform.columns.datetime import DatetimeEncoder
+from engine.transform.columns.numeric import NumericCore, NumericEncoder
+from engine.transform.columns.passthrough import EmptyEncoder, IdentifierEncoder
+from engine.transform.dtypes import from_float, is_integer, is_numeric, is_temporal_point, to_float
+from engine.transform.identifiers import IdFormat
+from engine.transform.params import TransformerParams
+from engine.transform.vgm import ModeNormalizer
+
+# The public partition of the real line for columns without declared bounds.
+OCTAVES = (-20, 64)
+CELLS_PER_OCTAVE = 4
+_SECOND_NS = 10**9
+_UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
+
+Segment = tuple[float, float, float]  # (low, high, mass); low == high for a point mass
+
+
+@dataclass
+class ColumnPlan:
+    """How one column is handled under DP, decided from the schema and declarations alone."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    role: str  # "numeric", "datetime", "categorical", "identifier", "empty"
+    public: bool = False  # bounds or categories known without reading rows
+    measured: bool = False  # gets a Gaussian histogram
+    selected: bool = False  # its category list is selected privately (threshold)
+    levels: list[Any] | None = None  # public categories
+    bounds: tuple[Any, Any] | None = None  # public bounds
+
+
+@dataclass
+class PrivateDomain:
+    """The outcome: the transformer, the private counts of the categories, a record per column."""
+
+    transformer: DataTransformer
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> private counts per level code
+    columns: list[dict[str, Any]] = field(default_factory=list)  # per-column record for the manifest
+
+
+def fill_values(transformer: DataTransformer) -> dict[str, Any]:
+    """What the nulls of each not-nullable column become: ``__other__``, the first level, or the
+    private median; a function of the transformer only (so a resumed run fills alike)."""
+    fills: dict[str, Any] = {}
+    for enc in transformer.encoders_:
+        if isinstance(enc, CategoricalEncoder) and enc.null_code is None:
+            fills[enc.name] = OTHER_LABEL if enc.other_code is not None and _is_string(enc.dtype) else enc.levels[0]
+        elif isinstance(enc, (NumericEncoder, DatetimeEncoder)) and not enc.core.has_nulls:
+            step = enc.step if isinstance(enc, DatetimeEncoder) else 1
+            decimals = 0 if isinstance(enc, DatetimeEncoder) else enc.core.decimals
+            fills[enc.name] = from_float(enc.name, np.array([enc.core.fill * step]), np.array([False]), enc.dtype, decimals).item()
+    return fills
+
+
+def prepare_frame(transformer: DataTransformer, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the nulls of not-nullable columns filled (a per-row transformation)."""
+    fills = [
+        pl.col(name).fill_null(pl.lit(value, dtype=frame.schema[name]))
+        for name, value in fill_values(transformer).items()
+        if name in frame.columns and frame.get_column(name).null_count()
+    ]
+    return frame.with_columns(fills) if fills else frame
+
+
+# -- planning ---------------------------------------------------------------------------------
+def plan_columns(schema: pl.Schema, *, privacy: Privacy, params: TransformerParams, needs_counts: bool) -> list[ColumnPlan]:
+    """Every column's role and what must be measured, from dtypes and declarations only."""
+    unknown = sorted((set(privacy.bounds) | set(privacy.categories)) - set(schema))
+    if unknown:
+        raise ConfigError(f"privacy declares bounds or categories for columns the data does not have: {unknown}")
+    plans = []
+    for name, dtype in schema.items():
+        declared = params.column_types.get(name)
+        plan = ColumnPlan(name, dtype, declared or SemanticType.CATEGORICAL, "categorical")
+        numeric_like = is_numeric(dtype) or is_temporal_point(dtype)
+        if declared is SemanticType.EMPTY or isinstance(dtype, pl.Null):
+            plan.role, plan.kind = "empty", SemanticType.EMPTY
+        elif declared is SemanticType.IDENTIFIER:
+            if not (dtype.is_integer() or isinstance(dtype, (pl.String, pl.Categorical))):
+                raise ConfigError(f"column {name!r} is declared identifier, but its dtype is {dtype}; identifiers are integers or strings")
+            plan.role = "identifier"
+        elif name in privacy.categories:
+            plan.levels = list(privacy.categories[name])
+            plan.public = True
+            plan.kind = declared if declared in (SemanticType.DISCRETE, SemanticType.BOOLEAN) else SemanticType.CATEGORICAL
+        elif name in privacy.bounds or (numeric_like and declared in (None, SemanticType.CONTINUOUS, SemanticType.DATETIME, SemanticType.DISCRETE)):
+            if not numeric_like:
+                raise ConfigError(
+                    f"column {name!r} has dtype {dtype}: bounds (and a {declared or 'continuous'} kind) need a numeric, Date or "
+                    "Datetime column; under differential privacy date strings cannot be parsed (their format would be read "
+                    "from the rows): convert the column to a Date/Datetime dtype first"
+                )
+            plan.role = "datetime" if is_temporal_point(dtype) else "numeric"
+            plan.kind = SemanticType.DATETIME if plan.role == "datetime" else (declared or SemanticType.CONTINUOUS)
+            plan.public = name in privacy.bounds
+            plan.bounds = privacy.bounds.get(name)
+        elif declared is SemanticType.DATETIME:
+            raise ConfigError(
+                f"column {name!r} is declared datetime but has dtype {dtype}: under differential privacy convert date "
+                "strings to a Date/Datetime dtype first (their format would be read from the rows)"
+            )
+        elif isinstance(dtype, pl.Boolean):
+            plan.levels, plan.public, plan.kind = [False, True, None], True, SemanticType.BOOLEAN
+        elif isinstance(dtype, pl.Enum):
+            plan.levels, plan.public = [*dtype.categories.to_list(), None], True
+        elif isinstance(dtype, (pl.List, pl.Struct, pl.Array, pl.Object, pl.Binary)):
+            raise ConfigError(f"column {name!r} has dtype {dtype}, which the transformer does not support")
+        else:
+            plan.kind = declared if declared in (SemanticType.TEXT, SemanticType.DISCRETE) else SemanticType.CATEGORICAL
+        if plan.role in ("numeric", "datetime"):
+            plan.measured = not plan.public
+        elif plan.role == "categorical":
+            plan.selected = not plan.public
+            plan.measured = plan.selected or needs_counts
+        plans.append(plan)
+    return plans
+
+
+# -- the real-line partition ----------------------------------------------------------------------
+def log_partition() -> np.ndarray:
+    """Sorted cell edges covering the real line: 4 linear cells per power of two, both signs."""
+    k0, k1 = OCTAVES
+    powers = 2.0 ** np.arange(k0, k1, dtype=np.float64)
+    steps = np.arange(CELLS_PER_OCTAVE, dtype=np.float64) / CELLS_PER_OCTAVE
+    positive = np.append((powers[:, None] * (1.0 + steps[None, :])).ravel(), 2.0**k1)
+    return np.concatenate([-positive[::-1], positive])
+
+
+def _histogram(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(counts of the interval cells [e_i, e_i+1), count of exact zeros); values outside go to the end cells."""
+    zero = x == 0.0
+    cells = np.clip(np.searchsorted(edges, x[~zero], side="right") - 1, 0, len(edges) - 2)
+    return np.bincount(cells, minlength=len(edges) - 1).astype(np.float64), np.array([float(zero.sum())])
+
+
+def _quantile(segments: list[Segment], q: float) -> float:
+    """The ``q`` quantile of a distribution given as segments, uniform within each."""
+    total = sum(m for _, _, m in segments)
+    target = q * total
+    run = 0.0
+    for low, high, mass in segments:
+        if mass <= 0:
+            continue
+        if run + mass >= target:
+            return low + (high - low) * min(1.0, max(0.0, (target - run) / mass))
+        run += mass
+    return segments[-1][1]
+
+
+def _clip_segments(segments: list[Segment], low: float, high: float) -> list[Segment]:
+    out = []
+    for a, b, m in segments:
+        if b < low or a > high:
+            continue
+        if a == b:
+            out.append((a, b, m))
+            continue
+        a2, b2 = max(a, low), min(b, high)
+        if b2 >= a2:
+            out.append((a2, b2, m * (b2 - a2) / (b - a) if b > a else m))
+    return out
+
+
+# -- numbers and dates ----------------------------------------------------------------------
+@dataclass
+class _Numeric:
+    lo: float
+    hi: float
+    segments: list[Segment] | None  # private distribution within [lo, hi] (None: uniform, public bounds)
+    zero_share: float
+    nullable: bool
+
+
+def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
+    edges = log_partition()
+    cells, zero = _histogram(x[~missing], edges)
+    noisy_cells = gaussian_histogram(cells, sigma, rng)
+    noisy_zero = gaussian_histogram(zero, sigma, rng)[0]
+    noisy_null = gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0]
+    floor = cleaning_threshold(sigma, len(noisy_cells) + 2)
+    kept = np.where(noisy_cells >= floor, noisy_cells, 0.0)
+    segments: list[Segment] = [(float(edges[i]), float(edges[i + 1]), float(kept[i])) for i in np.flatnonzero(kept)]
+    zero_mass = float(noisy_zero) if noisy_zero >= floor else 0.0
+    if zero_mass:
+        segments.append((0.0, 0.0, zero_mass))
+    if not segments:  # nothing above the noise: the most likely cell of the (public) partition
+        i = int(np.argmax(noisy_cells))
+        segments = [(float(edges[i]), float(edges[i + 1]), 1.0)] if noisy_cells[i] >= noisy_zero else [(0.0, 0.0, 1.0)]
+    segments.sort(key=lambda s: (s[0], s[1]))
+    q_lo, q_hi = params.cap_quantiles if params.cap_quantiles is not None else (0.0, 1.0)
+    lo, hi = _quantile(segments, q_lo), _quantile(segments, q_hi)
+    if q_lo == 0.0:
+        lo = segments[0][0]
+    if q_hi == 1.0:
+        hi = segments[-1][1]
+    if integer:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    if not hi > lo:
+        hi = lo + (1.0 if integer else max(1e-9, abs(lo) * 1e-6))
+    inside = _clip_segments(segments, lo, hi)
+    total = sum(m for _, _, m in inside)
+    zero_share = (zero_mass / total) if (total > 0 and lo <= 0.0 <= hi) else 0.0
+    return _Numeric(float(lo), float(hi), inside, zero_share, bool(noisy_null >= floor))
+
+
+def _uniform_numeric(lo: float, hi: float) -> _Numeric:
+    return _Numeric(float(lo), float(hi), None, 0.0, True)
+
+
+def _edges(num: _Numeric, k: int) -> np.ndarray:
+    """``k`` bins' edges over [lo, hi]: private quantiles of the non-zero mass, or uniform."""
+    if num.segments is None:
+        return np.linspace(num.lo, num.hi, k + 1)
+    rest = [s for s in num.segments if not (s[0] == s[1] == 0.0 and num.zero_share)]
+    if not rest or sum(m for _, _, m in rest) <= 0:
+        return np.linspace(num.lo, num.hi, k + 1)
+    qs = np.array([_quantile(rest, q) for q in np.linspace(0.0, 1.0, k + 1)])
+    qs[0], qs[-1] = num.lo, num.hi
+    return np.unique(np.clip(qs, num.lo, num.hi))
+
+
+def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: int | None) -> NumericCore:
+    span = num.hi - num.lo
+    atom = num.zero_share >= 1.0 / params.n_bins
+    # float encoding: one "mode" per private quantile bin, z = position inside it
+    edges = _edges(num, params.n_modes)
+    if len(edges) < 2:
+        edges = np.array([num.lo, num.hi])
+    means = (edges[:-1] + edges[1:]) / 2.0
+    stds = np.maximum((edges[1:] - edges[:-1]) / 8.0, span * 1e-6)
+    weights = np.full(len(means), 1.0 / len(means))
+    if num.segments is not None:
+        mass = np.array([sum(m for a, b, m in _clip_segments(num.segments, lo, hi) if a != b) for lo, hi in zip(edges[:-1], edges[1:])])
+        if mass.sum() > 0:
+            weights = mass / mass.sum()
+    if atom:
+        means, stds = np.append(means, 0.0), np.append(stds, span * 1e-6)
+        weights = np.append(weights * (1.0 - num.zero_share), num.zero_share)
+    weights = np.maximum(weights, 1e-6)
+    vgm = ModeNormalizer(means.astype(np.float64), stds.astype(np.float64), weights / weights.sum())
+    # token encoding: exact atoms for a small integer range, else private quantile bins
+    if integer and span + 1 <= params.n_bins:
+        bins = QuantileBins(np.arange(num.lo, num.hi + 1.0), np.empty(0), params.n_fine_bins)
+    else:
+        n_even = max(params.n_bins // 4, 1)
+        quantile_edges = _edges(num, max(params.n_bins - n_even - int(atom), 1))
+        even = np.linspace(num.lo, num.hi, n_even + 1)
+        token_edges = np.unique(np.concatenate([quantile_edges, even]))
+        bins = QuantileBins(np.array([0.0]) if atom else np.empty(0), token_edges, params.n_fine_bins)
+    fill = _quantile(num.segments, 0.5) if num.segments else (num.lo + num.hi) / 2.0
+    if integer:
+        fill = float(np.clip(round(fill), num.lo, num.hi))
+    return NumericCore(num.lo, num.hi, decimals, num.nullable, float(fill), vgm, bins, None)
+
+
+def _datetime_step(dtype: pl.DataType) -> tuple[int, int]:
+    """(step in ticks, ticks per day): one day for dates, one second for datetimes."""
+    if isinstance(dtype, pl.Date):
+        return 1, 1
+    unit = _UNIT_NS[dtype.time_unit]
+    return _SECOND_NS // unit, 86_400 * _SECOND_NS // unit
+
+
+def _public_steps(column: str, value: Any, dtype: pl.DataType) -> float:
+    """A declared date bound in steps since 1970 (days for dates, seconds for datetimes)."""
+    if not isinstance(value, str):
+        return float(value)
+    moment = dt.datetime.fromisoformat(value)
+    if isinstance(dtype, pl.Date):
+        return float((moment.date() - dt.date(1970, 1, 1)).days)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return float(moment.timestamp())
+
+
+# -- categories -----------------------------------------------------------------------------
+def _levels_series(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
+    try:
+        if isinstance(dtype, (pl.Categorical, pl.Enum)):
+            return pl.Series(name, values, dtype=pl.String).cast(dtype, strict=True)
+        return pl.Series(name, values, dtype=dtype, strict=True)
+    except Exception as err:
+        raise ConfigError(f"categories[{name!r}] holds values that do not fit the column's dtype {dtype}: {err}") from None
+
+
+def _is_string(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.String, pl.Categorical))
+
+
+def _value_counts(s: pl.Series) -> tuple[list[Any], np.ndarray, int]:
+    """(present values, their counts, null count)."""
+    counts = s.drop_nulls().value_counts(name="__n__")
+    values = counts.get_column(s.name).to_list()
+    return values, counts.get_column("__n__").to_numpy().astype(np.float64), int(s.null_count())
+
+
+def _categorical(
+    plan: ColumnPlan, s: pl.Series, *, sigma: float, tau: float, rng: np.random.Generator, params: TransformerParams, n_rows: int
+) -> tuple[CategoricalEncoder, np.ndarray | None, dict[str, Any]]:
+    """The encoder, private counts per level code (None when not measured), a record."""
+    name, dtype = plan.name, plan.dtype
+    string = _is_string(dtype)
+    floor = cleaning_threshold(sigma, 1) if plan.measured else 0.0
+    record: dict[str, Any] = {"column": name, "role": "categorical"}
+    if plan.selected:
+        values, counts, nulls = _value_counts(s)
+        noisy = gaussian_histogram(counts, sigma, rng)
+        noisy_null = gaussian_histogram(np.array([float(nulls)]), sigma, rng)[0]
+        keep = np.flatnonzero(noisy >= tau)
+        keep = keep[np.argsort(-noisy[keep], kind="stable")]
+        levels = [values[i] for i in keep]
+        level_counts = [float(noisy[i]) for i in keep]
+        nullable = bool(noisy_null >= floor)
+        if string:
+            levels.append(OTHER_LABEL)
+            level_counts.append(max(1.0, n_rows - sum(level_counts) - max(noisy_null, 0.0)))
+        elif not levels:  # numbers: a level must exist; a public one, not a rare real value
+            levels, level_counts = [0], [1.0]
+            record["note"] = "no value passed the private threshold; every value maps to 0"
+        if nullable:
+            levels.append(None)
+            level_counts.append(float(noisy_null))
+        record.update(categories="private selection", threshold=tau, kept=len(keep))
+        counts_out: np.ndarray | None = np.maximum(np.asarray(level_counts, dtype=np.float64), 0.0)
+    else:
+        declared = list(plan.levels or [])
+        nullable = None in declared
+        levels = [v for v in declared if v is not None]
+        if string and OTHER_LABEL not in levels:
+            levels.append(OTHER_LABEL)
+        if nullable:
+            levels.append(None)
+        counts_out = None
+        if plan.measured:
+            series = _levels_series(name, levels, dtype)
+            encoder = CategoricalEncoder(name, dtype, plan.kind, levels=series, onehot=True, base=params.code_base, merge=None)
+            filled = s if nullable else s.fill_null(levels[0])
+            codes = encoder.codes(filled)
+            counts_out = np.maximum(gaussian_histogram(np.bincount(codes, minlength=len(levels)), sigma, rng), 0.0)
+            order = np.argsort(-counts_out, kind="stable")
+            levels, counts_out = [levels[i] for i in order], counts_out[order]
+        record.update(categories="public", kept=len(levels))
+    series = _levels_series(name, levels, dtype)
+    encoder = CategoricalEncoder(
+        name, dtype, plan.kind, levels=series, onehot=len(levels) <= params.max_onehot, base=params.code_base, merge=None
+    )
+    record["nullable"] = nullable
+    return encoder, counts_out, record
+
+
+# -- the builder ----------------------------------------------------------------------------
+def private_transformer(
+    frame: pl.DataFrame, *, run: PrivateRun, transformer_kwargs: dict[str, Any], needs_counts: bool = False
+) -> PrivateDomain:
+    """Build the DP run's transformer from ``frame``, spending the preprocessing share of ``run``.
+
+    ``needs_counts``: also measure the counts of publicly declared categories (CTGAN's
+    conditional sampling with ``frequencies="dp"``).
+    """
+    privacy = run.privacy
+    kwargs = {k: v for k, v in transformer_kwargs.items()}
+    shell = DataTransformer(**kwargs)
+    params = shell._validated()
+    unknown = sorted(set(params.column_types) - set(frame.columns))
+    if unknown:
+        raise ConfigError(f"column_types names columns the frame does not have: {unknown}; it has {frame.columns}")
+    plans = plan_columns(frame.schema, privacy=privacy, params=params, needs_counts=needs_counts)
+    measured = [p for p in plans if p.measured]
+    selected = [p for p in plans if p.selected]
+    sigma = tau = 0.0
+    if selected:
+        run.reserve_threshold_delta()
+    if measured:
+        share = privacy.preprocessing_share
+        rho = share * run.rho_total
+        sigma = math.sqrt(len(measured) / (2.0 * rho))
+        run.spend_gaussian(
+            "preprocessing histograms (ranges, bins, category lists and counts)",
+            rho=rho,
+            share=share,
+            columns=[p.name for p in measured],
+            noise_per_histogram=sigma,
+        )
+        if selected:
+            tau = selection_threshold(sigma, run.delta_threshold / len(selected))
+            run.record_threshold("private category selection (noisy threshold)", columns=[p.name for p in selected])
+    rng = secure_rng()
+    encoders: list[ColumnEncoder] = []
+    domain = PrivateDomain(transformer=shell)
+    for plan in plans:
+        s = frame.get_column(plan.name)
+        if plan.role == "empty":
+            encoders.append(EmptyEncoder(plan.name, plan.dtype, SemanticType.EMPTY))
+            domain.columns.append({"column": plan.name, "role": "empty"})
+        elif plan.role == "identifier":
+            fmt = IdFormat(start=1) if plan.dtype.is_integer() else IdFormat(prefix="id", shape="9999999")
+            encoders.append(IdentifierEncoder(plan.name, plan.dtype, SemanticType.IDENTIFIER, fmt))
+            domain.columns.append({"column": plan.name, "role": "identifier"})
+        elif plan.role == "categorical":
+            encoder, counts, record = _categorical(plan, s, sigma=sigma, tau=tau, rng=rng, params=params, n_rows=frame.height)
+            encoders.append(encoder)
+            if counts is not None:
+                domain.counts[plan.name] = counts
+            domain.columns.append(record)
+        else:
+            encoder, record = _numeric_encoder(plan, s, sigma=sigma, rng=rng, params=params)
+            encoders.append(encoder)
+            domain.columns.append(record)
+    shell._set_encoders(encoders, n_rows=frame.height, params=params)
+    shell.protections_ = {"differential_privacy": domain.columns}
+    return domain
+
+
+def _numeric_encoder(
+    plan: ColumnPlan, s: pl.Series, *, sigma: float, rng: np.random.Generator, params: TransformerParams
+) -> tuple[ColumnEncoder, dict[str, Any]]:
+    name, dtype = plan.name, plan.dtype
+    x, missing = to_float(s)
+    if plan.role == "datetime":
+        step, per_day = _datetime_step(dtype)
+        x = np.where(missing, 0.0, x) / step
+        integer, decimals = True, 0
+    else:
+        step = per_day = 1
+        integer = is_integer(dtype) or isinstance(dtype, (pl.Duration, pl.Time))
+        decimals = 0 if integer else (dtype.scale if isinstance(dtype, pl.Decimal) else None)
+    if plan.public:
+        low, high = (_public_steps(name, bound, dtype) for bound in plan.bounds)
+        num = _uniform_numeric(low, high)
+        record = {"column": name, "role": plan.role, "bounds": "public", "low": low, "high": high}
+    else:
+        num = _measure_numeric(x, missing, sigma=sigma, rng=rng, params=params, integer=integer)
+        record = {"column": name, "role": plan.role, "bounds": "private quantiles", "low": num.lo, "high": num.hi}
+    core = _core(num, params=params, integer=integer, decimals=decimals)
+    record["nullable"] = num.nullable
+    if plan.role == "datetime":
+        encoder: ColumnEncoder = DatetimeEncoder(name, dtype, plan.kind, fmt=None, origin=0, step=step, ticks_per_day=per_day, core=core)
+    else:
+        encoder = NumericEncoder(name, dtype, plan.kind, core)
+    return encoder, record
+
+
+__all__ = ["ColumnPlan", "PrivateDomain", "fill_values", "log_partition", "plan_columns", "prepare_frame", "private_transformer"]

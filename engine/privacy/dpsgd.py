@@ -1,0 +1,171 @@
+"""DP-SGD for the networks that read real rows: Opacus's clipping, noise, sampling and accounting.
+
+``DPSGD`` drives one network (given as a *loss module*: ``forward(*rows, *shared)`` returns
+one loss per row) through differentially private training:
+
+- **Poisson sampling**: every logical batch includes each row independently with probability
+  ``q = batch_size / rows`` (Opacus's ``DPDataLoader``), drawn from a generator seeded from
+  ``os.urandom``; an "epoch" is ``int(1/q)`` logical batches.
+- **Per-row gradients**: ``torch.func.vmap(torch.func.grad(...))`` of the loss of one row, so
+  any loss works, a gradient penalty (a gradient inside the loss) included; dropout draws
+  differ per row (``randomness="different"``).
+- **Clipping and noise**: Opacus's ``DPOptimizer`` (built by ``make_dp_optimizer``, the one
+  function the audit also uses) clips each row's gradient to ``max_grad_norm``, adds
+  N(0, (noise_multiplier * max_grad_norm)^2) from a generator seeded from ``os.urandom``
+  in ``secure_mode`` (robust to floating-point attacks), and averages over the expected batch.
+- **Memory**: Opacus's ``BatchMemoryManager`` splits a logical batch into physical batches of
+  at most ``Privacy.physical_batch_size`` rows; the optimizer steps once per logical batch.
+- **Accounting**: the noise multiplier is chosen by ``PrivateRun.sgd_noise`` for the planned
+  number of steps, the Opacus accountant's step hook appends each step to the run's history,
+  and ``exhausted`` turns True when the planned steps are done, so training stops before a
+  step would exceed the target.
+- **Layers**: ``prepare_module`` runs Opacus's ``ModuleValidator`` and ``fix``es what it
+  reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.privacy.run import PrivateRun
+
+
+def secure_generator(device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch generator on ``device`` seeded from the OS's cryptographic source."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1))
+    return generator
+
+
+def make_dp_optimizer(
+    optimizer: torch.optim.Optimizer, *, noise_multiplier: float, max_grad_norm: float, expected_batch_size: int, generator: torch.Generator | None
+) -> Any:
+    """Opacus's ``DPOptimizer`` around ``optimizer``: per-row clipping, secure Gaussian noise, mean over the expected batch."""
+    from opacus.optimizers import DPOptimizer
+
+    return DPOptimizer(
+        optimizer,
+        noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm,
+        expected_batch_size=expected_batch_size,
+        loss_reduction="mean",
+        generator=generator,
+        secure_mode=True,
+    )
+
+
+def prepare_module(module: nn.Module) -> nn.Module:
+    """``module`` with the layers Opacus cannot train privately replaced (``ModuleValidator.fix``)."""
+    from opacus.validators import ModuleValidator
+
+    if ModuleValidator.validate(module, strict=False):
+        module = ModuleValidator.fix(module)
+    return module
+
+
+def per_sample_gradients(module: nn.Module, params: dict[str, torch.Tensor], rows: tuple[torch.Tensor, ...], shared: tuple[Any, ...] = ()) -> dict[str, torch.Tensor]:
+    """``{name: (B, *shape)}``: the gradient of each row's loss, for every parameter in ``params``.
+
+    ``module(*rows_of_one, *shared)`` must return the loss of each row (shape ``(1,)`` here).
+    """
+    from torch.func import functional_call, grad, vmap
+
+    buffers = {name: b for name, b in module.named_buffers()}
+
+    def loss_of_one(p: dict[str, torch.Tensor], *one: torch.Tensor) -> torch.Tensor:
+        batch = tuple(t.unsqueeze(0) for t in one)
+        return functional_call(module, {**p, **buffers}, (*batch, *shared)).sum()
+
+    in_dims = (None, *([0] * len(rows)))
+    return vmap(grad(loss_of_one), in_dims=in_dims, randomness="different")(params, *rows)
+
+
+class DPSGD:
+    """DP-SGD training of ``loss_module``'s parameters with ``optimizer`` (see the module docstring).
+
+    ``epochs`` passes of ``int(1/q)`` logical batches are planned; ``batches()`` yields the
+    row indices of each physical batch (on ``device``), ``step(*rows, shared=...)`` takes one
+    physical batch's per-row losses and returns True when it completed a logical step (the
+    optimizer updated the weights).
+    """
+
+    def __init__(
+        self,
+        *,
+        run: PrivateRun,
+        loss_module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        n_rows: int,
+        batch_size: int,
+        epochs: int,
+        device: str | torch.device,
+    ) -> None:
+        from opacus.data_loader import DPDataLoader
+
+        self.run = run
+        self.module = loss_module
+        self.device = torch.device(device)
+        self.n_rows = int(n_rows)
+        self.sample_rate = min(1.0, batch_size / self.n_rows)
+        self.expected_batch = max(1, round(self.sample_rate * self.n_rows))
+        self.steps_per_epoch = max(1, int(1.0 / self.sample_rate))
+        self.planned_steps = max(1, int(epochs)) * self.steps_per_epoch
+        self.noise_multiplier = run.sgd_noise(sample_rate=self.sample_rate, steps=self.planned_steps)
+        self.optimizer = make_dp_optimizer(
+            optimizer,
+            noise_multiplier=self.noise_multiplier,
+            max_grad_norm=run.privacy.max_grad_norm,
+            expected_batch_size=self.expected_batch,
+            generator=secure_generator(self.device),
+        )
+        self.accountant = run.sgd_accountant()
+        self.optimizer.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.sample_rate))
+        dataset = torch.utils.data.TensorDataset(torch.arange(self.n_rows))
+        self.loader = DPDataLoader(dataset, sample_rate=self.sample_rate, generator=secure_generator("cpu"))
+        self.params = {name: p for name, p in loss_module.named_parameters() if p.requires_grad}
+
+    @property
+    def steps_done(self) -> int:
+        """DP-SGD steps taken in this run so far (a resumed run counts the earlier ones)."""
+        return sum(t for sigma, q, t in self.run.history if sigma == self.noise_multiplier and q == self.sample_rate)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the planned steps are done: one more would exceed the budget."""
+        return self.steps_done >= self.planned_steps
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        """Row indices of the physical batches of one epoch (Poisson sampling, memory-bounded)."""
+        from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+        if self.exhausted:
+            return
+        with BatchMemoryManager(
+            data_loader=self.loader, max_physical_batch_size=self.run.privacy.physical_batch_size, optimizer=self.optimizer
+        ) as loader:
+            for (indices,) in loader:
+                yield indices.to(self.device)
+
+    def step(self, *rows: torch.Tensor, shared: tuple[Any, ...] = ()) -> bool:
+        """Per-row gradients of this physical batch into the optimizer; True when a logical step completed."""
+        if rows[0].shape[0]:
+            params = {name: p.detach() for name, p in self.params.items()}
+            grads = per_sample_gradients(self.module, params, rows, shared)
+            for name, p in self.params.items():
+                p.grad_sample = grads[name]
+        else:  # an empty Poisson batch still takes its (pure-noise) step
+            for p in self.params.values():
+                p.grad_sample = torch.zeros((0, *p.shape), device=p.device, dtype=p.dtype)
+        self.optimizer.step()
+        completed = not self.optimizer._is_last_step_skipped
+        self.optimizer.zero_grad(set_to_none=True)
+        return completed
+
+
+__all__ = ["DPSGD", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]
