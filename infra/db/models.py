@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -142,6 +143,10 @@ class TenantQuota(TenantOwned, Base):
     max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
     max_stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
     max_rows_per_generation: Mapped[int | None] = mapped_column(BigInteger)
+    require_dp_on_sensitive: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    """Policy: models trained on a dataset marked ``sensitive`` must be differentially private."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
 
 
@@ -342,7 +347,7 @@ class QualityReport(TenantOwned, Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-# --- privacy (schema only: the privacy issue fills these) ----------------------------------
+# --- privacy (the services are in infra/privacy) --------------------------------------------
 
 
 class PrivacyBudget(TenantOwned, Base):
@@ -366,6 +371,10 @@ class PrivacyBudget(TenantOwned, Base):
     delta_spent: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     epsilon_reserved: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     delta_reserved: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    ledger_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    """``seq`` of the ledger's last entry (0: empty); appends advance it under this row's lock."""
+    ledger_head: Mapped[str | None] = mapped_column(HASH)
+    """``hash`` of the ledger's last entry: the verifier checks the chain ends here (no truncation)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
 
 
@@ -386,7 +395,7 @@ class PrivacyLedgerEntry(TenantOwned, Base):
     tenant_id: Mapped[str] = _tenant_fk()
     dataset_id: Mapped[str] = mapped_column(ID, nullable=False)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
-    job_id: Mapped[str | None] = mapped_column(ID)
+    job_id: Mapped[str | None] = mapped_column(ID, index=True)
     entry_kind: Mapped[str] = mapped_column(String(20), nullable=False)
     epsilon: Mapped[float] = mapped_column(Float, nullable=False)
     delta: Mapped[float] = mapped_column(Float, nullable=False)

@@ -1,0 +1,37 @@
+"""Errors of the privacy budget and policy; each message names the dataset and the numbers.
+
+They derive from ``engine.errors.DoppelError`` so that pages and workers catch one class and
+show ``str(err)``. Budget and policy refusals are distinct classes, so a jobs layer can tell
+"wait for budget / ask an admin" from "this model may not be used".
+"""
+
+from __future__ import annotations
+
+from engine.errors import DoppelError
+
+
+class PrivacyBudgetExceededError(DoppelError):
+    """The (epsilon, delta) asked for does not fit in what is left of the dataset's budget.
+
+    ``remaining_epsilon`` and ``remaining_delta`` say what is left (cap - spent - reserved).
+    """
+
+    def __init__(self, message: str, *, remaining_epsilon: float, remaining_delta: float) -> None:
+        super().__init__(message)
+        self.remaining_epsilon = remaining_epsilon
+        self.remaining_delta = remaining_delta
+
+
+class PrivacyBudgetMissingError(DoppelError):
+    """DP work was asked of a dataset that has no privacy budget (a tenant admin sets one)."""
+
+
+class PrivacyPolicyError(DoppelError):
+    """The tenant's privacy policy, or the ledger's state, forbids training or generating."""
+
+
+class PermissionDeniedError(DoppelError, PermissionError):
+    """The acting user lacks the tenant role the operation needs (owner or admin)."""
+
+
+__all__ = ["PermissionDeniedError", "PrivacyBudgetExceededError", "PrivacyBudgetMissingError", "PrivacyPolicyError"]
