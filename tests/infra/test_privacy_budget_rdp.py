@@ -26,6 +26,14 @@ def test_a_runs_curve_converts_to_its_own_accountant_epsilon():
     assert curve.epsilon(1e-5) == pytest.approx(_accountant_epsilon([DP_SGD, PREPROCESSING], 1e-5), rel=1e-12)
 
 
+def test_a_curve_stored_on_the_ledger_converts_to_the_engines_own_epsilon():
+    from engine.privacy.run import accountant_epsilon
+
+    history = [DP_SGD, PREPROCESSING]
+    engine_epsilon = accountant_epsilon(history, delta=9e-6, accountant="rdp")
+    assert RdpCurve.from_history(history).epsilon(9e-6) == pytest.approx(engine_epsilon, rel=1e-12)
+
+
 def test_composing_runs_is_the_accountant_of_their_joint_history_and_tighter_than_the_sum():
     one = RdpCurve.from_history([DP_SGD])
     composed = compose([one, one, one, one], delta=1e-5)
