@@ -17,7 +17,7 @@ checkpoint ends with the same weights as an uninterrupted one.
 
 With ``privacy`` (``engine.Privacy``) the whole network trains with DP-SGD
 (``engine.privacy.dpsgd``): per-row gradients of the same loss under one random column order
-per physical batch (the orders are public randomness), clipped and noised, Poisson batches,
+per logical step (the orders are public randomness), clipped and noised, Poisson batches,
 the planned epochs; no validation split, no learning-rate schedule on it, no early stopping,
 and the output biases start at zero instead of the data's log-frequencies.
 
@@ -166,14 +166,20 @@ class ARGN(Synthesizer):
         """The epoch cap in effect: ``epochs`` when given, else the size rule's for the training rows."""
         if self.epochs is not None:
             return self.epochs
+        if self.private_:
+            return self.default_dp_epochs
         n_rows = getattr(self, "_n_fit_rows", None)
         return size_rule(n_rows)[1] if n_rows else self.default_epochs
 
     def _batch_size(self, n_rows: int) -> int:
+        if self.batch_size is None and self.private_:
+            return max(1, min(self.default_dp_batch_size, n_rows))
         size = self.batch_size if self.batch_size is not None else size_rule(n_rows)[0]
         return max(1, min(size, n_rows))
 
     def _epoch_cap(self, n_rows: int) -> int:
+        if self.epochs is None and self.private_:
+            return self.default_dp_epochs
         return self.epochs if self.epochs is not None else size_rule(n_rows)[1]
 
     def _time_cap(self, n_rows: int) -> float:
@@ -336,7 +342,9 @@ class ARGN(Synthesizer):
             start, state = resume
             net.load_state_dict(state["network"])
             optim.load_state_dict(state["optim"])
-        dp = DPSGD(run=self._dp_run, loss_module=_RowLoss(net), optimizer=optim, n_rows=n, batch_size=batch, epochs=epochs, device=self.device_)
+        dp = DPSGD(
+            run=self._dp_run, loss_module=_RowLoss(net), optimizer=optim, n_rows=n, batch_size=batch, epochs=epochs, device=self.device_, seed=self.seed
+        )
         started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
         share = float(p["random_order_share"])
         for epoch in range(start, epochs):
@@ -345,11 +353,13 @@ class ARGN(Synthesizer):
             if time.perf_counter() - started >= time_cap or self._out_of_time():
                 self.metrics_["stopped_on_time"] = True
                 break
-            shuffle = torch.Generator().manual_seed(self._epoch_seed(epoch))
             net.train()
-            for rows in dp.batches():
-                order = _batch_orders(given_order, 1, share, shuffle)[0]
-                dp.step(tokens[rows], shared=(visibility(order, self._column_of).to(self.device_),))
+            vis = None
+            for physical in dp.batches():
+                if physical.first:  # one column order per logical step, from the step's public seed
+                    order = _batch_orders(given_order, 1, share, torch.Generator().manual_seed(physical.seed))[0]
+                    vis = visibility(order, self._column_of).to(self.device_)
+                dp.step(tokens[physical.rows], shared=(vis,))
                 if dp.exhausted:
                     break
             self.metrics_["train_seconds"] = time.perf_counter() - started

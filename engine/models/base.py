@@ -151,10 +151,12 @@ class Synthesizer:
 
     Parameters (keyword-only; every model takes these plus its own ``default_params``):
 
-    - ``epochs``: passes over the data (None: the model's default). Early stopping may end
-      training sooner.
-    - ``batch_size``: rows per optimisation step (None: the model's default, capped at the
-      number of training rows).
+    - ``epochs``: passes over the data (None: the model's default; under differential
+      privacy ``default_dp_epochs``, 20 unless the model says otherwise). Early stopping may
+      end training sooner.
+    - ``batch_size``: rows per optimisation step (None: the model's default, under DP
+      ``default_dp_batch_size``; capped at the number of training rows). Under DP it is the
+      expected size of a Poisson batch.
     - ``seed``: every random choice in fit and, unless ``sample`` gets its own, in sampling.
     - ``device``: ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"``, ``"cuda"``.
     - ``on_progress``: called with a ``Progress`` while training.
@@ -179,6 +181,9 @@ class Synthesizer:
     kind: ClassVar[str] = ""
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
+    # Under differential privacy every step costs budget: fewer epochs of larger batches.
+    default_dp_epochs: ClassVar[int] = 20
+    default_dp_batch_size: ClassVar[int] = 1000
     default_patience: ClassVar[int | None] = None
     default_params: ClassVar[dict[str, Any]] = {}
     default_transformer_params: ClassVar[dict[str, Any]] = {}
@@ -274,8 +279,11 @@ class Synthesizer:
 
     @property
     def epochs_(self) -> int:
-        """The number of epochs this configuration trains for (the model default when None)."""
-        return self.epochs if self.epochs is not None else self.default_epochs
+        """The number of epochs this configuration trains for (the model default when None;
+        ``default_dp_epochs`` under differential privacy)."""
+        if self.epochs is not None:
+            return self.epochs
+        return self.default_dp_epochs if self.private_ else self.default_epochs
 
     @property
     def patience_(self) -> int | None:
@@ -286,8 +294,9 @@ class Synthesizer:
         return patience
 
     def _batch_size(self, n_rows: int) -> int:
-        """The batch size in effect for ``n_rows`` training rows."""
-        size = self.batch_size if self.batch_size is not None else self.default_batch_size
+        """The batch size in effect for ``n_rows`` training rows (the expected Poisson batch under DP)."""
+        default = self.default_dp_batch_size if self.private_ else self.default_batch_size
+        size = self.batch_size if self.batch_size is not None else default
         return max(1, min(size, n_rows))
 
     # -- fitting --------------------------------------------------------------------------

@@ -28,11 +28,13 @@ alone, is post-processing. Differences from the non-private step, each forced by
   with get conditions drawn from the *private* category counts (or uniformly, with
   ``Privacy(frequencies="uniform")``), by frequency, not log-frequency, so that real and
   generated conditions follow the same distribution.
-- One example is (real row, generated row, interpolation weight): its loss
+- One example is (real row, generated row, interpolation weight), the generated row drawn for
+  it alone (generator in eval mode, so rows do not share BatchNorm statistics): its loss
   ``D(fake) - D(real) + lambda (||grad D(x_hat)|| - 1)^2`` is clipped as a whole, the
   gradient penalty included (computed per row with ``torch.func``).
-- The critic's optimizer is zeroed before every critic step; the generator steps after every
-  ``discriminator_steps`` completed DP steps, with conditions from the private counts.
+- The critic's optimizer is zeroed before every critic step; the generator steps (in training
+  mode, on a batch of the expected size) after every ``discriminator_steps`` completed DP
+  steps, with conditions from the private counts and randomness seeded per step.
 - The DP step count (what the accountant sees) is the number of critic steps.
 
 Sampling picks (column, category) by the training frequencies, so the generated rows follow
@@ -131,6 +133,7 @@ class CTGAN(Synthesizer):
     kind: ClassVar[str] = "ctgan"
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
+    default_dp_batch_size: ClassVar[int] = 500
     default_patience: ClassVar[int | None] = None
     default_params: ClassVar[dict[str, Any]] = {
         "embedding_dim": 128,
@@ -290,22 +293,23 @@ class CTGAN(Synthesizer):
             batch_size=trainer.batch,
             epochs=self.epochs_,
             device=device,
+            seed=self.seed,
         )
-        critic_steps = 0
         for epoch in range(first, self.epochs_):
             if dp.exhausted:
                 break
-            generator = torch_generator(self._epoch_seed(epoch), device)
             self.generator_.train()
             trainer.critic.train()
-            for rows in dp.batches():
+            for batch in dp.batches():
+                if batch.first:
+                    generator = torch_generator(batch.seed, device)
+                rows = batch.rows
                 real, real_index, fake, fake_index = trainer.private_pair(rows, row_codes, generator)
                 alpha = torch.rand((rows.shape[0], 1), generator=generator, device=device)
                 real, fake = trainer.with_condition(real, real_index), trainer.with_condition(fake, fake_index)
-                if dp.step(real, fake, alpha):
-                    critic_steps += 1
-                    if critic_steps % trainer.critic_steps == 0:
-                        trainer.generator_step(generator, log_frequency=False)
+                if dp.step(real, fake, alpha) and dp.steps_done % trainer.critic_steps == 0:
+                    seed = derive_seed(batch.seed, "generator")
+                    trainer.generator_step(torch_generator(seed, device), log_frequency=False)
                 if dp.exhausted:
                     break
             self._record_epoch(epoch, {})
@@ -565,7 +569,12 @@ class _Trainer:
     def private_pair(
         self, rows: torch.Tensor, row_codes: torch.Tensor | None, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-        """Real rows (with their own conditions) and as many generated rows (private conditions)."""
+        """Real rows (with their own conditions) and as many generated rows (private conditions).
+
+        Each generated row is drawn for its real row alone: the generator runs in eval mode
+        (BatchNorm on its running statistics), so no generated row depends on the others, nor
+        on how many rows the secret Poisson batch holds.
+        """
         import torch
 
         b = rows.shape[0]
@@ -575,14 +584,14 @@ class _Trainer:
             column = torch.randint(self.layout.n_conditions, (b,), generator=generator, device=real.device)
             category = row_codes[rows, column]
             real_index = self.layout.condition_offsets.index_select(0, column) + category
-        size = max(b, 2)  # BatchNorm needs two rows in training mode
-        if row_codes is not None:
-            f_column, f_category = self.conditions.sample(size, generator=generator, log_frequency=False)
+            f_column, f_category = self.conditions.sample(b, generator=generator, log_frequency=False)
             fake_index = self.layout.condition_offsets.index_select(0, f_column) + f_category
+        self.generator.eval()
         with torch.no_grad():
-            z = torch.randn((size, self.noise_dim), generator=generator, device=real.device)
+            z = torch.randn((b, self.noise_dim), generator=generator, device=real.device)
             fake = self.layout.activate(self.generator(z, fake_index), generator=generator)
-        return real, real_index, fake[:b], None if fake_index is None else fake_index[:b]
+        self.generator.train()
+        return real, real_index, fake, fake_index
 
     def generator_step(self, generator: torch.Generator, *, log_frequency: bool) -> None:
         """One generator update through the critic (post-processing of the private critic)."""

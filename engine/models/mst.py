@@ -56,6 +56,7 @@ class MST(Synthesizer):
     kind: ClassVar[str] = "mst"
     default_epochs: ClassVar[int] = 30
     default_batch_size: ClassVar[int] = 1
+    default_dp_epochs: ClassVar[int] = 30
     default_patience: ClassVar[int | None] = None
     default_params: ClassVar[dict[str, Any]] = {"compress": True}
     default_transformer_params: ClassVar[dict[str, Any]] = {

@@ -225,7 +225,9 @@ class TVAE(Synthesizer):
             start, state = resume
             self._restore_weights(state)
             optim.load_state_dict(state["optim"])
-        dp = DPSGD(run=self._dp_run, loss_module=loss_module, optimizer=optim, n_rows=n, batch_size=self._batch_size(n), epochs=self.epochs_, device=device)
+        dp = DPSGD(
+            run=self._dp_run, loss_module=loss_module, optimizer=optim, n_rows=n, batch_size=self._batch_size(n), epochs=self.epochs_, device=device, seed=self.seed
+        )
         out_of_time = False
         for epoch in range(start, self.epochs_):
             if dp.exhausted:
@@ -233,11 +235,10 @@ class TVAE(Synthesizer):
             if self._out_of_time():
                 out_of_time = True
                 break
-            self._epoch_seed(epoch)  # the reparameterisation noise (not the privacy noise)
             self._encoder.train()
             self._decoder.train()
-            for rows in dp.batches():
-                if dp.step(data[rows], targets[rows]):
+            for batch in dp.batches():
+                if dp.step(data[batch.rows], targets[batch.rows]):
                     with torch.no_grad():
                         self._sigma.clamp_(*SIGMA_RANGE)
                 if dp.exhausted:

@@ -21,16 +21,28 @@ one loss per row) through differentially private training:
   step would exceed the target.
 - **Layers**: ``prepare_module`` runs Opacus's ``ModuleValidator`` and ``fix``es what it
   reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
+- **Public randomness** (dropout, the VAE's sampling noise, column orders, generated rows) may
+  follow the user's seed, but it must not carry information the accountant does not see.
+  Two rules keep it so. (1) Each logical step starts from its own seed,
+  ``derive_seed(seed, "dp-step", step)`` (torch's global generator is reseeded, and
+  ``batches()`` hands the seed out for the model's own generators): the number of draws a
+  step consumed depends on its secret batch size, and must not shift the draws of later
+  steps. (2) Whatever enters one row's loss besides the row is drawn for that row alone,
+  independently (``vmap(..., randomness="different")``), or shared by the whole logical step
+  (ARGN's column order), never by a physical batch or a group of neighbouring rows: then
+  adding a row changes the clipped sum by that row's term only.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
+
+from engine.models.seeds import derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.privacy.run import PrivateRun
@@ -86,13 +98,22 @@ def per_sample_gradients(module: nn.Module, params: dict[str, torch.Tensor], row
     return vmap(grad(loss_of_one), in_dims=in_dims, randomness="different")(params, *rows)
 
 
+class Batch(NamedTuple):
+    """One physical batch: its row indices, the seed of its logical step, whether it starts that step."""
+
+    rows: torch.Tensor
+    seed: int
+    first: bool
+
+
 class DPSGD:
     """DP-SGD training of ``loss_module``'s parameters with ``optimizer`` (see the module docstring).
 
-    ``epochs`` passes of ``int(1/q)`` logical batches are planned; ``batches()`` yields the
-    row indices of each physical batch (on ``device``), ``step(*rows, shared=...)`` takes one
-    physical batch's per-row losses and returns True when it completed a logical step (the
-    optimizer updated the weights).
+    ``epochs`` passes of ``int(1/q)`` logical batches are planned; ``batches()`` yields each
+    physical ``Batch`` (row indices on ``device``, the logical step's public seed, whether it
+    is the step's first), ``step(*rows, shared=...)`` takes one physical batch's per-row
+    losses and returns True when it completed a logical step (the optimizer updated the
+    weights). ``seed`` is the user's seed (public randomness only, see the module docstring).
     """
 
     def __init__(
@@ -105,10 +126,13 @@ class DPSGD:
         batch_size: int,
         epochs: int,
         device: str | torch.device,
+        seed: int = 0,
     ) -> None:
         from opacus.data_loader import DPDataLoader
 
         self.run = run
+        self.seed = int(seed)
+        self._fresh = True
         self.module = loss_module
         self.device = torch.device(device)
         self.n_rows = int(n_rows)
@@ -140,8 +164,9 @@ class DPSGD:
         """True once the planned steps are done: one more would exceed the budget."""
         return self.steps_done >= self.planned_steps
 
-    def batches(self) -> Iterator[torch.Tensor]:
-        """Row indices of the physical batches of one epoch (Poisson sampling, memory-bounded)."""
+    def batches(self) -> Iterator[Batch]:
+        """The physical batches of one epoch (Poisson sampling, memory-bounded); torch's global
+        generator is reseeded at the start of every logical step."""
         from opacus.utils.batch_memory_manager import BatchMemoryManager
 
         if self.exhausted:
@@ -150,7 +175,11 @@ class DPSGD:
             data_loader=self.loader, max_physical_batch_size=self.run.privacy.physical_batch_size, optimizer=self.optimizer
         ) as loader:
             for (indices,) in loader:
-                yield indices.to(self.device)
+                first, self._fresh = self._fresh, False
+                if first:
+                    self.step_seed = derive_seed(self.seed, "dp-step", self.steps_done)
+                    torch.manual_seed(self.step_seed)
+                yield Batch(indices.to(self.device), self.step_seed, first)
 
     def step(self, *rows: torch.Tensor, shared: tuple[Any, ...] = ()) -> bool:
         """Per-row gradients of this physical batch into the optimizer; True when a logical step completed."""
@@ -165,7 +194,8 @@ class DPSGD:
         self.optimizer.step()
         completed = not self.optimizer._is_last_step_skipped
         self.optimizer.zero_grad(set_to_none=True)
+        self._fresh = completed
         return completed
 
 
-__all__ = ["DPSGD", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]
+__all__ = ["DPSGD", "Batch", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]

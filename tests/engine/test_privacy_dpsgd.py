@@ -84,10 +84,13 @@ def test_batches_are_poisson_sampled_and_training_stops_at_the_planned_steps() -
     x, y = torch.randn(400, 3), torch.randn(400)
     dp = DPSGD(run=run, loss_module=module, optimizer=torch.optim.SGD(module.parameters(), lr=0.01), n_rows=400, batch_size=40, epochs=2, device="cpu")
     assert (dp.sample_rate, dp.steps_per_epoch, dp.planned_steps) == (0.1, 10, 20)
-    logical, physical, sizes, size = 0, 0, [], 0
+    logical, physical, sizes, size, seeds = 0, 0, [], 0, []
     for _ in range(3):  # a third epoch is not run: the plan is spent
-        for rows in dp.batches():
+        for batch in dp.batches():
+            rows = batch.rows
             assert len(rows) <= 16  # BatchMemoryManager keeps physical batches small
+            if batch.first:
+                seeds.append(batch.seed)
             physical += 1
             size += len(rows)
             if dp.step(x[rows], y[rows]):
@@ -98,6 +101,7 @@ def test_batches_are_poisson_sampled_and_training_stops_at_the_planned_steps() -
                 break
     assert logical == dp.steps_done == 20 and dp.exhausted
     assert physical > logical and len(set(sizes)) > 1  # split, and of varying (Poisson) size
+    assert len(seeds) == len(set(seeds)) == 20  # each logical step starts from its own public seed
     assert run.epsilon_spent() <= 5.0
     assert run.history == [(dp.noise_multiplier, 0.1, 20)]
 
