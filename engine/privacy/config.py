@@ -77,7 +77,7 @@ class Privacy:
     - ``preprocessing_share`` (in (0, 0.5], default 0.1): the share of the budget (in zCDP
       terms, where Gaussian mechanisms add up) spent on the value ranges, bins, category
       lists and frequencies of the columns not declared public. Nothing is spent when every
-      learned column is declared.
+      learned column is declared (except CTGAN's category counts with ``frequencies="dp"``).
     - ``frequencies`` ("dp" or "uniform"): CTGAN's conditional sampling follows the private
       category counts ("dp") or is uniform over the categories ("uniform").
     - ``physical_batch_size`` (default 256): most rows whose per-row gradients are held in

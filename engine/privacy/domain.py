@@ -10,14 +10,16 @@ builds the same encoders from:
   lists; booleans and enums carry their categories in their dtype;
 - *one Gaussian histogram per column that needs one* (the preprocessing share of the budget,
   ``engine.privacy.mechanisms``):
-  - a number or date without declared bounds: counts on a fixed, data-independent partition
-    of the real line (null, exactly zero, and 4 linear cells per power of two from 2^-20 to
-    2^64 on both sides). Cells below a noise-level threshold are emptied (post-processing);
-    the range is the ``cap_quantiles`` quantiles of what remains (the DP stand-in for the
-    P1/P99 caps), the bins are its quantiles (the DP stand-in for the Gaussian mixture: one
-    "mode" per quantile bin, ``z`` the position inside it; and the token encoding's coarse
-    bins), exact zero becomes an atom when it holds at least 1/n_bins of the mass, and the
-    column is nullable when the null cell survives;
+  - a number or date without declared bounds: two histograms. The first counts on a fixed,
+    data-independent partition of the real line (null, exactly zero, and 4 linear cells per
+    power of two from 2^-20 to 2^64 on both sides); cells below a noise-level threshold are
+    emptied (post-processing) and the range is the ``cap_quantiles`` quantiles of what
+    remains (the DP stand-in for the P1/P99 caps). The second counts on ``FINE_CELLS`` equal
+    cells of that range (one per integer when it holds fewer), plus exactly zero, cleaned
+    alike; when it kept nearly all the mass its own quantiles narrow the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
+    per quantile bin, ``z`` the position inside it; and the token encoding's coarse bins).
+    Exact zero becomes an atom when it holds at least 1/n_bins of the mass, and the column
+    is nullable when the null cell survives;
   - a categorical without a declared list: noisy counts of the values present, and only
     values whose noisy count passes ``selection_threshold`` are kept (the DP stand-in for the
     rare-level merge; the rest fall into ``__other__``); the null level is a public candidate
@@ -65,6 +67,10 @@ from engine.transform.vgm import ModeNormalizer
 # The public partition of the real line for columns without declared bounds.
 OCTAVES = (-20, 64)
 CELLS_PER_OCTAVE = 4
+# Equal cells of the second histogram, over the range the first one found; when they keep at
+# least FINE_COVERAGE of the first one's mass, their own quantiles narrow the range.
+FINE_CELLS = 64
+FINE_COVERAGE = 0.98
 _SECOND_NS = 10**9
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 
@@ -228,36 +234,62 @@ class _Numeric:
     nullable: bool
 
 
-def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
-    edges = log_partition()
-    cells, zero = _histogram(x[~missing], edges)
-    noisy_cells = gaussian_histogram(cells, sigma, rng)
-    noisy_zero = gaussian_histogram(zero, sigma, rng)[0]
-    noisy_null = gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0]
-    floor = cleaning_threshold(sigma, len(noisy_cells) + 2)
-    kept = np.where(noisy_cells >= floor, noisy_cells, 0.0)
-    segments: list[Segment] = [(float(edges[i]), float(edges[i + 1]), float(kept[i])) for i in np.flatnonzero(kept)]
-    zero_mass = float(noisy_zero) if noisy_zero >= floor else 0.0
+def _noisy_segments(
+    x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int
+) -> tuple[list[Segment], float, np.ndarray]:
+    """One Gaussian histogram of ``x`` on ``edges`` plus an exact-zero cell, cleaned of noise.
+
+    Returns the surviving interval cells as segments, the surviving zero mass, and the raw
+    noisy interval counts (for a fallback when nothing survives).
+    """
+    cells, zero = _histogram(x, edges)
+    noisy = gaussian_histogram(cells, sigma, rng)
+    noisy_zero = float(gaussian_histogram(zero, sigma, rng)[0])
+    floor = cleaning_threshold(sigma, len(noisy) + 1 + extra_cells)
+    segments: list[Segment] = [(float(edges[i]), float(edges[i + 1]), float(noisy[i])) for i in np.flatnonzero(noisy >= floor)]
+    zero_mass = noisy_zero if noisy_zero >= floor else 0.0
     if zero_mass:
         segments.append((0.0, 0.0, zero_mass))
     if not segments:  # nothing above the noise: the most likely cell of the (public) partition
-        i = int(np.argmax(noisy_cells))
-        segments = [(float(edges[i]), float(edges[i + 1]), 1.0)] if noisy_cells[i] >= noisy_zero else [(0.0, 0.0, 1.0)]
+        i = int(np.argmax(noisy))
+        segments = [(float(edges[i]), float(edges[i + 1]), 1.0)] if noisy[i] >= noisy_zero else [(0.0, 0.0, 1.0)]
     segments.sort(key=lambda s: (s[0], s[1]))
+    return segments, zero_mass, noisy
+
+
+def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
+    """Two histograms: where the values lie (the log partition, and the null share: it gives
+    the range, whose wide cells keep a thin tail above the noise), then how they spread within
+    (``FINE_CELLS`` equal cells over the support, one per integer when fewer: it gives the bins)."""
+    values = x[~missing]
+    coarse, _, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1)
+    noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
+    nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
     q_lo, q_hi = params.cap_quantiles if params.cap_quantiles is not None else (0.0, 1.0)
-    lo, hi = _quantile(segments, q_lo), _quantile(segments, q_hi)
-    if q_lo == 0.0:
-        lo = segments[0][0]
-    if q_hi == 1.0:
-        hi = segments[-1][1]
+    lo = coarse[0][0] if q_lo == 0.0 else _quantile(coarse, q_lo)
+    hi = coarse[-1][1] if q_hi == 1.0 else _quantile(coarse, q_hi)
     if integer:
         lo, hi = math.floor(lo), math.ceil(hi)
     if not hi > lo:
         hi = lo + (1.0 if integer else max(1e-9, abs(lo) * 1e-6))
-    inside = _clip_segments(segments, lo, hi)
+    if integer and hi - lo + 1 <= FINE_CELLS:
+        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    else:
+        edges = np.linspace(lo, hi, FINE_CELLS + 1)
+    fine, zero_mass, _ = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
+    coarse_mass = sum(m for _, _, m in _clip_segments(coarse, lo, hi))
+    if sum(m for _, _, m in fine) >= FINE_COVERAGE * coarse_mass:
+        # the equal cells kept (nearly) all the mass: their quantiles give the tighter range
+        lo2 = max(lo, fine[0][0] if q_lo == 0.0 else _quantile(fine, q_lo))
+        hi2 = min(hi, fine[-1][1] if q_hi == 1.0 else _quantile(fine, q_hi))
+        if integer:
+            lo2, hi2 = math.floor(lo2 + 0.5), math.ceil(hi2 - 0.5)
+        if hi2 > lo2:
+            lo, hi = float(lo2), float(hi2)
+    inside = _clip_segments(fine, lo, hi) or _clip_segments(coarse, lo, hi)
     total = sum(m for _, _, m in inside)
     zero_share = (zero_mass / total) if (total > 0 and lo <= 0.0 <= hi) else 0.0
-    return _Numeric(float(lo), float(hi), inside, zero_share, bool(noisy_null >= floor))
+    return _Numeric(float(lo), float(hi), inside, zero_share, bool(nullable))
 
 
 def _uniform_numeric(lo: float, hi: float) -> _Numeric:
@@ -430,12 +462,14 @@ def private_transformer(
     if measured:
         share = privacy.preprocessing_share
         rho = share * run.rho_total
-        sigma = math.sqrt(len(measured) / (2.0 * rho))
+        histograms = sum(2 if p.role in ("numeric", "datetime") else 1 for p in measured)
+        sigma = math.sqrt(histograms / (2.0 * rho))
         run.spend_gaussian(
             "preprocessing histograms (ranges, bins, category lists and counts)",
             rho=rho,
             share=share,
             columns=[p.name for p in measured],
+            histograms=histograms,
             noise_per_histogram=sigma,
         )
         if selected:

@@ -9,6 +9,7 @@ deterministic, and nothing about the canary reaches the model.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -149,3 +150,26 @@ def test_date_strings_cannot_be_parsed_privately(adult: pl.DataFrame) -> None:
     dated = adult.head(300).with_columns(pl.lit("2020-01-31").alias("hired"))
     with pytest.raises(ConfigError, match="convert date strings to a Date/Datetime dtype first"):
         engine.train(dated, model="mst", privacy={"epsilon": 1.0, "delta": 1e-4}, column_types={"hired": "datetime"})
+
+
+@pytest.fixture(scope="module")
+def airbnb(datasets: Path) -> pl.DataFrame:
+    frame = pl.read_csv(datasets / "nyc_airbnb_2019.csv.gz", try_parse_dates=True)
+    return frame.select("neighbourhood_group", "room_type", "price", "last_review", "reviews_per_month").sample(5_000, seed=3)
+
+
+def test_dates_floats_and_nulls_are_learned_privately(airbnb: pl.DataFrame) -> None:
+    model = engine.train(airbnb, model="mst", privacy={"epsilon": 5.0, "delta": 1e-5}, device="cpu")
+    rows = model.sample(5_000, seed=4)
+    assert rows.schema == airbnb.schema
+    real, fake = airbnb.get_column("last_review"), rows.get_column("last_review")
+    assert fake.min() >= real.min() and fake.max() <= real.max() + dt.timedelta(days=31)
+    assert abs(fake.null_count() - real.null_count()) < 0.05 * len(real)  # the null share is measured too
+    assert abs(rows.get_column("reviews_per_month").median() - airbnb.get_column("reviews_per_month").median()) < 0.5
+
+
+def test_declared_date_bounds_are_kept(airbnb: pl.DataFrame) -> None:
+    bounds = {"last_review": ("2018-01-01", "2019-07-31")}
+    model = engine.train(airbnb, model="mst", privacy={"epsilon": 5.0, "delta": 1e-5, "bounds": bounds}, device="cpu")
+    dates = model.sample(2_000, seed=4).get_column("last_review").drop_nulls()
+    assert dates.min() >= dt.date(2018, 1, 1) and dates.max() <= dt.date(2019, 7, 31)
