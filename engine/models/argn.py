@@ -23,9 +23,8 @@ and the output biases start at zero instead of the data's log-frequencies.
 
 Sampling: large batches, one step per sub-column (a table lookup, a small MLP, an
 inverse-CDF draw from a seeded generator). Without conditions the columns are drawn in the
-*generation order*: by default the order, among the table's own and a few random ones, with
-the lowest validation loss after training. Fixed columns go first, then the others in that
-order.
+*generation order* (``generation_order``: the table's own order unless a list is given).
+With conditions the fixed columns go first, then the others in that order.
 """
 
 from __future__ import annotations
@@ -84,9 +83,8 @@ class ARGN(Synthesizer):
     - ``random_order_share`` (1.0): share of training batches that use a random column order
       (the rest use the given ``generation_order``, else the table's order). 1.0 trains
       every order equally, which is what makes conditioning on any subset faithful.
-    - ``generation_order`` ("auto"): the column order of unconditional sampling: "auto" (the
-      one with the lowest validation loss among the table's and a few random ones),
-      "table" (the table's), or a list of all learned column names.
+    - ``generation_order`` ("table"): the column order of unconditional sampling: "table"
+      (the table's own order) or a list of all learned column names.
     - ``temperature`` (1.0), ``top_p`` (1.0): sampling temperature and nucleus share; the
       defaults draw from the learned distribution as it is.
     - ``num_threads`` (None): CPU threads for torch while fitting and sampling (None: leave
