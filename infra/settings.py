@@ -68,6 +68,32 @@ class Settings(BaseSettings):
     model_cache_ttl_s: float = Field(default=3600.0, ge=0, description="Idle models leave the cache after this; 0 = never.")
     cache_default_ttl_s: float = Field(default=3600.0, ge=0, description="TTL of shared cache entries set without one; 0 = none.")
 
+    # Jobs (infra.jobs and workers/): leases, broker, limits, retries, events.
+    job_lease_s: float = Field(
+        default=60.0, gt=0, description="A running job's lease; the worker's heartbeat renews it every quarter of it."
+    )
+    broker_heartbeat_timeout_s: float = Field(
+        default=60.0, gt=0, description="Redis broker: silence after which a worker's unacknowledged messages are requeued."
+    )
+    broker_maintenance_chance: int = Field(
+        default=100_000, ge=1, le=1_000_000,
+        description="Redis broker: broker commands per million that also requeue the messages of dead workers.",
+    )
+    worker_threads: int = Field(default=1, ge=1, description="Worker threads of `python -m workers` (jobs at once).")
+    embedded_worker_threads: int = Field(default=2, ge=1, description="Worker threads of the in-process (embedded) worker.")
+    train_time_limit_s: float = Field(default=24 * 3600.0, gt=0, description="Longest a training job may run.")
+    job_time_limit_s: float = Field(default=3600.0, gt=0, description="Longest a generation or assessment job may run.")
+    job_retry_min_backoff_s: float = Field(default=15.0, gt=0, description="First retry delay of a transient failure.")
+    job_retry_max_backoff_s: float = Field(default=900.0, gt=0, description="Longest retry delay of a transient failure.")
+    checkpoint_every_epochs: int = Field(default=5, ge=1, description="Training checkpoints go to the object store this often.")
+    torchrun_nproc_per_node: int = Field(
+        default=0, ge=0, description="GPUs a distributed training job uses on its worker (0 = every GPU torch sees)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook POST.")
+    allow_private_webhook_hosts: bool = Field(
+        default=False, description="Allow webhooks to private, loopback and link-local addresses (tests, closed networks)."
+    )
+
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> "Settings":
         if not self.database_url:

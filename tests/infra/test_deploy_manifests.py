@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.jobs.routing import expand_queues
 from infra.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def test_each_worker_scales_on_the_length_of_the_queue_it_consumes() -> None:
         target = deployments[scaled["spec"]["scaleTargetRef"]["name"]]
         queue = _queue(_containers(target)[0]["command"])
         lists = {t["metadata"]["listName"] for t in scaled["spec"]["triggers"] if t["type"] == "redis"}
-        assert lists == {f"dramatiq:{queue}"}
+        assert lists == {f"dramatiq:{q}" for q in expand_queues([queue])}  # the family's per-tier queues
 
 
 # -- workers and the GPU --------------------------------------------------------------------

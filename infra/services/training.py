@@ -1,0 +1,132 @@
+"""Use case: train a model on a dataset version, as a background job.
+
+    job = submit_training("acme", dataset_version_id=v.id, model="tvae", epochs=300, actor=user)
+    # later: job_records.get_job(session, job.id).state / .progress / .result["model_version_id"]
+
+Checks before anything starts: the model kind and its parameters (as the engine would refuse
+them), the dataset version (it exists for this tenant and has stored data), the tenant's
+quotas (concurrent jobs, storage). Then one transaction creates the model line (if needed)
+and the queued job; the message goes to the tenant tier's ``gpu`` queue after it commits.
+The worker trains in a child process, checkpoints every ``checkpoint_every`` epochs and
+registers exactly one model version (``workers.training``).
+
+Differential privacy: ``privacy`` is passed to the engine, which trains with DP-SGD (or MST)
+and reports what it spent in the model version's ``privacy_spent``. Charging the dataset's
+privacy ledger belongs to the privacy service and is not done here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import ConfigError, InputError
+from infra.db import Database, TenantSession
+from infra.db.errors import ConflictError
+from infra.db.models import Job, Model
+from infra.jobs.submit import submit
+from infra.services import catalog
+from infra.settings import get_settings
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: str, params: dict[str, Any],
+                          privacy: Any) -> dict[str, Any] | None:
+    """Refuse what the engine would refuse, before a job exists; returns privacy as a dict."""
+    from engine.models.registry import available_kinds, model_class
+    from engine.privacy.config import Privacy
+
+    if not isinstance(model, str) or (model != "auto" and model not in available_kinds()):
+        raise ConfigError(f"unknown model {model!r}: expected 'auto' or one of {', '.join(available_kinds())}")
+    if not isinstance(params, dict):
+        raise ConfigError("params must be a dict of the model's parameters")
+    if device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    reserved = {"checkpoint_dir", "checkpoint_every", "on_progress", "privacy", "epochs", "seed", "device"} & set(params)
+    if reserved:
+        raise ConfigError(f"params may not set {sorted(reserved)}: they are arguments of their own or set by the worker")
+    coerced = Privacy.coerce(privacy)
+    if model != "auto":
+        model_class(model)(epochs=epochs, seed=seed, device=device, privacy=coerced, **params)  # validates
+    elif epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ConfigError(f"epochs must be a positive integer or None; got {epochs!r}")
+    return None if coerced is None else coerced.to_dict()
+
+
+def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, model: str, model_id: str | None,
+                model_name: str | None, actor: str | None) -> Model:
+    if model_id is not None:
+        line = catalog.get_model(session, model_id)
+        if line.dataset_id != dataset_id:
+            raise ConfigError(f"model {line.name!r} belongs to another dataset; train a new model for this one")
+        return line
+    name = model_name or f"{dataset_name} ({model})"
+    for line in catalog.list_models(session, dataset_id=dataset_id):
+        if line.name == name:
+            return line  # the next version of an existing line
+    try:
+        return catalog.create_model(session, name=name, dataset_id=dataset_id, actor=actor)
+    except ConflictError as err:
+        raise ConflictError(f"{err}, for another dataset; choose another model name") from err
+
+
+def submit_training(
+    tenant: str,
+    *,
+    dataset_version_id: str,
+    actor: str | None,
+    model: str = "auto",
+    model_id: str | None = None,
+    model_name: str | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    params: dict[str, Any] | None = None,
+    privacy: Any = None,
+    checkpoint_every: int | None = None,
+    time_limit_s: float | None = None,
+    distributed: bool = False,
+    database: Database | None = None,
+) -> Job:
+    """Queue a training job for ``dataset_version_id``; returns the job (state ``queued``).
+
+    ``model_id`` adds a version to an existing model line; otherwise the line named
+    ``model_name`` (default ``"<dataset> (<model>)"``) is used or created. ``params`` go to
+    the model (``batch_size``, ``transformer_params``, its own hyperparameters). Raises
+    ``ConfigError`` for bad settings, ``NotFoundError`` for an unknown dataset version,
+    ``QuotaExceededError`` when a quota would be exceeded; nothing is created then.
+    """
+    params = dict(params or {})
+    privacy_dict = _check_model_settings(model, epochs=epochs, seed=seed, device=device, params=params, privacy=privacy)
+    settings = get_settings()
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
+                                         or checkpoint_every < 1):
+        raise ConfigError(f"checkpoint_every must be a positive number of epochs, got {checkpoint_every!r}")
+    if time_limit_s is not None and not 0 < float(time_limit_s) <= settings.train_time_limit_s:
+        raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
+
+    def prepare(session: TenantSession) -> dict[str, Any]:
+        version = catalog.get_dataset_version(session, dataset_version_id)
+        if not version.object_key:
+            raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
+        dataset = catalog.get_dataset(session, version.dataset_id)
+        line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model,
+                           model_id=model_id, model_name=model_name, actor=actor)
+        return {
+            "dataset_version_id": version.id,
+            "model_id": line.id,
+            "model": model,
+            "epochs": epochs,
+            "seed": seed,
+            "device": device,
+            "params": params,
+            "privacy": privacy_dict,
+            "checkpoint_every": checkpoint_every or settings.checkpoint_every_epochs,
+            "time_limit_s": float(time_limit_s) if time_limit_s is not None else None,
+            "distributed": bool(distributed),
+        }
+
+    return submit(tenant, kind="train", actor=actor, prepare=prepare, database=database)
+
+
+__all__ = ["submit_training"]

@@ -1,0 +1,124 @@
+"""Helpers of the job tests: small real data in the store, a tiny trained model, waiting on job rows."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from infra.db import Database, tenant_session
+from infra.db.models import Job
+from infra.services import catalog
+from infra.services.job_records import get_job
+from infra.services.tenancy import ensure_tenant
+from infra.storage import ObjectStore
+
+COLUMNS = ["age", "workclass", "education", "sex", "hours-per-week", "income"]
+FAST_TRANSFORMER = {"n_modes": 3, "gmm_sample_rows": 500, "gmm_max_iter": 20}
+"""Transformer settings that fit in well under a second on a few hundred rows."""
+
+FAST_TRAINING = {"batch_size": 200, "transformer_params": FAST_TRANSFORMER}
+
+
+def read_adult(path: Path, *, rows: int, seed: int = 0, columns: list[str] | None = COLUMNS) -> pl.DataFrame:
+    """A sample of adult.csv (six columns unless ``columns=None``; leading spaces stripped, '?' as null)."""
+    frame = pl.read_csv(path)
+    frame = frame.select(columns) if columns is not None else frame
+    strings = [c for c, t in frame.schema.items() if t == pl.String]
+    frame = frame.with_columns(pl.col(strings).str.strip_chars_start()).with_columns(
+        pl.when(pl.col(c) == "?").then(None).otherwise(pl.col(c)).alias(c) for c in strings
+    )
+    return frame.sample(rows, seed=seed)
+
+
+def new_tenant(database: Database, *, tier: str = "starter") -> str:
+    name = f"w-{uuid.uuid4().hex[:12]}"
+    with tenant_session(name, database=database) as session:
+        ensure_tenant(session, display_name=name, tier=tier, actor="test-admin")
+    return name
+
+
+def store_dataset(database: Database, store: ObjectStore, tenant: str, frame: pl.DataFrame, *, name: str = "adult") -> str:
+    """Upload ``frame`` as a new dataset's version 1 (Parquet in the store); returns the version id."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    data = buffer.getvalue()
+    with tenant_session(tenant, database=database) as session:
+        dataset = catalog.create_dataset(session, name=f"{name}-{uuid.uuid4().hex[:6]}", actor="test")
+        key = f"datasets/{dataset.id}/v1/data.parquet"
+        store.for_tenant(tenant).put_bytes(key, data)
+        version = catalog.add_dataset_version(
+            session, dataset_id=dataset.id, content_hash=hashlib.sha256(data).hexdigest(), source={"test": True},
+            profile={}, actor="test", object_key=key, n_rows=frame.height, n_columns=frame.width, n_bytes=len(data),
+        )
+        return version.id
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    dataset_version_id: str
+    model_version_id: str
+
+
+def store_model_version(database: Database, store: ObjectStore, tenant: str, frame: pl.DataFrame,
+                        model_bytes: bytes) -> StoredModel:
+    """Register an already trained model (zip bytes) as version 1 of a new model line."""
+    dataset_version_id = store_dataset(database, store, tenant, frame)
+    with tenant_session(tenant, database=database) as session:
+        version = catalog.get_dataset_version(session, dataset_version_id)
+        line = catalog.create_model(session, name=f"m-{uuid.uuid4().hex[:6]}", dataset_id=version.dataset_id,
+                                    actor="test")
+        key = f"models/{line.id}/seed.zip"
+        info = store.for_tenant(tenant).put_bytes(key, model_bytes)
+        model_version = catalog.register_model_version(
+            session, model_id=line.id, dataset_version_id=dataset_version_id, model_type="tvae", config={},
+            metrics={}, actor="test", object_key=key, content_hash=info.sha256, n_bytes=info.size,
+        )
+        return StoredModel(dataset_version_id, model_version.id)
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.2, what: str = "condition") -> object:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def job_row(database: Database, tenant: str, job_id: str) -> Job:
+    with tenant_session(tenant, database=database) as session:
+        return get_job(session, job_id)
+
+
+def wait_for_state(database: Database, tenant: str, job_id: str, states: tuple[str, ...], *, timeout: float) -> Job:
+    def done() -> Job | None:
+        job = job_row(database, tenant, job_id)
+        return job if job.state in states else None
+
+    return wait_for(done, timeout=timeout, what=f"job {job_id} to reach {states}")  # type: ignore[return-value]
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line contains ``text`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if text in cmdline and "State:\tZ" not in status:
+            pids.append(int(entry.name))
+    return pids

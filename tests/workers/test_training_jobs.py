@@ -1,0 +1,101 @@
+"""Training jobs in the embedded mode: a real child process, checkpoints, one model version."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from sqlalchemy import select
+
+from infra.db import tenant_session
+from infra.db.models import ModelVersion, Notification, UsageRecord
+from infra.services.job_records import cancel_job
+from infra.services.training import submit_training
+from tests.workers.conftest import Embedded
+from tests.workers.support import (
+    FAST_TRAINING,
+    job_row,
+    new_tenant,
+    processes_mentioning,
+    store_dataset,
+    wait_for,
+    wait_for_state,
+)
+from workers.training import checkpoint_key
+
+
+def test_a_training_job_trains_in_a_child_process_and_registers_one_model_version(
+    embedded: Embedded, adult: pl.DataFrame
+) -> None:
+    tenant = new_tenant(embedded.database)
+    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+
+    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=3, device="cpu",
+                          params=FAST_TRAINING, actor="ana@example.org", database=embedded.database)
+    assert job.queue == "gpu.starter"
+
+    done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=90)
+    assert done.state == "succeeded", done.error_message
+    assert done.progress == 1.0 and done.attempts == 1
+    with tenant_session(tenant, database=embedded.database) as session:
+        versions = session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant)).all()
+        usage = {r.metric: r.quantity for r in session.scalars(select(UsageRecord).where(UsageRecord.job_id == job.id))}
+        notes = session.scalars(select(Notification).where(Notification.job_id == job.id)).all()
+    assert len(versions) == 1
+    version = versions[0]
+    assert (version.job_id, version.model_type, version.dataset_version_id) == (job.id, "tvae", version_id)
+    assert done.result["model_version_id"] == version.id and done.result["epochs_run"] == 3
+    store = embedded.store.for_tenant(tenant)
+    assert store.stat(version.object_key).sha256 == version.content_hash
+    assert not store.exists(checkpoint_key(job.id)), "checkpoints are removed once the model version exists"
+    assert usage["cpu_seconds"] > 0 and usage["bytes_stored"] == version.n_bytes
+    assert [n.kind for n in notes] == ["job.succeeded"]
+
+
+def test_a_cancelled_training_job_ends_cancelled_and_its_process_is_gone(
+    embedded: Embedded, adult: pl.DataFrame
+) -> None:
+    tenant = new_tenant(embedded.database)
+    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
+                          params=FAST_TRAINING, actor="ana@example.org", database=embedded.database)
+    marker = f"doppel-train-{job.id[:8]}"
+    wait_for(lambda: job_row(embedded.database, tenant, job.id).progress > 0, timeout=60, what="training progress")
+    assert processes_mentioning(marker), "the training runs in a child process"
+
+    with tenant_session(tenant, database=embedded.database) as session:
+        cancel_job(session, job.id, actor="ana@example.org")
+
+    done = wait_for_state(embedded.database, tenant, job.id, ("cancelled", "failed", "succeeded"), timeout=30)
+    assert done.state == "cancelled"
+    assert processes_mentioning(marker) == []
+    with tenant_session(tenant, database=embedded.database) as session:
+        assert session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant)).all() == []
+
+
+def test_a_training_job_past_its_time_limit_is_stopped_and_fails_with_a_message(
+    embedded: Embedded, adult: pl.DataFrame
+) -> None:
+    tenant = new_tenant(embedded.database)
+    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
+                          params=FAST_TRAINING, time_limit_s=4, actor="ana@example.org", database=embedded.database)
+
+    done = wait_for_state(embedded.database, tenant, job.id, ("failed", "succeeded", "cancelled"), timeout=60)
+    assert done.state == "failed"
+    assert "time limit of 4 s" in done.error_message
+    assert processes_mentioning(f"doppel-train-{job.id[:8]}") == []
+
+
+def test_bad_training_settings_are_refused_before_any_job_exists(embedded: Embedded, adult: pl.DataFrame) -> None:
+    from engine.errors import ConfigError
+    from infra.services.job_records import list_jobs
+
+    tenant = new_tenant(embedded.database)
+    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+    with pytest.raises(ConfigError, match="unknown model 'gan'"):
+        submit_training(tenant, dataset_version_id=version_id, model="gan", actor="x", database=embedded.database)
+    with pytest.raises(ConfigError, match="unknown parameters"):
+        submit_training(tenant, dataset_version_id=version_id, model="tvae", params={"layers": 3}, actor="x",
+                        database=embedded.database)
+    with tenant_session(tenant, database=embedded.database) as session:
+        assert list_jobs(session) == []

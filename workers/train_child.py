@@ -1,0 +1,203 @@
+"""The training process: ``python -m workers.train_child SPEC.json`` (or under ``torchrun``).
+
+A worker starts one per training job so that a time limit or a cancellation can stop the
+training for real, native code included: the worker kills this process. It touches no
+database: it reads the dataset version from the object store, trains with the engine,
+uploads a checkpoint every few epochs (so a job taken over after a crash resumes from it),
+saves the model file to the store, and reports to the worker by printing lines
+``@doppel {json}`` on stdout (anything else on stdout is ignored).
+
+It dies with its worker: stdin is a pipe from the worker, and end-of-file on it (the worker
+is gone, even after ``kill -9``) ends this process; on Linux the parent-death signal does the
+same. Under ``torchrun`` every rank trains and only rank 0 talks and writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from engine.models.files import MANIFEST_NAME
+
+MESSAGE_PREFIX = "@doppel "
+_stdout_lock = threading.Lock()
+
+
+def _is_rank_zero() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def emit(kind: str, **fields: Any) -> None:
+    """Send one message to the worker (rank 0 only)."""
+    if not _is_rank_zero():
+        return
+    line = MESSAGE_PREFIX + json.dumps({"type": kind, **fields}, default=str, allow_nan=False)
+    with _stdout_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Exit when the worker goes away: end-of-file on stdin, and PR_SET_PDEATHSIG on Linux."""
+    if sys.platform.startswith("linux") and parent_pid is not None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent_pid:  # the worker died before prctl took effect
+                os._exit(70)
+        except OSError:
+            pass
+
+    def watch() -> None:
+        # The raw descriptor, not sys.stdin: a thread blocked in a buffered read would hold its
+        # lock while the interpreter shuts down at the end of a normal run.
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        os._exit(70)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _error_category(error: BaseException) -> str:
+    from engine.errors import ConfigError, InputError
+    from infra.jobs.broker import is_transient
+    from infra.storage.errors import StorageError
+
+    if is_transient(error):
+        return "transient"
+    if isinstance(error, (InputError, ConfigError, StorageError)):
+        return "input"
+    return "internal"
+
+
+class _CheckpointUploader:
+    """Copies the engine's local checkpoint to the object store whenever it changes."""
+
+    def __init__(self, store: Any, *, local: Path, key: str) -> None:
+        self.store = store
+        self.local = local
+        self.key = key
+        self._seen: int | None = None
+
+    def sync(self) -> None:
+        try:
+            stamp = self.local.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if stamp == self._seen:
+            return
+        self._seen = stamp
+        with zipfile.ZipFile(self.local) as archive:  # the manifest alone says which epoch it holds
+            epoch = int(json.loads(archive.read(MANIFEST_NAME))["checkpoint"]["epoch"]) + 1
+        self.store.put_file(self.key, self.local, content_type="application/zip")
+        emit("checkpoint", epoch=epoch)
+
+
+def _restore_checkpoint(store: Any, key: str, directory: Path) -> dict[str, Any] | None:
+    """Download the job's last checkpoint; its manifest, or None when there is none."""
+    from engine.models.base import CHECKPOINT_NAME
+    from engine.models.files import read_model_file
+
+    if not store.exists(key):
+        return None
+    path = store.get_file(key, directory / CHECKPOINT_NAME)
+    return read_model_file(path).manifest
+
+
+def train(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train as ``spec`` says; returns the result message's fields."""
+    import engine
+    from engine.models.base import CHECKPOINT_NAME
+    from engine.models.files import read_model_file
+    from engine.models.registry import model_class
+    from infra.storage import open_store
+
+    started_cpu, started_wall = time.process_time(), time.perf_counter()
+    store = open_store(spec["storage_url"]).for_tenant(spec["tenant"])
+    work = Path(spec["work_dir"])
+    checkpoints = work / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    frame = engine.read(store.get_bytes(spec["dataset_key"]), name=spec["dataset_name"])
+    emit("progress", fraction=0.0, message=f"read {frame.height:,} rows x {frame.width} columns")
+
+    uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, key=spec["checkpoint_key"])
+    is_rank_zero = _is_rank_zero()
+
+    def on_progress(progress: Any) -> None:
+        if not is_rank_zero:
+            return
+        uploader.sync()  # the engine writes a checkpoint after reporting an epoch: upload it at the next report
+        emit("progress", fraction=progress.fraction, epoch=progress.epoch, epochs=progress.epochs,
+             message=f"epoch {progress.epoch}/{progress.epochs}")
+
+    checkpointing = {"checkpoint_dir": str(checkpoints), "checkpoint_every": int(spec["checkpoint_every"])}
+    manifest = _restore_checkpoint(store, spec["checkpoint_key"], checkpoints) if is_rank_zero else None
+    resumed_from = None
+    if manifest is not None:
+        # Rebuild the model exactly as the interrupted run configured it ("auto" was resolved then).
+        info = manifest["checkpoint"]
+        resumed_from = int(info["epoch"]) + 1
+        emit("resumed", epoch=resumed_from)
+        model = model_class(manifest["kind"])(**info["config"], on_progress=on_progress, **checkpointing)
+        model.fit(frame, resume=True)
+    else:
+        model = engine.train(frame, model=spec["model"], seed=int(spec["seed"]), epochs=spec.get("epochs"),
+                             device=spec.get("device") or "auto", privacy=spec.get("privacy"),
+                             on_progress=on_progress, **checkpointing, **(spec.get("params") or {}))
+    fit_wall = time.perf_counter() - started_wall
+    if not is_rank_zero:
+        return {}
+    model_path = model.save(work / "model.zip")
+    info = store.put_file(spec["model_key"], model_path, content_type="application/zip")
+    saved = read_model_file(model_path).manifest
+    on_gpu = str(getattr(model, "device_", "cpu")).startswith("cuda")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return {
+        "object_key": spec["model_key"],
+        "sha256": info.sha256,
+        "n_bytes": info.size,
+        "model_type": saved["kind"],
+        "config": saved["config"],
+        "metrics": saved["metrics"],
+        "privacy": saved.get("privacy"),
+        "resumed_from_epoch": resumed_from,
+        "epochs_run": len(saved["metrics"].get("history", [])),
+        "device": str(getattr(model, "device_", "cpu")),
+        "cpu_seconds": time.process_time() - started_cpu,
+        "gpu_seconds": fit_wall * world if on_gpu else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m workers.train_child SPEC.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    _die_with_parent(spec.get("parent_pid") if os.environ.get("WORLD_SIZE") is None else None)
+    emit("started", pid=os.getpid())
+    try:
+        result = train(spec)
+    except BaseException as error:  # noqa: BLE001 - reported to the worker, which decides
+        emit("error", category=_error_category(error), error_type=type(error).__name__, message=str(error),
+             traceback=traceback.format_exc(limit=20))
+        return 1
+    emit("result", **result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

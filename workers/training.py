@@ -1,0 +1,279 @@
+"""Training jobs, the worker's side: run ``workers.train_child`` and watch it.
+
+The training runs in a child process (``python -m workers.train_child``, or ``torchrun`` for a
+distributed job) so that a time limit or a cancellation stops it for real, native code
+included: the worker kills the child's whole process group. The child reads the dataset
+version, trains, checkpoints to the object store every ``checkpoint_every`` epochs
+(``DOPPEL_CHECKPOINT_EVERY_EPOCHS`` by default) under ``jobs/<job id>/checkpoint.zip`` and
+saves the model to ``models/<model id>/<job id>.zip``. A later attempt of the same job (after
+a crash) finds the checkpoint and resumes from it. When the child has saved the model, the
+runner registers exactly one model version for the job (``catalog.register_model_version``
+is idempotent per job), in the transaction that marks the job succeeded.
+
+Multi-GPU: a job whose payload has ``"distributed": true`` is launched as
+``python -m torch.distributed.run --standalone --nproc-per-node=N -m workers.train_child SPEC``
+(``torchrun``; N = ``DOPPEL_TORCHRUN_NPROC_PER_NODE``, or every GPU torch sees). Every rank
+runs the same script; rank 0 reports and writes to the store. The model itself must support
+DDP (wrap its networks in ``DistributedDataParallel`` when ``WORLD_SIZE`` > 1); the engine's
+models train on one device today.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+
+from engine.errors import ConfigError, DoppelError, InputError
+from infra.db import TenantSession
+from infra.db.models import ModelVersion
+from infra.services import catalog
+from infra.services.quotas import check_storage
+from infra.storage.errors import TransientStorageError
+from workers.context import Completion, JobContext
+from workers.train_child import MESSAGE_PREFIX
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.2
+KILL_WAIT_S = 10.0
+
+
+class TrainingTimeLimitError(DoppelError):
+    """The training ran past its time limit and was stopped."""
+
+
+class TrainingCrashedError(DoppelError):
+    """The training process ended without a result (killed by the system, out of memory, …)."""
+
+
+def checkpoint_key(job_id: str) -> str:
+    return f"jobs/{job_id}/checkpoint.zip"
+
+
+def model_key(model_id: str, job_id: str) -> str:
+    return f"models/{model_id}/{job_id}.zip"
+
+
+def child_command(spec_path: Path, *, distributed: bool, nproc_per_node: int = 0) -> list[str]:
+    """The command line of the training process (``torchrun`` when ``distributed``)."""
+    if not distributed:
+        return [sys.executable, "-m", "workers.train_child", str(spec_path)]
+    nproc = nproc_per_node or _visible_gpus()
+    if nproc < 1:
+        raise ConfigError("a distributed training job needs GPUs, and this worker sees none; "
+                          "send it to a GPU worker or set DOPPEL_TORCHRUN_NPROC_PER_NODE")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "workers.train_child", str(spec_path)]
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+class _ChildReader(threading.Thread):
+    """Parses the child's ``@doppel`` lines into a queue; other output goes to the log."""
+
+    def __init__(self, stream: IO[str], job_id: str) -> None:
+        super().__init__(name=f"train-out-{job_id[:8]}", daemon=True)
+        self.stream = stream
+        self.job_id = job_id
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def run(self) -> None:
+        for line in self.stream:
+            if line.startswith(MESSAGE_PREFIX):
+                try:
+                    self.messages.put(json.loads(line[len(MESSAGE_PREFIX):]))
+                    continue
+                except json.JSONDecodeError:
+                    pass
+            logger.info("[train %s] %s", self.job_id[:8], line.rstrip())
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    """Kill the child and everything it started (its process group), then reap it."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+    try:
+        process.wait(timeout=KILL_WAIT_S)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait for anyone
+        logger.error("training process %d did not exit after SIGKILL", process.pid)
+
+
+def _spec(ctx: JobContext, *, dataset_key: str, model_id: str, work_dir: Path) -> dict[str, Any]:
+    payload = ctx.payload
+    return {
+        "tenant": ctx.tenant,
+        "job_id": ctx.job_id,
+        "parent_pid": os.getpid(),
+        "storage_url": ctx.environment.store.url,
+        "dataset_key": dataset_key,
+        "dataset_name": Path(dataset_key).name,
+        "model": payload.get("model", "auto"),
+        "params": payload.get("params") or {},
+        "seed": int(payload.get("seed", 0)),
+        "epochs": payload.get("epochs"),
+        "device": payload.get("device") or "auto",
+        "privacy": payload.get("privacy"),
+        "checkpoint_every": int(payload.get("checkpoint_every") or ctx.settings.checkpoint_every_epochs),
+        "checkpoint_key": checkpoint_key(ctx.job_id),
+        "model_key": model_key(model_id, ctx.job_id),
+        "work_dir": str(work_dir),
+    }
+
+
+def _raise_child_error(message: dict[str, Any]) -> None:
+    text = message.get("message") or message.get("error_type") or "training failed"
+    category = message.get("category")
+    if category == "transient":
+        raise TransientStorageError(text)
+    if category == "input":
+        raise InputError(text)
+    logger.error("training process failed: %s\n%s", text, message.get("traceback", ""))
+    raise TrainingCrashedError(f"training failed ({message.get('error_type', 'error')}): {text}")
+
+
+def run_training(ctx: JobContext) -> Completion:
+    """Train the job's model in a child process; the model version is registered on completion."""
+    payload = ctx.payload
+    dataset_version_id, model_id = payload.get("dataset_version_id"), payload.get("model_id")
+    if not dataset_version_id or not model_id:
+        raise ConfigError("the training job names no dataset version or no model")
+    with ctx.session() as session:
+        dataset_version = catalog.get_dataset_version(session, dataset_version_id)
+        catalog.get_model(session, model_id)
+        dataset_key = dataset_version.object_key
+    if not dataset_key:
+        raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
+    limit_s = min(float(payload.get("time_limit_s") or ctx.settings.train_time_limit_s), ctx.settings.train_time_limit_s)
+    distributed = bool(payload.get("distributed"))
+
+    work_dir = Path(tempfile.mkdtemp(prefix=f"doppel-train-{ctx.job_id[:8]}-"))
+    try:
+        spec = _spec(ctx, dataset_key=dataset_key, model_id=model_id, work_dir=work_dir)
+        spec_path = work_dir / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        command = child_command(spec_path, distributed=distributed, nproc_per_node=ctx.settings.torchrun_nproc_per_node)
+        result = _supervise(ctx, command, limit_s=limit_s)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return _completion(ctx, result, dataset_version_id=dataset_version_id, model_id=model_id)
+
+
+def _supervise(ctx: JobContext, command: list[str], *, limit_s: float) -> dict[str, Any]:
+    """Run the child to its end, relaying progress; kill it on cancel, lost lease or time limit."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+        start_new_session=True,
+    )
+    reader = _ChildReader(process.stdout, ctx.job_id)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + limit_s
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    resumed: int | None = None
+    last_checkpoint: int | None = None
+    try:
+        while True:
+            try:
+                message = reader.messages.get(timeout=POLL_S)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                kind = message.get("type")
+                if kind == "progress":
+                    ctx.progress(message.get("fraction"), message.get("message"))
+                elif kind == "resumed":
+                    resumed = int(message["epoch"])
+                    ctx.progress(None, f"resumed after epoch {resumed} from the last checkpoint")
+                elif kind == "checkpoint":
+                    last_checkpoint = int(message["epoch"])
+                elif kind == "result":
+                    result = message
+                elif kind == "error":
+                    error = message
+                continue
+            ctx.check()  # raises JobCancelled / LeaseLost
+            if time.monotonic() > deadline:
+                raise TrainingTimeLimitError(f"the training ran past its time limit of {limit_s:,.0f} s and was stopped")
+            if process.poll() is not None and not reader.is_alive() and reader.messages.empty():
+                break
+    except BaseException:
+        _kill(process)
+        raise
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+    process.wait()
+    if error is not None:
+        _raise_child_error(error)
+    if result is None:
+        raise TrainingCrashedError(
+            f"the training process ended without a result (exit status {process.returncode}); "
+            "it may have run out of memory"
+        )
+    logger.info("job %s: trained (resumed from epoch %s, last checkpoint after epoch %s)", ctx.job_id, resumed,
+                last_checkpoint)
+    return result
+
+
+def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: str, model_id: str) -> Completion:
+    store = ctx.store
+
+    def record(session: TenantSession) -> dict[str, Any]:
+        existing = session.scalars(
+            select(ModelVersion).where(ModelVersion.tenant_id == session.tenant, ModelVersion.job_id == ctx.job_id)
+        ).first()
+        if existing is None:
+            check_storage(session, adding_bytes=int(result["n_bytes"]))
+        version = catalog.register_model_version(
+            session, model_id=model_id, dataset_version_id=dataset_version_id, model_type=result["model_type"],
+            config=result["config"], metrics=result["metrics"], privacy_spent=result.get("privacy"),
+            object_key=result["object_key"], content_hash=result["sha256"], n_bytes=int(result["n_bytes"]),
+            job_id=ctx.job_id, actor=ctx.created_by,
+        )
+        return {"model_version_id": version.id, "model_id": model_id, "version": version.version}
+
+    return Completion(
+        result={
+            "object_key": result["object_key"],
+            "model_type": result["model_type"],
+            "epochs_run": result.get("epochs_run"),
+            "resumed_from_epoch": result.get("resumed_from_epoch"),
+            "device": result.get("device"),
+        },
+        usage={"cpu_seconds": float(result.get("cpu_seconds") or 0.0),
+               "gpu_seconds": float(result.get("gpu_seconds") or 0.0),
+               "bytes_stored": float(result["n_bytes"])},
+        record=record,
+        discard=lambda: store.delete(result["object_key"]),
+        after_commit=lambda: store.delete(checkpoint_key(ctx.job_id)),
+    )
+
+
+__all__ = [
+    "TrainingCrashedError",
+    "TrainingTimeLimitError",
+    "checkpoint_key",
+    "child_command",
+    "model_key",
+    "run_training",
+]
