@@ -1,43 +1,61 @@
-"""Who is using the workbench, and in which tenant.
+"""Who is using the workbench, in which tenant, with which role.
 
-Until OIDC login lands (``auth/``), the workbench runs in single-user local mode: everyone is
-the local user of the one local tenant, and every page shows a banner saying so. A secrets
-file that configures a login provider (an ``[auth]`` section) is refused rather than ignored,
-so that a deployment never serves data without the login it was configured with.
+The login gate (``auth.gate.admit``, called by ``app/main.py`` before any page) decides it and
+keeps it in the session: with a login provider configured (an ``[auth]`` section in the
+secrets) it is the signed-in user, their chosen tenant and their role there, re-read from the
+database on every run; without one the workbench runs in single-user local mode — everyone is
+the owner of the one local tenant — and every page shows a banner saying so.
+
+Pages and the app's helpers read it with ``current_identity()`` and pass ``identity.tenant``
+(and ``current_actor()``) to the services; the tenant never comes from a widget or a URL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
-from infra.services.tenants import LOCAL_TENANT
-
-LOCAL_MODE_BANNER = (
-    "Single-user local mode: no login provider is configured, so everyone who can reach this "
-    "address works as the same local user. Configure OIDC login in the secrets file before "
-    "sharing the workbench."
+from auth.identity import (  # noqa: F401  (re-exported for pages)
+    IDENTITY_KEY,
+    LOCAL_ACTOR_KEY,
+    LOCAL_IDENTITY,
+    LOCAL_MODE_BANNER,
+    Identity,
+    actor_of,
 )
-LOGIN_NOT_SUPPORTED = (
-    "This secrets file configures a login provider ([auth]), but this version of the workbench "
-    "cannot sign users in yet. Remove the [auth] section to run in single-user local mode."
-)
+from infra.services.authz import Actor
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The tenant this session's data belongs to, and whether it is the single local user."""
-
-    tenant: str
-    local_mode: bool
+class NotSignedInError(RuntimeError):
+    """A page asked for the identity before the login gate admitted the session (a bug)."""
 
 
 def login_configured() -> bool:
     """Whether the secrets configure a login provider (an ``[auth]`` section)."""
-    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    return bool(st.secrets.load_if_toml_exists()) and "auth" in st.secrets
 
 
 def current_identity() -> Identity:
-    """The identity of this session: the local user of the local tenant in local mode."""
-    return Identity(tenant=LOCAL_TENANT, local_mode=True)
+    """The identity the login gate admitted for this session (local mode: the local user)."""
+    identity = st.session_state.get(IDENTITY_KEY)
+    if isinstance(identity, Identity):
+        return identity
+    if not login_configured():
+        return LOCAL_IDENTITY
+    raise NotSignedInError("no signed-in identity in this session: the login gate must run first")
+
+
+def current_actor() -> Actor:
+    """The acting user, for services that check roles and write the audit log.
+
+    In local mode the local user is created (owner of the local tenant) on first use.
+    """
+    identity = current_identity()
+    actor = actor_of(identity)
+    if actor is not None:
+        return actor
+    actor = st.session_state.get(LOCAL_ACTOR_KEY)
+    if not isinstance(actor, Actor):
+        from auth.provisioning import ensure_local_user
+
+        actor = st.session_state[LOCAL_ACTOR_KEY] = ensure_local_user()
+    return actor

@@ -8,7 +8,9 @@ them in ``streamlit_config/`` beside the code, so this launcher turns every opti
 Precedence, highest first: flags given to the launcher (``python -m app --server.port 8600``),
 ``STREAMLIT_*`` environment variables (``STREAMLIT_SERVER_PORT=8600``,
 ``STREAMLIT_SECRETS_FILES=/run/secrets/doppel.toml``), ``streamlit_config/``, Streamlit's
-own defaults. ``server.maxUploadSize`` is the exception among the file's options: it is
+own defaults. The secrets file may configure OIDC login (``[auth]``, Streamlit's own
+section, and ``[access]``, Doppel's rules from claims to tenants): the launcher checks both
+before start-up, whichever file is used. ``server.maxUploadSize`` is the exception among the file's options: it is
 derived from ``DOPPEL_MAX_UPLOAD_BYTES`` so that the browser and the engine agree on the cap.
 """
 
@@ -68,16 +70,28 @@ def _flatten(table: Mapping[str, Any], *, prefix: str, into: dict[str, Any], sou
 
 
 def check_secrets(path: Path) -> None:
-    """Fail before start-up when the secrets file is not valid TOML.
+    """Fail before start-up when the secrets file is not valid TOML, or its login is unusable.
 
     Streamlit would otherwise treat a broken file like a missing one, and the workbench would
-    fall back to single-user local mode instead of the login the file configures.
+    fall back to single-user local mode instead of the login the file configures. An
+    ``[auth]`` section must name at least one complete provider, a redirect URI ending in
+    /oauth2callback and a long cookie secret; ``[access]`` rules must parse (``auth.rules``).
     """
     try:
         with path.open("rb") as fh:
-            tomllib.load(fh)
+            document = tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise LauncherError(f"{path} is not valid TOML: {err}") from err
+    if "auth" in document or "access" in document:
+        from auth.providers import AuthConfigError, configured_providers
+        from auth.rules import AccessRules, AccessRulesError
+
+        try:
+            if "auth" in document:
+                configured_providers(document["auth"])
+            AccessRules.from_mapping(document.get("access"))
+        except (AuthConfigError, AccessRulesError) as err:
+            raise LauncherError(f"{path}: {err}") from None
 
 
 def env_var_for(option: str) -> str:
@@ -127,6 +141,9 @@ def streamlit_command(
     if secrets_file.is_file():
         check_secrets(secrets_file)
         options[SECRETS_OPTION] = [str(secrets_file)]
+    for named in filter(None, re.split(r"[\s,]+", environ.get(env_var_for(SECRETS_OPTION), ""))):
+        if Path(named).is_file():
+            check_secrets(Path(named))
     overridden = options_named_in(extra_args)
     flags: list[str] = []
     for option, value in options.items():

@@ -1,6 +1,9 @@
 """The workbench's entry script (``streamlit run app/main.py``; start it with ``python -m app``).
 
-Sets up the page, shows the local-mode banner, and routes to the pages under ``pages/`` with
+Sets up the page, lets a share link (``?share=<token>``) open its one report without login,
+runs the login gate (``auth.gate.admit``: single-user local mode with a banner when no
+provider is configured; otherwise nothing runs until the user is signed in and has a
+workspace), and routes to the pages under ``pages/`` that the user's role offers with
 st.navigation. Streamlit runs this script on every interaction, before the page script.
 """
 
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.identity import LOCAL_MODE_BANNER, LOGIN_NOT_SUPPORTED, current_identity, login_configured
+from app.identity import LOCAL_MODE_BANNER
+from auth.gate import account_sidebar, admit, restore_deep_link
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 
@@ -19,14 +23,36 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 st.set_page_config(page_title="Doppel", page_icon="🪞", layout="wide")
 
-if login_configured():
-    st.error(LOGIN_NOT_SUPPORTED)
+
+def reports_home() -> None:
+    """The page of a viewer until the workbench's Quality page exists (issue 6)."""
+    st.title("Reports")
+    st.info(
+        "Your role in this workspace is **viewer**: you can read quality reports. "
+        "No report is available to read here yet.",
+        icon=":material/description:",
+    )
+
+
+if share_token := st.query_params.get("share"):
+    from app.shared_report import render_shared_report
+
+    render_shared_report(share_token)
     st.stop()
 
-if current_identity().local_mode:
+# (url path, least role that sees the page, page); the first visible page is the default.
+PAGES = [
+    ("data", "member", st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/table_view:", url_path="data", default=True)),
+]
+VIEWER_HOME = ("reports", "viewer", st.Page(reports_home, title="Reports", icon=":material/description:", url_path="reports"))
+
+identity = admit([page for _, _, page in PAGES])
+
+if identity.local_mode:
     st.warning(LOCAL_MODE_BANNER, icon=":material/person:")
 
-navigation = st.navigation(
-    [st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/table_view:", default=True)]
-)
+visible = [entry for entry in PAGES if identity.allows(entry[1])] or [VIEWER_HOME]
+navigation = st.navigation([page for _, _, page in visible])
+restore_deep_link({"": visible[0][2]} | {path: page for path, _, page in visible})
+account_sidebar(identity)
 navigation.run()

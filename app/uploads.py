@@ -44,8 +44,13 @@ def upload_limit_mb() -> int:
 
 def profile_bytes(*, data: bytes, filename: str, file_id: str) -> UploadOutcome:
     """Profile uploaded bytes for the current tenant; errors become a message, never raise."""
+    identity = current_identity()
+    if not identity.allows("member"):  # the page is hidden from viewers; this holds if it is reached anyway
+        return UploadOutcome(
+            file_id=file_id, error=f"Your role in this workspace is {identity.role}: uploading data needs the member role."
+        )
     try:
-        result = profile_upload(tenant=current_identity().tenant, data=data, filename=filename)
+        result = profile_upload(tenant=identity.tenant, data=data, filename=filename)
     except Exception as err:  # every failure must reach the page as a message
         return UploadOutcome(file_id=file_id, error=user_message(err, action=f"profiling {filename}"))
     return UploadOutcome(file_id=file_id, result=result)

@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     model_cache_ttl_s: float = Field(default=3600.0, ge=0, description="Idle models leave the cache after this; 0 = never.")
     cache_default_ttl_s: float = Field(default=3600.0, ge=0, description="TTL of shared cache entries set without one; 0 = none.")
 
+    # Login, sharing and request limits (auth/, infra/services/{rate_limits,invitations}.py).
+    generation_rate_limit: int = Field(
+        default=30, ge=0, description="Generation requests one tenant may make per window; 0 = no limit."
+    )
+    generation_rate_window_s: int = Field(default=60, gt=0, description="Window of the generation rate limit.")
+    share_link_max_expiry_s: int = Field(
+        default=30 * 24 * 3600, gt=0, description="Longest lifetime a report share link may be given."
+    )
+    invitation_expiry_s: int = Field(default=14 * 24 * 3600, gt=0, description="Lifetime of an invitation.")
+    login_target_ttl_s: int = Field(
+        default=600, gt=0, description="How long a deep link opened while logged out waits for the login."
+    )
+
     # Jobs (infra.jobs and workers/): leases, broker, limits, retries, events.
     job_lease_s: float = Field(
         default=60.0, gt=0, description="A running job's lease; the worker's heartbeat renews it every quarter of it."

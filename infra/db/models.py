@@ -473,6 +473,74 @@ class Webhook(TenantOwned, Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+# --- login and sharing (auth/, infra/services/{invitations,members,directory}) --------------
+
+DIRECTORY_KINDS = ("member", "invitation", "share_link")
+
+
+class Invitation(TenantOwned, Base):
+    """A tenant admin's invitation of an e-mail address, with the role it grants at first login."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = _tenant_fk()
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    invited_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by: Mapped[str | None] = mapped_column(ID, ForeignKey("users.id"))
+
+
+class ShareLink(TenantOwned, Base):
+    """A read-only link to one quality report. Only the SHA-256 of its token is stored."""
+
+    __tablename__ = "share_links"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("token_hash"),
+        ForeignKeyConstraint(["tenant_id", "report_id"], ["quality_reports.tenant_id", "quality_reports.id"]),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = _tenant_fk()
+    report_id: Mapped[str] = mapped_column(ID, nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(HASH, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class DirectoryEntry(Base):
+    """A route from a lookup key (a user id, an invited e-mail, a share token's hash) to a tenant.
+
+    Logging in and opening a share link happen before any tenant is known, while every
+    tenant-owned table is hidden by row-level security until one is. This table only says
+    *which* tenant to open a session for; the authority (the membership and its role, the
+    invitation, the link's expiry and revocation) is re-read inside that tenant's session.
+    On PostgreSQL the app role sees and writes only its session tenant's routes (RLS, not
+    FORCEd) and reads across tenants only through ``doppel_directory_lookup(kind, key)``, a
+    SECURITY DEFINER function that answers one exact key. No ``tenant_id`` column on purpose:
+    it is not a tenant-owned table.
+    """
+
+    __tablename__ = "tenant_directory"
+    __table_args__ = (CheckConstraint(_in("kind", DIRECTORY_KINDS), name="kind"),)
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    lookup_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    tenant: Mapped[str] = mapped_column(TENANT_ID, ForeignKey("tenants.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
 TENANT_MODELS: tuple[type[Base], ...] = tuple(
     mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantOwned)
 )

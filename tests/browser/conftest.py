@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ ARTIFACTS = REPO / "test-artifacts"
 STARTUP_TIMEOUT_S = 120
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -33,19 +35,23 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def workbench(tmp_path_factory) -> Iterator[str]:
-    """The URL of the workbench started by its launcher, with its state in a temporary folder."""
-    data_dir = tmp_path_factory.mktemp("doppel-data")
+@contextmanager
+def launch_workbench(data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start the workbench with its launcher (``python -m app``) and yield its URL; stop it after.
+
+    ``data_dir`` holds its embedded state and its log; ``env`` adds to (or overrides) the
+    environment, e.g. ``STREAMLIT_SECRETS_FILES`` for a login configuration or
+    ``DOPPEL_DATABASE_URL`` for PostgreSQL.
+    """
     log_path = data_dir / "workbench.log"
-    port = _free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DOPPEL_DATA_DIR": str(data_dir)}
+    full_env = {**os.environ, "DOPPEL_DATA_DIR": str(data_dir), **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "--server.port", str(port), "--server.address", "127.0.0.1"],
             cwd=REPO,
-            env=env,
+            env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -63,6 +69,13 @@ def workbench(tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def workbench(tmp_path_factory) -> Iterator[str]:
+    """The URL of the workbench started by its launcher, with its state in a temporary folder."""
+    with launch_workbench(tmp_path_factory.mktemp("doppel-data")) as url:
+        yield url
 
 
 class PageProblems:

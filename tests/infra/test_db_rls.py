@@ -13,8 +13,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from infra.db import Database, tenant_session
-from infra.db.models import PrivacyBudget, PrivacyLedgerEntry, TENANT_TABLES
+from infra.db.models import TENANT_TABLES, Invitation, PrivacyBudget, PrivacyLedgerEntry, ShareLink
 from infra.db.postgres import table_security
+from infra.db.types import utcnow
 from infra.services import audit, catalog, metering, notifications, quotas, tenancy
 from infra.services.job_records import submit_job
 from tests.infra.db_fixtures import PG_APP_ROLE, PostgresSetup, postgres_setup  # noqa: F401
@@ -41,7 +42,10 @@ def _seed(database: Database, tier: str = "starter") -> dict[str, str]:
         mv = catalog.register_model_version(s, model_id=model.id, dataset_version_id=version.id, model_type="tvae",
                                             config={}, metrics={}, actor="root", job_id=job.id)
         gen = catalog.record_generated_dataset(s, model_version_id=mv.id, n_rows=10, actor="root")
-        catalog.record_quality_report(s, generated_dataset_id=gen.id, passed=True, scores={}, gates=[], actor="root")
+        report = catalog.record_quality_report(s, generated_dataset_id=gen.id, passed=True, scores={}, gates=[],
+                                               actor="root")
+        s.add(Invitation(tenant_id=name, email=f"invitee@{name}.test", role="member", expires_at=utcnow()))
+        s.add(ShareLink(tenant_id=name, report_id=report.id, token_hash=uuid.uuid4().hex * 2, expires_at=utcnow()))
         s.add(PrivacyBudget(tenant_id=name, dataset_id=dataset.id, epsilon_cap=3.0, delta_cap=1e-5))
         s.add(PrivacyLedgerEntry(tenant_id=name, dataset_id=dataset.id, seq=1, entry_kind="charge", epsilon=1.0,
                                  delta=1e-6, hash="b" * 64))

@@ -1,0 +1,124 @@
+"""Fixtures of the login tests: metadata databases, a shared cache, seeded tenants.
+
+Databases: a migrated SQLite file, and a PostgreSQL database of this test package
+(``doppel_auth_test``) owned by a non-superuser owner and reached through an app role without
+BYPASSRLS, as in production. ``db`` runs a test on both. Redis: DB 12, one namespace per test.
+The real OIDC provider and the browser fixtures live in ``oidc_fixtures`` and
+``tests/browser/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from infra.cache import RedisCache
+from infra.db import Database, migrate, tenant_session
+from infra.db.postgres import drop_database, provision
+from infra.services import catalog, tenancy
+from infra.services.authz import Actor
+from infra.services.members import grant_at_login
+from tests.conftest import POSTGRES_URL
+
+PG_DATABASE = "doppel_auth_test"
+PG_OWNER_ROLE = "doppel_auth_owner"
+PG_APP_ROLE = "doppel_auth_app"
+REDIS_AUTH_URL = os.environ.get("DOPPEL_TEST_REDIS_AUTH_URL", "redis://127.0.0.1:6379/12")
+
+
+@dataclass(frozen=True)
+class PostgresSetup:
+    owner_url: str
+    app_url: str
+    database: Database  # connected as the app role
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('auth-meta') / 'doppel.db'}"
+    migrate(url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_setup() -> Iterator[PostgresSetup]:
+    provisioned = provision(
+        POSTGRES_URL, database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE, recreate=True
+    )
+    migrate(provisioned.owner_url, app_role=PG_APP_ROLE)
+    database = Database(provisioned.app_url)
+    yield PostgresSetup(provisioned.owner_url, provisioned.app_url, database)
+    database.dispose()
+    drop_database(POSTGRES_URL, database=PG_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def postgresql_database(postgres_setup: PostgresSetup) -> Database:
+    return postgres_setup.database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def db(request: pytest.FixtureRequest) -> Database:
+    """The migrated metadata database, once per backend."""
+    return request.getfixturevalue(f"{request.param}_database")
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[RedisCache]:
+    """A real Redis (DB 12) under a namespace of this test only."""
+    cache = RedisCache(REDIS_AUTH_URL, namespace=f"doppel-authtest:{uuid.uuid4().hex[:8]}")
+    try:
+        yield cache
+    finally:
+        cache.clear()
+
+
+@dataclass(frozen=True)
+class SeededTenant:
+    """A tenant with one user per role, one quality report, and the actors to act as them."""
+
+    name: str
+    report_id: str
+    actors: dict[str, Actor]  # role -> actor
+
+
+def seed_tenant(
+    database: Database, *, prefix: str = "t", name: str | None = None, display_name: str | None = None
+) -> SeededTenant:
+    """A tenant (by default a fresh, unique name) with an owner, admin, member, viewer and one report."""
+    name = name or f"{prefix}-{uuid.uuid4().hex[:10]}"
+    actors: dict[str, Actor] = {}
+    with tenant_session(name, database=database) as s:
+        tenancy.ensure_tenant(s, display_name=display_name or name.upper(), actor="test")
+        for role in ("owner", "admin", "member", "viewer"):
+            user = tenancy.ensure_user(s, subject=f"test|{name}-{role}", email=f"{role}@{name}.test")
+            grant_at_login(s, user_id=user.id, role=role, reason="test seed")
+            actors[role] = Actor(user_id=user.id, label=f"{role}@{name}.test")
+        dataset = catalog.create_dataset(s, name="customers", actor="test")
+        version = catalog.add_dataset_version(s, dataset_id=dataset.id, content_hash="a" * 64, source={},
+                                              profile={}, actor="test")
+        model = catalog.create_model(s, name="m", dataset_id=dataset.id, actor="test")
+        model_version = catalog.register_model_version(s, model_id=model.id, dataset_version_id=version.id,
+                                                       model_type="ctgan", config={}, metrics={}, actor="test")
+        generated = catalog.record_generated_dataset(s, model_version_id=model_version.id, n_rows=10, actor="test")
+        report = catalog.record_quality_report(
+            s, generated_dataset_id=generated.id, passed=True, scores={"fidelity": 0.93},
+            gates=[{"gate": "fidelity", "passed": True}], actor="test",
+        )
+    return SeededTenant(name=name, report_id=report.id, actors=actors)
+
+
+@pytest.fixture
+def two_tenants(db: Database) -> tuple[SeededTenant, SeededTenant]:
+    return seed_tenant(db, prefix="a"), seed_tenant(db, prefix="b")
+
+
+@pytest.fixture
+def make_tenant(db: Database) -> Callable[..., SeededTenant]:
+    return lambda prefix="t": seed_tenant(db, prefix=prefix)
