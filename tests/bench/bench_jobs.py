@@ -12,9 +12,11 @@ generated dataset, usage and notification.
 
 Figures:
 
-- burst: ``--jobs`` small generation jobs (100 rows) submitted back to back; jobs/s from the
-  first submission to the last completion, and queue-to-start latency (``started_at -
-  created_at``) P50/P95 — which under a burst is mostly waiting behind earlier jobs;
+- burst: ``--jobs`` small generation jobs (100 rows) submitted back to back to running
+  workers; jobs/s from the first submission to the last completion (bounded by how fast one
+  client submits), and queue-to-start latency (``started_at - created_at``) P50/P95;
+- drain: as many jobs queued while no worker runs, then ``--workers`` fresh workers empty the
+  queue: jobs/s from the first start to the last finish (the workers' own throughput);
 - idle start: 20 jobs submitted one at a time to idle workers: the dispatch latency alone
   (the seed architecture asks job start under 30 s P50);
 - batch: one job of ``--rows`` rows from a TVAE trained on all 15 columns of adult, through
@@ -126,13 +128,19 @@ def _run(services, args) -> dict:  # noqa: ANN001
     wide_model = store_model_version(database, store, tenant, wide, _train(wide, epochs=2))
 
     lease = {"DOPPEL_JOB_LEASE_S": "30", "DOPPEL_BROKER_HEARTBEAT_TIMEOUT_S": "60"}
-    procs = [services.start_worker(f"bench-{i}", queues=("cpu",), threads=args.threads, **lease)
-             for i in range(args.workers)]
-    deadline = time.monotonic() + 120
-    while not all("consuming" in services.log(f"bench-{i}") for i in range(args.workers)):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            raise SystemExit("workers did not start:\n" + services.log("bench-0"))
-        time.sleep(0.2)
+    generation = iter(range(1_000))
+
+    def start_workers() -> list:
+        names = [f"bench-{next(generation)}" for _ in range(args.workers)]
+        started = [services.start_worker(name, queues=("cpu",), threads=args.threads, **lease) for name in names]
+        deadline = time.monotonic() + 120
+        while not all("consuming" in services.log(name) for name in names):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in started):
+                raise SystemExit("workers did not start:\n" + services.log(names[0]))
+            time.sleep(0.2)
+        return started
+
+    start_workers()
 
     def submit(model_version_id: str, n_rows: int) -> str:
         return submit_generation(tenant, model_version_id=model_version_id, n_rows=n_rows, actor="bench",
@@ -150,6 +158,14 @@ def _run(services, args) -> dict:  # noqa: ANN001
     last_finished = max(j.finished_at for j in jobs)
     span = (last_finished - first_created).total_seconds()
     latency = [(j.started_at - j.created_at).total_seconds() for j in jobs]
+
+    # Drain: the same number of jobs queued while no worker runs, then two fresh workers empty the
+    # queue; jobs/s from the first start to the last finish is the workers' own throughput.
+    services.stop_workers()
+    ids = [submit(small_model.model_version_id, 100) for _ in range(args.jobs)]
+    start_workers()
+    drained = _wait_all(database, tenant, ids, timeout=1800)
+    drain_span = (max(j.finished_at for j in drained) - min(j.started_at for j in drained)).total_seconds()
 
     idle = []
     for _ in range(args.idle_jobs):
@@ -169,6 +185,11 @@ def _run(services, args) -> dict:  # noqa: ANN001
             "jobs_per_second": round(args.jobs / span, 2),
             "queue_to_start_p50_s": round(statistics.median(latency), 3),
             "queue_to_start_p95_s": round(_percentile(latency, 0.95), 3),
+        },
+        "drain": {
+            "jobs": args.jobs,
+            "seconds_first_start_to_last_finish": round(drain_span, 2),
+            "jobs_per_second": round(args.jobs / drain_span, 2),
         },
         "idle_start": {
             "jobs": args.idle_jobs,
