@@ -17,12 +17,11 @@ from dataclasses import dataclass
 import pytest
 
 from infra.cache import RedisCache
-from infra.db import Database, migrate, tenant_session
-from infra.db.postgres import drop_database, provision
+from infra.db import Database, tenant_session
 from infra.services import catalog, tenancy
 from infra.services.authz import Actor
 from infra.services.members import grant_at_login
-from tests.conftest import POSTGRES_URL
+from tests.infra.db_fixtures import PostgresSetup, migrated_postgres, migrated_sqlite
 
 PG_DATABASE = "doppel_auth_test"
 PG_OWNER_ROLE = "doppel_auth_owner"
@@ -30,32 +29,16 @@ PG_APP_ROLE = "doppel_auth_app"
 REDIS_AUTH_URL = os.environ.get("DOPPEL_TEST_REDIS_AUTH_URL", "redis://127.0.0.1:6379/12")
 
 
-@dataclass(frozen=True)
-class PostgresSetup:
-    owner_url: str
-    app_url: str
-    database: Database  # connected as the app role
-
-
 @pytest.fixture(scope="session")
 def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('auth-meta') / 'doppel.db'}"
-    migrate(url)
-    database = Database(url)
-    yield database
-    database.dispose()
+    with migrated_sqlite(tmp_path_factory.mktemp("auth-meta")) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
 def postgres_setup() -> Iterator[PostgresSetup]:
-    provisioned = provision(
-        POSTGRES_URL, database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE, recreate=True
-    )
-    migrate(provisioned.owner_url, app_role=PG_APP_ROLE)
-    database = Database(provisioned.app_url)
-    yield PostgresSetup(provisioned.owner_url, provisioned.app_url, database)
-    database.dispose()
-    drop_database(POSTGRES_URL, database=PG_DATABASE)
+    with migrated_postgres(database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE) as setup:
+        yield setup
 
 
 @pytest.fixture(scope="session")

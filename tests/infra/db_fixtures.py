@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -32,25 +34,41 @@ class PostgresSetup:
     database: Database  # connected as the app role
 
 
-@pytest.fixture(scope="session")
-def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('meta') / 'doppel.db'}"
+@contextmanager
+def migrated_sqlite(folder: Path) -> Iterator[Database]:
+    """A SQLite metadata file in ``folder``, migrated to head."""
+    url = f"sqlite:///{folder / 'doppel.db'}"
     migrate(url)
     database = Database(url)
-    yield database
-    database.dispose()
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def migrated_postgres(*, database: str, owner_role: str, app_role: str) -> Iterator[PostgresSetup]:
+    """A fresh PostgreSQL database owned by ``owner_role``, migrated, reached as ``app_role``; dropped after."""
+    provisioned = provision(POSTGRES_URL, database=database, owner_role=owner_role, app_role=app_role, recreate=True)
+    migrate(provisioned.owner_url, app_role=app_role)
+    app_database = Database(provisioned.app_url)
+    try:
+        yield PostgresSetup(provisioned.owner_url, provisioned.app_url, app_database)
+    finally:
+        app_database.dispose()
+        drop_database(POSTGRES_URL, database=database)
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    with migrated_sqlite(tmp_path_factory.mktemp("meta")) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
 def postgres_setup() -> Iterator[PostgresSetup]:
-    provisioned = provision(
-        POSTGRES_URL, database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE, recreate=True
-    )
-    migrate(provisioned.owner_url, app_role=PG_APP_ROLE)
-    database = Database(provisioned.app_url)
-    yield PostgresSetup(provisioned.owner_url, provisioned.app_url, database)
-    database.dispose()
-    drop_database(POSTGRES_URL, database=PG_DATABASE)
+    with migrated_postgres(database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE) as setup:
+        yield setup
 
 
 @pytest.fixture(scope="session")
