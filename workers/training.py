@@ -10,6 +10,14 @@ a crash) finds the checkpoint and resumes from it. When the child has saved the 
 runner registers exactly one model version for the job (``catalog.register_model_version``
 is idempotent per job), in the transaction that marks the job succeeded.
 
+Differential privacy: a DP job's (epsilon, delta) was reserved on its dataset's budget when it
+was submitted. Just before the child process starts (the first moment the data is read), the
+worker commits that reservation, for good (``infra.privacy.job_charges.start_charge``); a job
+that fails or is cancelled before then gets it back when its end is recorded. A later attempt
+finds the charge committed and commits nothing twice: it resumes from the checkpoint (whose
+accountant state continues the same budget) or, without one, stops rather than spend the
+budget again. A non-DP job is checked against the tenant's sensitive-dataset policy again.
+
 Multi-GPU: a job whose payload has ``"distributed": true`` is launched as
 ``python -m torch.distributed.run --standalone --nproc-per-node=N -m workers.train_child SPEC``
 (``torchrun``; N = ``DOPPEL_TORCHRUN_NPROC_PER_NODE``, or every GPU torch sees). Every rank
@@ -38,11 +46,13 @@ from sqlalchemy import select
 
 from engine.errors import ConfigError, DoppelError, InputError
 from infra.db import TenantSession
-from infra.db.models import ModelVersion
+from infra.db.models import Job, ModelVersion
+from infra.privacy import check_can_train
+from infra.privacy.job_charges import start_charge
 from infra.services import catalog
 from infra.services.quotas import check_storage
 from infra.storage.errors import TransientStorageError
-from workers.context import Completion, JobContext
+from workers.context import Completion, JobCancelled, JobContext
 from workers.train_child import MESSAGE_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -160,9 +170,10 @@ def run_training(ctx: JobContext) -> Completion:
     with ctx.session() as session:
         dataset_version = catalog.get_dataset_version(session, dataset_version_id)
         catalog.get_model(session, model_id)
-        dataset_key = dataset_version.object_key
+        dataset_key, dataset_id = dataset_version.object_key, dataset_version.dataset_id
     if not dataset_key:
         raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
+    _start_privacy(ctx, dataset_id=dataset_id)
     limit_s = min(float(payload.get("time_limit_s") or ctx.settings.train_time_limit_s), ctx.settings.train_time_limit_s)
     distributed = bool(payload.get("distributed"))
 
@@ -176,6 +187,29 @@ def run_training(ctx: JobContext) -> Completion:
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return _completion(ctx, result, dataset_version_id=dataset_version_id, model_id=model_id)
+
+
+def _start_privacy(ctx: JobContext, *, dataset_id: str) -> None:
+    """The privacy side of starting: commit a DP job's charge; check a non-DP job against the policy.
+
+    Runs right before the training process reads the data. The job row is locked while the
+    charge is committed, so a cancellation either comes first (nothing is committed; the charge
+    is released when the cancel is recorded) or finds the training started (no refund).
+    """
+    if not ctx.payload.get("privacy"):
+        with ctx.session() as session:
+            check_can_train(session, dataset_id=dataset_id, privacy=None)
+        return
+    resuming = ctx.store.exists(checkpoint_key(ctx.job_id))
+    with ctx.session() as session:
+        cancelled = session.scalar(
+            select(Job.cancel_requested).where(Job.tenant_id == session.tenant, Job.id == ctx.job_id).with_for_update()
+        )
+        if cancelled:
+            raise JobCancelled(f"job {ctx.job_id} was cancelled before its training started")
+        charge = start_charge(session, job_id=ctx.job_id, dataset_id=dataset_id, resuming=resuming)
+    logger.info("job %s: privacy charge epsilon %.6g, delta %.3g on dataset %s is committed", ctx.job_id,
+                charge.epsilon, charge.delta, dataset_id)
 
 
 def _supervise(ctx: JobContext, command: list[str], *, limit_s: float) -> dict[str, Any]:

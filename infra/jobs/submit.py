@@ -2,9 +2,10 @@
 
 ``submit(...)`` runs the caller's checks and creates the job row (``job_records.submit_job``,
 which checks the concurrent-jobs and rows-per-request quotas) in one transaction, and sends
-the message only after that transaction has committed. If the queue cannot be reached, the job
-is cancelled again and ``TransientJobError`` says so: nothing starts and nothing is left
-queued without a message.
+the message only after that transaction has committed. ``after_create(session, job)`` runs in
+that transaction once the row exists (a DP training job reserves its privacy budget there), so
+its refusal leaves no job either. If the queue cannot be reached, the job is cancelled again
+and ``TransientJobError`` says so: nothing starts and nothing is left queued without a message.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ def submit(
     kind: str,
     actor: str | None,
     prepare: Callable[[TenantSession], dict[str, Any]],
+    after_create: Callable[[TenantSession, Job], None] | None = None,
     family: str | None = None,
     max_attempts: int = 3,
     database: Database | None = None,
 ) -> Job:
     """Create a ``kind`` job whose payload ``prepare(session)`` builds (and checks), then enqueue it.
 
+    ``actor`` is the audit label of the user (the services check the user's role in ``prepare``).
     Raises the quota, lookup and input errors of the checks; in that case no job exists.
     """
     with tenant_session(tenant, database=database) as session:
@@ -45,6 +48,8 @@ def submit(
         payload = prepare(session)
         job = submit_job(session, kind=kind, queue=queue_for(kind, tier=tier, family=family), payload=payload,
                          actor=actor, max_attempts=max_attempts)
+        if after_create is not None:
+            after_create(session, job)
     try:
         enqueue(job)
     except Exception as err:

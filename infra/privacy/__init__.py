@@ -23,9 +23,11 @@ and before queueing: ``check_can_train(s, dataset_id=..., privacy={...} or None)
 sum of record and, labelled as such, the tighter RDP composition of the stored curves;
 ``verify_ledger`` recomputes the hash chain and names the first broken entry.
 
-Modules: ``budget`` (caps, reserve/commit/release), ``ledger`` (hash chain, verification),
-``policy`` (training and generation checks, the sensitive-dataset policy), ``report``
-(composition), ``rdp`` (RDP curves and their composition, no database), ``errors``.
+Modules: ``budget`` (caps, reserve/commit/release), ``job_charges`` (a training job's
+charge: reserved with the job, committed as training starts, released if it never did),
+``ledger`` (hash chain, verification), ``policy`` (training and generation checks, the
+sensitive-dataset policy), ``report`` (composition), ``rdp`` (RDP curves and their
+composition, no database), ``errors``.
 """
 
 from infra.privacy.budget import (

@@ -9,15 +9,24 @@
   deltas of runs without a stored curve, and the conversion's own delta; runs without a curve
   are added sequentially (their epsilons on top). The report labels it as such, so nobody
   mistakes it for the number the budget is checked against.
+
+  A charge's curve is the one stored on the ledger with it (at ``reserve`` or ``commit``) or,
+  when there is none, the one of the model version its job registered: a worker commits the
+  charge as training starts, before the run's RDP curve is known, and the model version's
+  ``privacy_spent`` (the manifest's privacy section, immutable like the version) holds the
+  accountant history the curve is computed from (``RdpCurve.from_privacy_report``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from infra.db.errors import ConfigError
+from infra.db.models import ModelVersion
 from infra.db.session import TenantSession
 from infra.privacy.budget import BudgetStatus, Reservation, get_budget
 from infra.privacy.ledger import list_entries
@@ -113,7 +122,28 @@ def committed_charges(session: TenantSession, *, dataset_id: str) -> list[Reserv
         charges.append(Reservation(id=origin.id, dataset_id=origin.dataset_id, job_id=origin.job_id,
                                    epsilon=origin.epsilon, delta=origin.delta, state="committed",
                                    mechanism=origin.mechanism, rdp_curve=RdpCurve.from_dict(curve) if curve else None))
-    return charges
+    return _with_model_curves(session, charges)
+
+
+def _with_model_curves(session: TenantSession, charges: list[Reservation]) -> list[Reservation]:
+    """Charges without a stored curve take the one of the model version their job registered, if any."""
+    jobs = {c.job_id for c in charges if c.rdp_curve is None and c.job_id is not None}
+    if not jobs:
+        return charges
+    reports = dict(session.execute(
+        select(ModelVersion.job_id, ModelVersion.privacy_spent)
+        .where(ModelVersion.tenant_id == session.tenant, ModelVersion.job_id.in_(jobs))
+    ).all())
+    out = []
+    for charge in charges:
+        report = reports.get(charge.job_id) if charge.rdp_curve is None else None
+        if isinstance(report, dict) and report.get("history"):
+            try:
+                charge = replace(charge, rdp_curve=RdpCurve.from_privacy_report(report))
+            except ConfigError:
+                pass  # a report without a usable history: the run is added sequentially
+        out.append(charge)
+    return out
 
 
 def composition_report(session: TenantSession, *, dataset_id: str, delta: float | None = None) -> CompositionReport:

@@ -74,6 +74,21 @@ class Actor:
         return self.label
 
 
+def require_actor(actor: object) -> Actor:
+    """``actor`` when it is an ``Actor`` (the signed-in user: id and audit label); ``TypeError`` otherwise.
+
+    The services that start work take the ``Actor`` itself, not a bare label, because they
+    check the user's role: ``app.identity.current_actor()`` gives it to pages (in single-user
+    local mode, the local user, owner of the local tenant).
+    """
+    if not isinstance(actor, Actor):
+        raise TypeError(
+            f"actor must be an infra.services.authz.Actor (the signed-in user's id and label), got "
+            f"{type(actor).__name__} {actor!r}; pages get it from app.identity.current_actor()"
+        )
+    return actor
+
+
 def require_known_role(role: str) -> str:
     """``role`` when it is one of owner, admin, member, viewer; else ``ConfigError``."""
     if role not in ROLE_RANK:

@@ -13,6 +13,8 @@ A queue message carries only the tenant and the job id. A worker that receives i
 
 State machine: queued -> running -> succeeded | failed | cancelled; queued -> cancelled;
 running -> queued again only through ``fail_job(retryable=True)`` while attempts remain.
+A training job that ends failed or cancelled before its training started gets its privacy
+reservation released in the same transaction (``infra.privacy.job_charges``).
 Times are the caller's clock (``now``, default: UTC now); leases should be minutes, far above
 any clock skew between hosts.
 """
@@ -30,6 +32,7 @@ from infra.db.lookup import get_owned
 from infra.db.models import JOB_KINDS, Job, Tenant
 from infra.db.session import TenantSession
 from infra.db.types import utcnow
+from infra.privacy.job_charges import release_unstarted
 from infra.services.audit import SYSTEM_ACTOR, record_event
 from infra.services.quotas import check_concurrent_jobs, check_generation_rows, effective_policy
 
@@ -215,6 +218,9 @@ def _finish(
     session.flush()
     record_event(session, actor=SYSTEM_ACTOR, action=f"job.{state}", object_type="job", object_id=job.id,
                  details={"attempts": job.attempts, **({"error": error} if error else {})})
+    if state in ("failed", "cancelled"):
+        # A DP training job that never started gets its privacy reservation back, in this transaction.
+        release_unstarted(session, job, reason=f"the job ended {state} before its training started")
 
 
 def complete_job(

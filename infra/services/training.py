@@ -4,15 +4,19 @@
     # later: job_records.get_job(session, job.id).state / .progress / .result["model_version_id"]
 
 Checks before anything starts: the model kind and its parameters (as the engine would refuse
-them), the dataset version (it exists for this tenant and has stored data), the tenant's
-quotas (concurrent jobs, storage). Then one transaction creates the model line (if needed)
-and the queued job; the message goes to the tenant tier's ``gpu`` queue after it commits.
+them), the acting user's role (``job.start``: member or higher), the dataset version (it
+exists for this tenant and has stored data), the tenant's privacy policy and the dataset's
+budget (``infra.privacy.check_can_train``: no non-DP training on a sensitive dataset under
+the policy), the tenant's quotas (concurrent jobs, storage). Then one transaction creates the
+model line (if needed) and the queued job, and for a DP job reserves its (epsilon, delta) on
+the dataset's budget; the message goes to the tenant tier's ``gpu`` queue after it commits.
 The worker trains in a child process, checkpoints every ``checkpoint_every`` epochs and
 registers exactly one model version (``workers.training``).
 
 Differential privacy: ``privacy`` is passed to the engine, which trains with DP-SGD (or MST)
-and reports what it spent in the model version's ``privacy_spent``. Charging the dataset's
-privacy ledger belongs to the privacy service and is not done here.
+and reports what it spent in the model version's ``privacy_spent``. Its charge on the dataset's
+privacy ledger is reserved here, before any data is read, committed by the worker when the
+training starts, and released if the job ends before that (``infra.privacy.job_charges``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from infra.db import Database, TenantSession
 from infra.db.errors import ConflictError
 from infra.db.models import Job, Model
 from infra.jobs.submit import submit
+from infra.privacy import check_can_train
+from infra.privacy.job_charges import reserve_for_job
 from infra.services import catalog
+from infra.services.authz import Actor, require_actor, require_permission
 from infra.settings import get_settings
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -74,7 +81,7 @@ def submit_training(
     tenant: str,
     *,
     dataset_version_id: str,
-    actor: str | None,
+    actor: Actor,
     model: str = "auto",
     model_id: str | None = None,
     model_name: str | None = None,
@@ -92,10 +99,17 @@ def submit_training(
 
     ``model_id`` adds a version to an existing model line; otherwise the line named
     ``model_name`` (default ``"<dataset> (<model>)"``) is used or created. ``params`` go to
-    the model (``batch_size``, ``transformer_params``, its own hyperparameters). Raises
-    ``ConfigError`` for bad settings, ``NotFoundError`` for an unknown dataset version,
-    ``QuotaExceededError`` when a quota would be exceeded; nothing is created then.
+    the model (``batch_size``, ``transformer_params``, its own hyperparameters). ``actor``: the
+    signed-in user, who needs the ``job.start`` permission in the tenant. ``privacy``
+    (``{"epsilon", "delta", ...}`` or an ``engine.Privacy``) makes it a DP job whose charge is
+    reserved with the job. Raises ``ConfigError`` for bad settings, ``PermissionDeniedError``
+    for a role that may not start jobs, ``NotFoundError`` for an unknown dataset version,
+    ``PrivacyPolicyError`` (non-DP on a sensitive dataset under the policy),
+    ``PrivacyBudgetMissingError`` / ``PrivacyBudgetExceededError`` (no budget, or not enough
+    left: the message says how much is) and ``QuotaExceededError`` when a quota would be
+    exceeded; nothing is created then.
     """
+    actor = require_actor(actor)
     params = dict(params or {})
     privacy_dict = _check_model_settings(model, epochs=epochs, seed=seed, device=device, params=params, privacy=privacy)
     settings = get_settings()
@@ -106,13 +120,16 @@ def submit_training(
         raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
 
     def prepare(session: TenantSession) -> dict[str, Any]:
+        require_permission(session, actor, "job.start")
         version = catalog.get_dataset_version(session, dataset_version_id)
         if not version.object_key:
             raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
         dataset = catalog.get_dataset(session, version.dataset_id)
+        check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model,
-                           model_id=model_id, model_name=model_name, actor=actor)
+                           model_id=model_id, model_name=model_name, actor=actor.label)
         return {
+            "dataset_id": dataset.id,
             "dataset_version_id": version.id,
             "model_id": line.id,
             "model": model,
@@ -126,7 +143,12 @@ def submit_training(
             "distributed": bool(distributed),
         }
 
-    return submit(tenant, kind="train", actor=actor, prepare=prepare, database=database)
+    def reserve_budget(session: TenantSession, job: Job) -> None:
+        if privacy_dict is not None:  # before any data is read, in the job row's transaction
+            reserve_for_job(session, job=job, dataset_id=job.payload["dataset_id"], privacy=privacy_dict, model=model)
+
+    return submit(tenant, kind="train", actor=actor.label, prepare=prepare, after_create=reserve_budget,
+                  database=database)
 
 
 __all__ = ["submit_training"]

@@ -43,7 +43,7 @@ DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "data
 sys.path.insert(0, str(REPO))
 
 from tests.workers.services_support import provision_services  # noqa: E402
-from tests.workers.support import FAST_TRAINING, new_tenant, read_adult, store_model_version  # noqa: E402
+from tests.workers.support import FAST_TRAINING, member, new_tenant, read_adult, store_model_version  # noqa: E402
 
 BENCH_DATABASE = "doppel_jobs_bench"
 BENCH_REDIS_URL = os.environ.get("DOPPEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -116,10 +116,13 @@ def _run(services, args) -> dict:  # noqa: ANN001
     from infra.db import tenant_session
     from infra.services.generation import submit_generation
     from infra.services.quotas import set_quota_overrides
+    from infra.services.rate_limits import RateLimit
     from infra.storage import LocalStore
 
     database, store = services.database, LocalStore(services.storage_dir)
     tenant = new_tenant(database, tier="enterprise")
+    bench = member(database, tenant, name="bench")
+    unlimited = RateLimit(max_requests=0, window_s=60)  # the benchmark measures the workers, not the rate limit
     with tenant_session(tenant, database=database) as session:
         set_quota_overrides(session, actor="bench", max_concurrent_jobs=100_000)
     small = read_adult(DATASETS / "adult.csv", rows=600, seed=0)
@@ -143,8 +146,8 @@ def _run(services, args) -> dict:  # noqa: ANN001
     start_workers()
 
     def submit(model_version_id: str, n_rows: int) -> str:
-        return submit_generation(tenant, model_version_id=model_version_id, n_rows=n_rows, actor="bench",
-                                 database=database).id
+        return submit_generation(tenant, model_version_id=model_version_id, n_rows=n_rows, actor=bench,
+                                 rate_limit=unlimited, database=database).id
 
     # Warm-up: every worker thread loads both models once.
     warm = [submit(m.model_version_id, 100) for m in (small_model, wide_model) for _ in range(args.workers * args.threads)]

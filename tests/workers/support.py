@@ -15,8 +15,9 @@ import polars as pl
 from infra.db import Database, tenant_session
 from infra.db.models import Job
 from infra.services import catalog
+from infra.services.authz import Actor
 from infra.services.job_records import get_job
-from infra.services.tenancy import ensure_tenant
+from infra.services.tenancy import ensure_tenant, ensure_user, set_member
 from infra.storage import ObjectStore
 
 COLUMNS = ["age", "workclass", "education", "sex", "hours-per-week", "income"]
@@ -42,6 +43,15 @@ def new_tenant(database: Database, *, tier: str = "starter") -> str:
     with tenant_session(name, database=database) as session:
         ensure_tenant(session, display_name=name, tier=tier, actor="test-admin")
     return name
+
+
+def member(database: Database, tenant: str, *, role: str = "member", name: str = "ana") -> Actor:
+    """A new user with ``role`` in ``tenant``, as the login layer hands it to the services."""
+    tag = uuid.uuid4().hex[:8]
+    with tenant_session(tenant, database=database) as session:
+        user = ensure_user(session, subject=f"test|{name}-{tag}", email=f"{name}-{tag}@example.org")
+        set_member(session, user_id=user.id, role=role, actor="test-admin")
+        return Actor(user_id=user.id, label=user.email or user.subject)
 
 
 def store_dataset(database: Database, store: ObjectStore, tenant: str, frame: pl.DataFrame, *, name: str = "adult") -> str:

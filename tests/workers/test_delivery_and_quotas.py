@@ -21,7 +21,7 @@ from infra.services.job_records import claim_job, submit_job
 from infra.services.quotas import set_quota_overrides, stored_bytes
 from infra.storage import S3Store, TransientStorageError
 from tests.workers.conftest import Embedded
-from tests.workers.support import job_row, new_tenant, store_model_version, wait_for_state
+from tests.workers.support import job_row, member, new_tenant, store_model_version, wait_for_state
 from workers.environment import WorkerEnvironment
 from workers.runner import Outcome, run_job
 from workers.tasks import generate_dataset
@@ -130,10 +130,11 @@ def test_bad_input_fails_the_job_at_once_with_a_message_for_the_user(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
 
     job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=100,
-                            conditions="salary > 10", actor="ana", database=embedded.database)
+                            conditions="salary > 10", actor=ana, database=embedded.database)
 
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=60)
     assert (done.state, done.attempts) == ("failed", 1)
@@ -147,10 +148,11 @@ def test_a_generation_over_the_rows_per_request_quota_is_refused_and_starts_noth
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
     tenant = new_tenant(embedded.database, tier="starter")
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
 
     with pytest.raises(QuotaExceededError, match=r"2,000,000 rows exceeds .* limit of 1,000,000 rows per request"):
-        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=2_000_000, actor="ana",
+        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=2_000_000, actor=ana,
                           database=embedded.database)
     assert _count(embedded, tenant, Job) == 0 and sent == []
 
@@ -159,13 +161,14 @@ def test_a_job_beyond_the_concurrent_jobs_quota_is_refused_and_starts_nothing(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_concurrent_jobs=1)
     _queued_generation(embedded, tenant, stored.model_version_id)  # one job waiting already
 
     with pytest.raises(QuotaExceededError, match="at most 1 at once"):
-        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=10, actor="ana",
+        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=10, actor=ana,
                           database=embedded.database)
     assert _count(embedded, tenant, Job) == 1 and sent == []
 
@@ -174,12 +177,13 @@ def test_a_tenant_over_its_storage_quota_starts_no_job(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_stored_bytes=1_000)
 
     with pytest.raises(QuotaExceededError, match="storage quota"):
-        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=10, actor="ana",
+        submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=10, actor=ana,
                           database=embedded.database)
     assert _count(embedded, tenant, Job) == 0 and sent == []
 
@@ -188,12 +192,13 @@ def test_results_that_would_exceed_the_storage_quota_fail_the_job_and_are_remove
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_stored_bytes=stored_bytes(session) + 1_000)
 
     job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=5_000, format="csv",
-                            actor="ana", database=embedded.database)
+                            actor=ana, database=embedded.database)
 
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=60)
     assert done.state == "failed" and "storage quota" in done.error_message

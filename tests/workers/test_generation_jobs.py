@@ -12,17 +12,18 @@ from infra.db.models import GeneratedDataset, QualityReport, UsageRecord
 from infra.services.assessment import submit_assessment
 from infra.services.generation import submit_generation
 from tests.workers.conftest import Embedded
-from tests.workers.support import new_tenant, store_model_version, wait_for_state
+from tests.workers.support import member, new_tenant, store_model_version, wait_for_state
 
 
 def test_a_generation_job_writes_the_rows_to_one_object_and_records_them(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
     tenant = new_tenant(embedded.database, tier="business")
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
 
     job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=5_000, seed=3,
-                            conditions="age > 30", format="csv", actor="ana", database=embedded.database)
+                            conditions="age > 30", format="csv", actor=ana, database=embedded.database)
     assert job.queue == "cpu.business"
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=60)
     assert done.state == "succeeded", done.error_message
@@ -43,11 +44,12 @@ def test_a_second_generation_from_the_same_model_version_uses_the_worker_model_c
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
     cache = embedded.environment.model_cache
 
     def generate() -> None:
-        job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=100, actor="ana",
+        job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=100, actor=ana,
                                 database=embedded.database)
         assert wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=60).state == "succeeded"
 
@@ -65,14 +67,15 @@ def test_an_assessment_job_records_the_quality_report_and_stores_it(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
     generation = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=600, seed=1,
-                                   actor="ana", database=embedded.database)
+                                   actor=ana, database=embedded.database)
     generated = wait_for_state(embedded.database, tenant, generation.id, ("succeeded", "failed"), timeout=60)
     assert generated.state == "succeeded", generated.error_message
 
     job = submit_assessment(tenant, generated_dataset_id=generated.result["generated_dataset_id"], target="income",
-                            config={"pillars": ["fidelity"]}, actor="ana", database=embedded.database)
+                            config={"pillars": ["fidelity"]}, actor=ana, database=embedded.database)
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=90)
     assert done.state == "succeeded", done.error_message
     with tenant_session(tenant, database=embedded.database) as session:

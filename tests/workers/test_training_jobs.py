@@ -14,6 +14,7 @@ from tests.workers.conftest import Embedded
 from tests.workers.support import (
     FAST_TRAINING,
     job_row,
+    member,
     new_tenant,
     processes_mentioning,
     store_dataset,
@@ -27,10 +28,11 @@ def test_a_training_job_trains_in_a_child_process_and_registers_one_model_versio
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
 
     job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=3, device="cpu",
-                          params=FAST_TRAINING, actor="ana@example.org", database=embedded.database)
+                          params=FAST_TRAINING, actor=ana, database=embedded.database)
     assert job.queue == "gpu.starter"
 
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=90)
@@ -55,9 +57,10 @@ def test_a_cancelled_training_job_ends_cancelled_and_its_process_is_gone(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
     job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
-                          params=FAST_TRAINING, actor="ana@example.org", database=embedded.database)
+                          params=FAST_TRAINING, actor=ana, database=embedded.database)
     marker = f"doppel-train-{job.id[:8]}"
     wait_for(lambda: job_row(embedded.database, tenant, job.id).progress > 0, timeout=60, what="training progress")
     assert processes_mentioning(marker), "the training runs in a child process"
@@ -76,9 +79,10 @@ def test_a_training_job_past_its_time_limit_is_stopped_and_fails_with_a_message(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
     job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
-                          params=FAST_TRAINING, time_limit_s=4, actor="ana@example.org", database=embedded.database)
+                          params=FAST_TRAINING, time_limit_s=4, actor=ana, database=embedded.database)
 
     done = wait_for_state(embedded.database, tenant, job.id, ("failed", "succeeded", "cancelled"), timeout=60)
     assert done.state == "failed"
@@ -91,11 +95,12 @@ def test_bad_training_settings_are_refused_before_any_job_exists(embedded: Embed
     from infra.services.job_records import list_jobs
 
     tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
     version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
     with pytest.raises(ConfigError, match="unknown model 'gan'"):
-        submit_training(tenant, dataset_version_id=version_id, model="gan", actor="x", database=embedded.database)
+        submit_training(tenant, dataset_version_id=version_id, model="gan", actor=ana, database=embedded.database)
     with pytest.raises(ConfigError, match="unknown parameters"):
-        submit_training(tenant, dataset_version_id=version_id, model="tvae", params={"layers": 3}, actor="x",
+        submit_training(tenant, dataset_version_id=version_id, model="tvae", params={"layers": 3}, actor=ana,
                         database=embedded.database)
     with tenant_session(tenant, database=embedded.database) as session:
         assert list_jobs(session) == []
