@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.identity import LOCAL_MODE_BANNER
+from app.pages_registry import workbench_pages
 from auth.gate import account_sidebar, admit, restore_deep_link
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -41,9 +42,7 @@ if share_token := st.query_params.get("share"):
     st.stop()
 
 # (url path, least role that sees the page, page); the first visible page is the default.
-PAGES = [
-    ("data", "member", st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/table_view:", url_path="data", default=True)),
-]
+PAGES = workbench_pages()  # app/pages_registry.py: every page of the workbench (issue 6)
 VIEWER_HOME = ("reports", "viewer", st.Page(reports_home, title="Reports", icon=":material/description:", url_path="reports"))
 
 identity = admit([page for _, _, page in PAGES])

@@ -2,22 +2,19 @@
 
 The token is the capability (``auth.share_links``): it opens exactly one quality report of one
 tenant and nothing else — no navigation, no sidebar, no other page. An unknown, expired or
-revoked link says so. The view shows the report's verdict, gates and scores as stored;
-the Quality page of the workbench issue replaces it with the full report (figures,
-recommendations) when it lands.
+revoked link says so. The view shows the report as the workbench's Quality page shows it
+(``app.components.report_view``: verdict, scores, gates, recommendations and the report's
+figures), read from the stored report document; it offers no button and no download.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import polars as pl
 import streamlit as st
 
+from app.components.report_view import render_report
 from app.failures import show_error, user_message
 from auth.share_links import ShareLinkError, resolve_share_link
-from infra.db import tenant_session
-from infra.services import catalog
+from infra.services.outputs import report_document
 
 
 def render_shared_report(token: str) -> None:
@@ -25,9 +22,8 @@ def render_shared_report(token: str) -> None:
     st.title("Shared quality report")
     try:
         shared = resolve_share_link(token)
-        with tenant_session(shared.tenant) as session:
-            report = catalog.get_quality_report(session, shared.report_id)
-            passed, gates, scores = report.passed, report.gates, report.scores
+        # The token was checked just above and names exactly this tenant and report.
+        document = report_document(shared.tenant, report_id=shared.report_id, actor=None)
     except ShareLinkError as err:
         show_error(str(err))
         return
@@ -38,27 +34,4 @@ def render_shared_report(token: str) -> None:
         f"Read-only link to one report; it stops working on {shared.expires_at:%Y-%m-%d %H:%M} UTC. "
         "It shows synthetic-data quality figures only, never the real data."
     )
-    if passed:
-        st.success("Every blocking quality gate passed.", icon=":material/check_circle:")
-    else:
-        st.error("At least one blocking quality gate failed.", icon=":material/cancel:")
-    st.subheader("Gates")
-    gate_rows = _records(gates)
-    if gate_rows:
-        st.dataframe(pl.DataFrame(gate_rows), hide_index=True)
-    else:
-        st.write("This report records no gates.")
-    st.subheader("Scores")
-    st.json(scores or {})
-
-
-def _records(gates: Any) -> list[dict[str, str]]:
-    """Gates as table rows of text (cells are shown literally by st.dataframe)."""
-    rows = []
-    for gate in gates or []:
-        if isinstance(gate, dict):
-            rows.append({str(k): str(v) for k, v in gate.items()})
-        else:
-            rows.append({"gate": str(gate)})
-    keys = sorted({k for row in rows for k in row})
-    return [{k: row.get(k, "") for k in keys} for row in rows]
+    render_report(document, key="shared")

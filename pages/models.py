@@ -1,0 +1,121 @@
+"""Models: the registry — every model version with its metrics, privacy spent and lineage; compare two.
+
+Model versions are immutable; only their status changes (ready, archived, withdrawn: the
+last two generate nothing). The lineage runs dataset version -> model version -> generated
+datasets -> quality reports.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from app.components.acting import acting, attempt, link_to, start_here
+from app.components.literal_text import markdown_literal
+from app.components.pickers import pick, remember
+from app.components.training_charts import loss_figure
+from infra.services import model_registry
+
+STATUSES = {"ready": "ready (can generate)", "archived": "archived", "withdrawn": "withdrawn (must not be used)"}
+
+st.title("Models")
+who = acting()
+
+models = attempt("listing the models", model_registry.list_models, who.tenant, actor=who.actor)
+if models is None:
+    st.stop()
+versions = sorted((v for m in models for v in m.versions), key=lambda v: v.created_at, reverse=True)
+if not versions:
+    start_here("train a model on the Train page; every trained version is registered here with its metrics, "
+               "privacy spent and lineage.", go_to="train", label="Go to Train")
+    st.stop()
+
+st.subheader("Registry", anchor=False)
+st.dataframe(
+    pl.DataFrame({
+        "model": [v.model_name for v in versions],
+        "version": [v.version for v in versions],
+        "type": [v.model_type for v in versions],
+        "trained on": [f"{v.dataset_name} v{v.dataset_version}" for v in versions],
+        "epochs": [v.metrics.get("epochs_run") for v in versions],
+        "training s": [v.metrics.get("fit_seconds") for v in versions],
+        "epsilon spent": [v.epsilon for v in versions],
+        "status": [v.status for v in versions],
+        "generated sets": [len(v.generated) for v in versions],
+        "created (UTC)": [f"{v.created_at:%Y-%m-%d %H:%M}" for v in versions],
+    }, schema_overrides={"epochs": pl.Int64, "training s": pl.Float64, "epsilon spent": pl.Float64}),
+    hide_index=True,
+    column_config={"training s": st.column_config.NumberColumn(format="%.1f")},
+)
+
+st.subheader("Version", anchor=False)
+version = pick("Model version", versions, kind="model_version", key="models_version", ident=lambda v: v.id,
+               describe=lambda v: f"{v.label} · {v.model_type} · {v.status}")
+cells = st.columns(4)
+epochs_run = version.metrics.get("epochs_run")
+cells[0].metric("Epochs run", "—" if epochs_run is None else epochs_run)
+cells[1].metric("Training time", f"{version.metrics.get('fit_seconds', 0):.0f} s")
+cells[2].metric("Epsilon spent", "no DP" if version.epsilon is None else f"{version.epsilon:.3g}")
+cells[3].metric("Model file", f"{version.n_bytes / 1e6:.1f} MB")
+if version.privacy_spent:
+    with st.expander("Privacy spent"):
+        st.json(version.privacy_spent)
+figure = loss_figure(version.history, title=f"Losses of {version.label}")
+if figure is not None:
+    st.plotly_chart(figure, key="models_loss", config={"displaylogo": False})
+with st.expander("Settings"):
+    st.json(version.config, expanded=1)
+
+st.markdown("**Lineage**")
+lines = [f"- Trained on **{markdown_literal(version.dataset_name)} v{version.dataset_version}**"]
+for generated in version.generated:
+    verdicts = ", ".join("passed" if ok else "blocked" for ok in generated.report_passed) or "not assessed"
+    condition = generated.params.get("conditions")
+    where = f" where {markdown_literal(condition)}" if condition else ""
+    lines.append(f"  - generated {generated.n_rows:,} rows{where} on {generated.created_at:%Y-%m-%d %H:%M} "
+                 f"UTC · quality: {verdicts}")
+if not version.generated:
+    lines.append("  - nothing generated from it yet")
+st.markdown("\n".join(lines))
+
+actions = st.columns(3)
+if version.status == "ready":
+    with actions[0]:
+        if st.button("Generate data from it", key="models_generate", icon=":material/auto_awesome:"):
+            remember("model_version", version.id)
+            from app.pages_registry import page
+
+            st.switch_page(page("generate"))
+if who.allows("member"):
+    status = actions[1].selectbox("Status", list(STATUSES), index=list(STATUSES).index(version.status)
+                                  if version.status in STATUSES else 0, format_func=STATUSES.get,
+                                  key=f"models_status_{version.id}")
+    if status != version.status and actions[2].button("Change status", key="models_status_apply"):
+        changed = attempt("changing the status", model_registry.set_status, who.tenant,
+                          model_version_id=version.id, status=status, actor=who.actor)
+        if changed is not None:
+            st.rerun()
+
+st.subheader("Compare two versions", anchor=False)
+if len(versions) < 2:
+    st.caption("Train a second version (or another model) to compare them here.")
+else:
+    by_id = {v.id: v for v in versions}
+    c = st.columns(2)
+    first = c[0].selectbox("First", list(by_id), format_func=lambda i: by_id[i].label, key="models_cmp_a")
+    second = c[1].selectbox("Second", list(by_id), index=1, format_func=lambda i: by_id[i].label, key="models_cmp_b")
+    if first == second:
+        st.caption("Choose two different versions.")
+    else:
+        a, b = by_id[first], by_id[second]
+        rows = model_registry.compare_versions(a, b)
+        only_different = st.toggle("Only what differs", value=True, key="models_cmp_diff")
+        shown = [r for r in rows if r["same"] == "no"] if only_different else rows
+        st.dataframe(pl.DataFrame(shown, schema={k: pl.String for k in rows[0]}) if shown else pl.DataFrame(),
+                     hide_index=True)
+        figures = st.columns(2)
+        for cell, v, k in ((figures[0], a, "a"), (figures[1], b, "b")):
+            fig = loss_figure(v.history, title=f"Losses of {v.label}")
+            if fig is not None:
+                cell.plotly_chart(fig, key=f"models_cmp_loss_{k}", config={"displaylogo": False})
+link_to("generate", "Generate data from a model", icon=":material/auto_awesome:")

@@ -1,0 +1,81 @@
+"""Profile: a stored dataset version's profile, with its schema editable.
+
+A user corrects a column's type, or marks it as a key, as personal data or to drop; saving
+makes the next version of the dataset (versions are immutable) with those edits, which
+training then follows. Everything else — charts, personal-data findings, keys, warnings, the
+recommended model — is the profile as ``app.components.profile_view`` draws it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.components.acting import acting, attempt, link_to, start_here
+from app.components.literal_text import markdown_literal
+from app.components.pickers import pick, remember
+from app.components.profile_view import render_profile, table_height
+from app.components.schema_editor import TYPE_HELP, edits_from, schema_editor
+from infra.services import dataset_store
+
+st.title("Profile")
+who = acting()
+
+datasets = attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor)
+versions = [v for d in datasets or [] for v in d.versions]
+if datasets is not None and not versions:
+    start_here("save a table as a dataset on the Data page; its profile shows here, with the types you can correct.",
+               go_to="data", label="Go to Data")
+    st.stop()
+if not versions:
+    st.stop()
+
+version = pick("Dataset version", versions, kind="dataset_version", key="profile_version", ident=lambda v: v.id,
+               describe=lambda v: f"{v.label} · {v.origin}")
+detail = attempt("reading the profile", dataset_store.get_version, who.tenant, version_id=version.id, actor=who.actor)
+if detail is None:
+    st.stop()
+
+edits = detail.summary.edits
+if not edits.is_empty:
+    parts = []
+    if edits.types:
+        parts.append("types set: " + ", ".join(f"{k} → {v}" for k, v in edits.types.items()))
+    if edits.keys:
+        parts.append("keys: " + ", ".join(edits.keys))
+    if edits.removed:
+        parts.append("removed: " + ", ".join(edits.removed))
+    st.info("This version carries profile edits — " + markdown_literal("; ".join(parts)), icon=":material/edit_note:")
+
+st.subheader("Schema", anchor=False)
+st.caption("Correct a type, or mark a column as a key (regenerated, never learned), as personal data or to drop "
+           "(both removed before training). Saving makes the next version of the dataset. " + TYPE_HELP)
+original, edited = schema_editor(detail.profile, key=f"schema_{version.id}")
+changes = edits_from(original, edited)
+if changes.is_empty:
+    st.caption("No changes yet.")
+else:
+    summary = []
+    if changes.types:
+        summary.append("type " + ", ".join(f"{k} → {v}" for k, v in changes.types.items()))
+    if changes.keys:
+        summary.append("key " + ", ".join(changes.keys))
+    if changes.removed:
+        summary.append("remove " + ", ".join(changes.removed))
+    st.markdown("**Changes:** " + markdown_literal("; ".join(summary)))
+if who.allows("member") and st.button("Save the edits as a new version", type="primary", disabled=changes.is_empty,
+                                      icon=":material/save:", key="profile_save"):
+    with st.spinner("Saving the edited version…", show_time=True):
+        stored = attempt("saving the edits", dataset_store.save_edits, who.tenant, version_id=version.id,
+                         edits=changes, actor=who.actor)
+    if stored is not None:
+        remember("dataset_version", stored.version_id)
+        st.session_state.pop(f"schema_{version.id}", None)
+        st.success(f"Saved as {markdown_literal(stored.dataset_name)} v{stored.version}.", icon=":material/check_circle:")
+        link_to("train", "Train a model on it", icon=":material/model_training:")
+
+st.divider()
+render_profile(detail.profile)
+if detail.preview.height:
+    st.subheader("First rows", anchor=False)
+    st.dataframe(detail.preview, hide_index=True, height=table_height(detail.preview.height))
+link_to("train", "Next: train a model on this version", icon=":material/model_training:")

@@ -1,0 +1,155 @@
+"""Train: pick a dataset version and a model, set the few settings that matter, start a training job.
+
+"auto" takes the profile's recommendation and says why. Privacy: differential privacy on or
+off, epsilon and delta explained, and the dataset's remaining budget. Protections (rare
+categories merged below k rows, extremes capped at P1/P99) apply either way. The job is
+queued through ``infra.services.job_requests``; its progress shows here and on Jobs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.components.acting import acting, attempt, link_to, start_here
+from app.components.job_status import follow_job
+from app.components.literal_text import markdown_literal
+from app.components.pickers import pick, remember, remembered
+from infra.services import dataset_store, job_requests, privacy_views
+from infra.services.job_requests import Protections, TrainingRequest
+
+MODELS = {
+    "auto": "Let the profile choose",
+    "ctgan": "CTGAN — a conditional GAN for mixed tables",
+    "tvae": "TVAE — a variational autoencoder, fast and steady",
+    "argn": "ARGN — an autoregressive network, column by column",
+    "mst": "MST — marginals, for differential privacy at small epsilon",
+}
+LAST_JOB_KEY = "train_last_job_id"
+
+st.title("Train")
+who = acting()
+
+datasets = attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor)
+versions = [v for d in datasets or [] for v in d.versions]
+if datasets is not None and not versions:
+    start_here("save a table as a dataset on the Data page; then choose it here and train a model on it.",
+               go_to="data", label="Go to Data")
+    st.stop()
+if not versions:
+    st.stop()
+
+version = pick("Dataset version", versions, kind="dataset_version", key="train_version", ident=lambda v: v.id,
+               describe=lambda v: f"{v.label} · {v.origin}")
+detail = attempt("reading the profile", dataset_store.get_version, who.tenant, version_id=version.id,
+                 actor=who.actor, preview_rows=0)
+if detail is None:
+    st.stop()
+recommendation = detail.profile.recommendation
+if detail.profile.pii and not version.edits.removed:
+    flagged = ", ".join(sorted({f.column for f in detail.profile.pii}))
+    st.warning(f"This version still holds columns that look like personal data: {markdown_literal(flagged)}. "
+               "Mark them on the Profile page to remove them before training.", icon=":material/person_alert:")
+
+st.subheader("Model", anchor=False)
+model = st.selectbox("Model", list(MODELS), format_func=lambda m: f"{m} — {MODELS[m]}" if m != "auto" else MODELS[m],
+                     key="train_model")
+if model == "auto":
+    st.info(f"**Auto picks {markdown_literal(recommendation.model)}.** {markdown_literal(recommendation.reason)}",
+            icon=":material/lightbulb:")
+suggested = recommendation.settings or {}
+cells = st.columns(3)
+epochs = cells[0].number_input("Epochs", min_value=1, max_value=10_000, value=int(suggested.get("epochs") or 100),
+                               step=1, key="train_epochs",
+                               help="Passes over the data. More learns more, and takes longer.")
+batch_size = cells[1].number_input("Batch size", min_value=1, max_value=100_000,
+                                   value=int(suggested.get("batch_size") or 500), step=50, key="train_batch",
+                                   help="Rows per training step.")
+seed = cells[2].number_input("Seed", min_value=0, value=0, step=1, key="train_seed",
+                             help="The same seed, data and settings train the same model.")
+
+with st.expander("Advanced"):
+    a = st.columns(3)
+    device = a[0].selectbox("Device", ["auto", "cpu", "cuda"], key="train_device",
+                            help="auto: a GPU when the worker has one.")
+    model_name = a[1].text_input("Model name", key="train_model_name",
+                                 placeholder=f"{version.dataset_name} ({model})",
+                                 help="Training again under the same name adds a version to that model.")
+    max_minutes = a[2].number_input("Time cap (minutes)", min_value=0, value=0, step=5, key="train_minutes",
+                                    help="Stop after the epoch that crosses this time; 0 = no cap.")
+    b = st.columns(3)
+    validation_share = b[0].number_input("Validation share", min_value=0.0, max_value=0.45, value=0.1, step=0.05,
+                                         key="train_validation", help="Rows held out to stop early; 0 = none.")
+    patience = b[1].number_input("Early-stopping patience (epochs)", min_value=0, value=0, step=1,
+                                 key="train_patience", help="0: the model's default.")
+    n_modes = b[2].number_input("Modes per numeric column", min_value=1, max_value=30, value=10, step=1,
+                                key="train_modes", help="Gaussian-mixture modes of CTGAN/TVAE's numeric encoding; "
+                                "fewer fit faster.")
+
+st.subheader("Privacy", anchor=False)
+private = st.toggle("Train with differential privacy", key="train_dp")
+epsilon: float | None = None
+delta = 1e-5
+budget = attempt("reading the privacy budget", privacy_views.remaining_budget, who.tenant,
+                 dataset_id=version.dataset_id, actor=who.actor)
+if private:
+    st.markdown(
+        "Differential privacy bounds what the model can reveal about any one row: **epsilon** is how much one "
+        "person's presence may change what the model learns (smaller is more private; 1 is strong, 10 is weak), "
+        "**delta** the small chance that the bound does not hold (keep it well below 1 / rows). The run's "
+        "epsilon and delta are charged to the dataset's budget; generating from the model afterwards costs nothing.")
+    p = st.columns(2)
+    epsilon = p[0].number_input("Epsilon", min_value=0.01, max_value=100.0, value=1.0, step=0.5, key="train_epsilon")
+    delta = p[1].number_input("Delta", min_value=1e-12, max_value=1e-2, value=1e-5, step=1e-6, format="%.1e",
+                              key="train_delta")
+    if budget is None:
+        st.warning("This dataset has no privacy budget yet, so differentially private training is refused. An owner "
+                   "or admin sets one on the Privacy page.", icon=":material/shield:")
+        link_to("privacy", "Go to Privacy", icon=":material/shield_lock:")
+    else:
+        st.caption(f"Remaining budget of {markdown_literal(version.dataset_name)}: {markdown_literal(budget.describe())}.")
+        if epsilon > budget.epsilon_remaining:
+            st.warning(f"Epsilon {epsilon:g} is more than the {budget.epsilon_remaining:.4g} left.",
+                       icon=":material/warning:")
+elif budget is not None:
+    st.caption(f"Privacy budget of {markdown_literal(version.dataset_name)}: {markdown_literal(budget.describe())}.")
+
+st.subheader("Protections", anchor=False)
+st.caption("They apply with or without differential privacy: rare categories identify people, and so do extremes.")
+q = st.columns(2)
+rare_k = q[0].number_input("Merge categories seen on fewer rows than k", min_value=1, max_value=1000, value=5,
+                           step=1, key="train_rare_k")
+cap = q[1].toggle("Cap extreme values at the 1st and 99th percentiles", value=True, key="train_cap")
+
+if who.allows("member") and st.button("Start training", type="primary", icon=":material/play_arrow:",
+                                      key="train_start"):
+    advanced: dict[str, object] = {"validation_share": float(validation_share)}
+    if patience:
+        advanced["patience"] = int(patience)
+    if max_minutes:
+        advanced["max_training_time_s"] = float(max_minutes) * 60.0
+    request = TrainingRequest(
+        dataset_version_id=version.id, model=model, epochs=int(epochs), batch_size=int(batch_size), seed=int(seed),
+        device=device, model_name=model_name.strip() or None, epsilon=epsilon, delta=float(delta),
+        protections=Protections(rare_category_k=int(rare_k), cap_extremes=bool(cap)),
+        advanced=advanced, transformer={"n_modes": int(n_modes)},
+    )
+    job = attempt("starting the training", job_requests.request_training, who.tenant, request=request,
+                  actor=who.actor)
+    if job is not None:
+        st.session_state[LAST_JOB_KEY] = job.id
+        remember("job", job.id)
+
+last_job = st.session_state.get(LAST_JOB_KEY)
+if last_job:
+    st.subheader("Training job", anchor=False)
+    job = follow_job(last_job, key="train_job")
+    if job is not None and job.state == "succeeded" and job.result.get("model_version_id"):
+        if remembered("model_version") != job.result["model_version_id"]:
+            remember("model_version", job.result["model_version_id"])
+        cells = st.columns(2)
+        with cells[0]:
+            link_to("models", "See the model", icon=":material/inventory_2:")
+        with cells[1]:
+            link_to("generate", "Generate data from it", icon=":material/auto_awesome:")
+    else:
+        link_to("jobs", "Follow it on Jobs", icon=":material/pending_actions:")

@@ -1,0 +1,87 @@
+"""The Train page: model choice with the reason for "auto", settings, privacy with the budget, protections, submit."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.components.pickers import SELECTED
+from infra.services import dataset_store, job_board, privacy_views
+from tests.app.page_support import (
+    adult_sample,
+    button,
+    csv_bytes,
+    no_traceback,
+    open_page,
+    texts,
+    wait_for_job,
+)
+
+
+def open_train(version_id: str):
+    return open_page("train", session={SELECTED["dataset_version"]: version_id})
+
+
+def test_auto_says_which_model_the_profile_recommends_and_why(app_env):
+    at = open_train(app_env.dataset_version_id)
+    no_traceback(at)
+    assert at.selectbox(key="train_model").value == "auto"
+    assert any("Auto picks argn." in t and "conditional sampling" in t for t in texts(at.info))
+
+
+def test_training_a_model_queues_a_job_and_shows_it_finish(app_env):
+    at = open_train(app_env.dataset_version_id)
+    at.selectbox(key="train_model").set_value("ctgan")
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch").set_value(200)
+    at.number_input(key="train_modes").set_value(3)
+    at.number_input(key="train_rare_k").set_value(10)
+    at.toggle(key="train_cap").set_value(False)
+    at.text_input(key="train_model_name").input(f"page ctgan {uuid.uuid4().hex[:4]}")
+    at.run()
+    button(at, "Start training").click()
+    at.run()
+    no_traceback(at)
+    job_id = at.session_state["train_last_job_id"]
+    job = job_board.get_job(app_env.tenant, job_id=job_id, actor=app_env.actor)
+    assert job.kind == "train" and job.payload["model"] == "ctgan" and job.payload["epochs"] == 1
+    assert job.payload["params"]["transformer_params"] == {"n_modes": 3, "rare_category_k": 10, "cap_quantiles": None}
+    assert wait_for_job(app_env.tenant, job_id, app_env.actor).state == "succeeded"
+    at.run()
+    no_traceback(at)
+    assert any("Finished" in t for t in texts(at.markdown))
+    assert at.session_state[SELECTED["model_version"]] == job_board.get_job(
+        app_env.tenant, job_id=job_id, actor=app_env.actor).result["model_version_id"]
+
+
+def test_privacy_without_a_budget_is_explained_and_refused(app_env):
+    at = open_train(app_env.dataset_version_id)
+    at.toggle(key="train_dp").set_value(True).run()
+    assert any("no privacy budget" in w for w in texts(at.warning))
+    button(at, "Start training").click()
+    at.run()
+    no_traceback(at)
+    assert at.error and "train_last_job_id" not in at.session_state
+
+
+def test_privacy_shows_the_datasets_remaining_budget(app_env, datasets):
+    name = f"private-{uuid.uuid4().hex[:6]}"
+    stored = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=100)),
+                                        filename=f"{name}.csv", dataset_name=name, actor=app_env.actor)
+    privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=3.0, delta_cap=1e-5,
+                             actor=app_env.actor)
+    at = open_train(stored.version_id)
+    at.toggle(key="train_dp").set_value(True).run()
+    no_traceback(at)
+    assert any("epsilon 3 of 3 left" in c for c in texts(at.caption))
+    at.number_input(key="train_epsilon").set_value(5.0).run()
+    assert any("more than the 3 left" in w for w in texts(at.warning))
+
+
+def test_a_version_with_personal_data_warns_before_training(app_env):
+    frame_rows = "email,amount\n" + "".join(f"person{i}@example.com,{i}\n" for i in range(60))
+    name = f"pii-{uuid.uuid4().hex[:6]}"
+    stored = dataset_store.store_upload(app_env.tenant, data=frame_rows.encode(), filename=f"{name}.csv",
+                                        dataset_name=name, actor=app_env.actor)
+    at = open_train(stored.version_id)
+    no_traceback(at)
+    assert any("look like personal data: email" in w for w in texts(at.warning))

@@ -1,0 +1,175 @@
+"""The whole journey in a real browser on the embedded defaults (SQLite, local objects, in-process worker).
+
+Open the workbench, upload adult.csv, save it, see its profile, train CTGAN for two epochs,
+watch the job reach 100%, generate 1,000 rows with a condition, assess them, read the report,
+create a share link and open it in a fresh browser context (no session, no login); an expired
+link says so. One screenshot per page goes to test-artifacts/journey-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import _save_screenshot, launch_workbench
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 60_000  # a Streamlit rerun on a busy machine
+PROFILE_MS = 180_000  # upload, read and profile the 32,561 rows of adult.csv
+TRAIN_MS = 420_000  # two CTGAN epochs on adult.csv in the worker's child process, on a busy 2-core machine
+JOB_MS = 180_000  # generation or assessment
+
+
+@pytest.fixture(scope="module")
+def journey_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A workbench of its own (its state starts empty), and the folder that state lives in."""
+    data_dir = tmp_path_factory.mktemp("journey")
+    with launch_workbench(data_dir, env={"DOPPEL_JOB_LEASE_S": "4"}) as url:
+        yield url, data_dir
+
+
+def go_to(page: Page, title: str) -> None:
+    """Open a page from the sidebar navigation (the browser session, and its selections, carry on)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=WAIT_MS)
+
+
+def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option).first.click()
+
+
+def type_number(page: Page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def expired_link(data_dir: Path) -> str:
+    """A share link to the workspace's report that expired an hour ago, made in the workbench's own database."""
+    from sqlalchemy import select
+
+    from auth.provisioning import ensure_local_user
+    from auth.share_links import create_share_link
+    from infra.db import Database, tenant_session
+    from infra.db.models import QualityReport
+    from infra.db.types import utcnow
+    from infra.services.tenants import LOCAL_TENANT
+
+    database = Database(f"sqlite:///{data_dir / 'doppel.db'}")
+    try:
+        actor = ensure_local_user(database)
+        with tenant_session(LOCAL_TENANT, database=database) as session:
+            report_id = session.scalars(select(QualityReport.id)).first()
+            return create_share_link(session, report_id=report_id, expires_in=timedelta(hours=1), actor=actor,
+                                     now=utcnow() - timedelta(hours=2))
+    finally:
+        database.dispose()
+
+
+def test_from_upload_to_a_shared_quality_report(browser, page, journey_bench, datasets):
+    url, data_dir = journey_bench
+    shot = lambda name: _save_screenshot(page, f"journey-{name}")  # noqa: E731
+
+    page.goto(url)
+    expect(page.get_by_text("Single-user local mode")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Start here:")).to_be_visible(timeout=WAIT_MS)
+    shot("01-data-empty")
+
+    # Data: upload, profile, save as a dataset version.
+    page.locator("input[type=file]").set_input_files(str(datasets / "adult.csv"))
+    expect(page.get_by_role("heading", name="Profile of adult.csv")).to_be_visible(timeout=PROFILE_MS)
+    page.get_by_role("button", name="Save as dataset").click()
+    expect(page.get_by_text("Saved as adult v1")).to_be_visible(timeout=WAIT_MS)
+    shot("02-data-saved")
+
+    # Profile of the stored version.
+    go_to(page, "Profile")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Rows").first).to_contain_text("32,561", timeout=WAIT_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT_MS)
+    shot("03-profile")
+
+    # Train CTGAN for two epochs.
+    go_to(page, "Train")
+    expect(page.get_by_text("Auto picks")).to_be_visible(timeout=WAIT_MS)
+    choose(page, "Model", re.compile(r"^ctgan"))
+    type_number(page, "Epochs", 2)
+    type_number(page, "Batch size", 1000)
+    page.get_by_text("Advanced", exact=True).click()
+    type_number(page, "Modes per numeric column", 3)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training ctgan on adult v1, 2 epochs")).to_be_visible(timeout=WAIT_MS)
+    shot("04-train")
+
+    # Jobs: live progress to 100%, then finished with its loss curves.
+    go_to(page, "Jobs")
+    expect(page.get_by_text(re.compile(r"^Running and queued \(1\)"))).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(re.compile(r"^100%")).first).to_be_visible(timeout=TRAIN_MS)
+    expect(page.get_by_text("Finished (1 most recent)")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT_MS)
+    shot("05-jobs")
+
+    # Models: the registry.
+    go_to(page, "Models")
+    expect(page.get_by_text("Trained on")).to_be_visible(timeout=WAIT_MS)
+    shot("06-models")
+
+    # Generate 1,000 rows with a condition.
+    go_to(page, "Generate")
+    choose(page, "Column", "sex")
+    choose(page, "Operator", "equals")
+    choose(page, "Value", "Female")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_test_id("stCode").filter(has_text="sex == 'Female'")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.get_by_text("Generated 1,000 rows")).to_be_visible(timeout=JOB_MS)
+    expect(page.get_by_test_id("stDownloadButton")).to_be_visible(timeout=WAIT_MS)
+    shot("07-generate")
+
+    # Quality: assess, then read the report.
+    go_to(page, "Quality")
+    choose(page, "Target column for the utility test", "income")
+    page.get_by_role("button", name="Assess quality").click()
+    expect(page.get_by_text(re.compile(r"quality gate (passed|failed)")).first).to_be_visible(timeout=JOB_MS)
+    expect(page.get_by_role("heading", name="Gates")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT_MS)
+    shot("08-quality")
+
+    # Share: create a link, open it in a fresh context without any session or login.
+    page.get_by_role("tab", name="Share").click()
+    page.get_by_role("button", name="Create share link").click()
+    code = page.get_by_test_id("stCode").filter(has_text="share=")
+    expect(code).to_be_visible(timeout=WAIT_MS)
+    link = code.inner_text().strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?share=[A-Za-z0-9_-]{43}", link), link
+    shot("09-share")
+
+    for name in ("Privacy", "Settings"):
+        go_to(page, name)
+        shot(f"10-{name.lower()}")
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        viewer = fresh.new_page()
+        viewer.goto(link)
+        expect(viewer.get_by_role("heading", name="Shared quality report")).to_be_visible(timeout=WAIT_MS)
+        expect(viewer.get_by_text(re.compile(r"quality gate (passed|failed)")).first).to_be_visible(timeout=WAIT_MS)
+        expect(viewer.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT_MS)
+        expect(viewer.get_by_test_id("stSidebar")).to_have_count(0)
+        expect(viewer.locator("input[type=file]")).to_have_count(0)
+        _save_screenshot(viewer, "journey-11-shared-report")
+
+        viewer.goto(f"{url}/?share={expired_link(data_dir)}")
+        expect(viewer.get_by_text("expired on")).to_be_visible(timeout=WAIT_MS)
+        expect(viewer.locator(".js-plotly-plot")).to_have_count(0)
+        _save_screenshot(viewer, "journey-12-expired-link")
+    finally:
+        fresh.close()
+    assert not page.problems.page_errors and not page.problems.console_errors, page.problems.console_errors
