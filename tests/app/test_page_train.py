@@ -85,3 +85,27 @@ def test_a_version_with_personal_data_warns_before_training(app_env):
     at = open_train(stored.version_id)
     no_traceback(at)
     assert any("look like personal data: email" in w for w in texts(at.warning))
+
+
+def test_a_private_training_charges_the_datasets_budget(app_env, datasets):
+    name = f"dp-{uuid.uuid4().hex[:6]}"
+    stored = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=400)),
+                                        filename=f"{name}.csv", dataset_name=name, actor=app_env.actor)
+    privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=4.0, delta_cap=1e-4,
+                             actor=app_env.actor)
+    at = open_train(stored.version_id)
+    at.selectbox(key="train_model").set_value("tvae")
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch").set_value(100)
+    at.number_input(key="train_modes").set_value(3)
+    at.toggle(key="train_dp").set_value(True)
+    at.run()
+    at.number_input(key="train_epsilon").set_value(2.0).run()
+    button(at, "Start training").click()
+    at.run()
+    no_traceback(at)
+    job = wait_for_job(app_env.tenant, at.session_state["train_last_job_id"], app_env.actor)
+    assert job.state == "succeeded", job.error
+    ledger = privacy_views.ledger(app_env.tenant, dataset_id=stored.dataset_id, actor=app_env.actor)
+    assert [(e.kind, e.epsilon) for e in ledger.entries] == [("reserve", 2.0), ("commit", 2.0)] and ledger.verified
+    assert ledger.dataset.budget.epsilon_remaining == 2.0

@@ -110,7 +110,7 @@ def test_from_upload_to_a_shared_quality_report(browser, page, journey_bench, da
 
     # Jobs: live progress to 100%, then finished with its loss curves.
     go_to(page, "Jobs")
-    expect(page.get_by_text(re.compile(r"^Running and queued \(1\)"))).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Training ctgan on adult v1, 2 epochs").first).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text(re.compile(r"^100%")).first).to_be_visible(timeout=TRAIN_MS)
     expect(page.get_by_text("Finished (1 most recent)")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=WAIT_MS)
