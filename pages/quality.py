@@ -20,6 +20,7 @@ from infra.services import dataset_store, job_requests, model_registry, outputs
 
 LAST_JOB_KEY = "quality_last_job_id"
 AUTO_TARGET = "(let Doppel choose)"
+NO_HOLDOUT = "(none: compare with the training rows only)"
 
 st.title("Quality")
 who = acting()
@@ -53,10 +54,21 @@ if generated and who.allows("member"):
         target = st.selectbox("Target column for the utility test", targets, key="quality_target",
                               help="A model learns this column from the others, once on real and once on synthetic "
                               "rows; both are tested on real rows.")
+        holdouts: dict[str, str] = {NO_HOLDOUT: NO_HOLDOUT}
+        if model_version is not None:
+            for dataset in attempt("listing the datasets", dataset_store.list_datasets, who.tenant,
+                                   actor=who.actor) or []:
+                if dataset.id == model_version.dataset_id:
+                    holdouts.update({v.id: f"{v.label} · {v.origin}" for v in dataset.versions
+                                     if v.id != model_version.dataset_version_id})
+        holdout = st.selectbox("Holdout rows", list(holdouts), format_func=holdouts.get, key="quality_holdout",
+                               help="Real rows the model never saw (another version of the same dataset, e.g. a "
+                               "test split): they set the utility ceiling and power the membership-inference attacks.")
         if st.button("Assess quality", type="primary", icon=":material/fact_check:", key="quality_assess"):
             job = attempt("starting the assessment", job_requests.request_assessment, who.tenant,
                           generated_dataset_id=item.id, actor=who.actor,
-                          target=None if target == AUTO_TARGET else target)
+                          target=None if target == AUTO_TARGET else target,
+                          holdout_dataset_version_id=None if holdout == NO_HOLDOUT else holdout)
             if job is not None:
                 st.session_state[LAST_JOB_KEY] = job.id
                 remember("job", job.id)

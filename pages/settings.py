@@ -106,3 +106,24 @@ if admin and members and not who.identity.local_mode:
                        user_id=member_id, actor=who.actor) is not None:
                 st.toast(f"Removed {markdown_literal(by_id[member_id].name)}.")
                 st.rerun()
+
+if admin and not who.identity.local_mode:
+    st.markdown("**Invitations**")
+    st.caption("An invited address joins with its role at its first sign-in (the identity provider must vouch "
+               "for the address).")
+    c = st.columns([3, 2, 1], vertical_alignment="bottom")
+    email = c[0].text_input("E-mail address", key="settings_invite_email")
+    invite_role = c[1].selectbox("Role", ROLES[::-1], key="settings_invite_role")
+    if c[2].button("Invite", key="settings_invite", icon=":material/person_add:"):
+        invited = attempt("inviting", workspace_settings.invite, who.tenant, email=email, role=invite_role,
+                          actor=who.actor)
+        if invited is not None:
+            st.success(f"Invited {markdown_literal(invited.email)} as {invited.role}.", icon=":material/mail:")
+    pending = attempt("listing the invitations", workspace_settings.invitation_list, who.tenant, actor=who.actor) or []
+    if pending:
+        st.dataframe(pl.DataFrame({
+            "e-mail": [i.email for i in pending],
+            "role": [i.role for i in pending],
+            "expires (UTC)": [f"{i.expires_at:%Y-%m-%d %H:%M}" for i in pending],
+            "accepted": [i.accepted for i in pending],
+        }), hide_index=True)

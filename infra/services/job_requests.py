@@ -105,14 +105,19 @@ def request_generation(
 
 
 def request_assessment(
-    tenant: str, *, generated_dataset_id: str, actor: Actor, target: str | None = None, seed: int = 0
+    tenant: str, *, generated_dataset_id: str, actor: Actor, target: str | None = None, seed: int = 0,
+    holdout_dataset_version_id: str | None = None,
 ) -> Job:
-    """Queue the quality assessment of a generated dataset with the tenant's gate thresholds."""
+    """Queue the quality assessment of a generated dataset with the tenant's gate thresholds.
+
+    ``holdout_dataset_version_id``: real rows the model never saw (another version of the same
+    dataset, e.g. a held-out split); they give the utility ceiling and the membership attacks.
+    """
     from infra.services.assessment import submit_assessment
 
     config = tenant_quality_config(tenant)
     return submit_assessment(tenant, generated_dataset_id=generated_dataset_id, actor=actor, target=target,
-                             config=config or None, seed=seed)
+                             config=config or None, seed=seed, holdout_dataset_version_id=holdout_dataset_version_id)
 
 
 __all__ = ["DEFAULT_CAP_QUANTILES", "Protections", "TrainingRequest", "request_assessment", "request_generation",

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.db import tenant_session
-from infra.services import members, quotas
+from datetime import datetime
+
+from infra.services import invitations, members, quotas
 from infra.services.authz import Actor, require_permission
 from infra.services.tenancy import get_tenant
 
@@ -25,6 +27,15 @@ class QuotaView:
     max_rows_per_generation: int
     active_jobs: int
     stored_bytes: int
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    id: str
+    email: str
+    role: str
+    expires_at: datetime
+    accepted: bool
 
 
 @dataclass(frozen=True)
@@ -79,4 +90,24 @@ def remove_member(tenant: str, *, user_id: str, actor: Actor) -> bool:
     return True
 
 
-__all__ = ["MemberView", "QuotaView", "change_role", "member_list", "quota_view", "remove_member", "set_quotas"]
+def invitation_list(tenant: str, *, actor: Actor) -> list[InvitationView]:
+    """The workspace's invitations, newest first (admin)."""
+    with tenant_session(tenant) as session:
+        return [InvitationView(i.id, i.email, i.role, i.expires_at, i.accepted_at is not None)
+                for i in invitations.list_invitations(session, actor=actor)]
+
+
+def invite(tenant: str, *, email: str, role: str, actor: Actor) -> InvitationView:
+    """Invite an e-mail address with a role; accepted at that person's first login (admin)."""
+    with tenant_session(tenant) as session:
+        i = invitations.invite(session, email=email, role=role, actor=actor)
+        return InvitationView(i.id, i.email, i.role, i.expires_at, i.accepted_at is not None)
+
+
+def revoke_invitation(tenant: str, *, invitation_id: str, actor: Actor) -> bool:
+    with tenant_session(tenant) as session:
+        invitations.revoke_invitation(session, invitation_id=invitation_id, actor=actor)
+    return True
+
+
+__all__ = ["InvitationView", "MemberView", "invitation_list", "invite", "revoke_invitation", "QuotaView", "change_role", "member_list", "quota_view", "remove_member", "set_quotas"]

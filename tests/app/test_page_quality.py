@@ -129,3 +129,21 @@ def test_a_viewer_reads_the_report_but_cannot_assess_or_share(app_env, monkeypat
     labels = {b.label for b in at.button}
     assert "Assess quality" not in labels and "Create share link" not in labels
     assert any("quality gate" in v for v in texts(at.success) + texts(at.warning) + texts(at.error))
+
+
+def test_a_holdout_version_powers_the_membership_attack(app_env, datasets):
+    from infra.services import dataset_store
+    from tests.app.page_support import adult_sample, csv_bytes
+
+    holdout = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=300, seed=99)),
+                                         filename="adult-sample.csv", dataset_name="adult-sample", actor=app_env.actor)
+    at = open_quality(app_env)
+    at.selectbox(key="quality_holdout").set_value(holdout.version_id).run()
+    button(at, "Assess quality").click()
+    at.run()
+    no_traceback(at)
+    done = wait_for_job(app_env.tenant, at.session_state["quality_last_job_id"], app_env.actor)
+    assert done.state == "succeeded", done.error
+    document = outputs.report_document(app_env.tenant, report_id=done.result["quality_report_id"], actor=app_env.actor)
+    assert document["inputs"]["rows"]["holdout"] == 300
+    assert next(g for g in document["gates"] if g["name"] == "membership_inference")["status"] != "skipped"

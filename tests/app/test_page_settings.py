@@ -66,3 +66,27 @@ def test_a_viewer_reads_the_settings_without_controls(app_env, monkeypatch):
     no_traceback(at)
     assert any("owners and admins change them" in c for c in texts(at.caption))
     assert not [b for b in at.button if b.label in ("Save the gates", "Save the quotas")]
+
+
+def test_an_admin_invites_an_address_with_a_role(app_env, monkeypatch):
+    act_as(monkeypatch, app_env, "admin")
+    at = open_page("settings")
+    at.text_input(key="settings_invite_email").input("new.person@example.org")
+    at.selectbox(key="settings_invite_role").set_value("member")
+    at.run()
+    button(at, "Invite").click()
+    at.run()
+    no_traceback(at)
+    assert any("Invited new.person@example.org as member" in s for s in texts(at.success))
+    invited = next(df.value for df in at.dataframe if "e-mail" in df.value.columns and "expires (UTC)" in df.value.columns)
+    assert "new.person@example.org" in set(invited["e-mail"])
+
+
+def test_an_address_that_is_not_one_is_refused_in_words(app_env, monkeypatch):
+    act_as(monkeypatch, app_env, "admin")
+    at = open_page("settings")
+    at.text_input(key="settings_invite_email").input("not-an-address").run()
+    button(at, "Invite").click()
+    at.run()
+    no_traceback(at)
+    assert any("is not an e-mail address" in e for e in texts(at.error))
