@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from infra.services import dataset_store
 from tests.app.page_support import adult_sample, button, csv_bytes, no_traceback, open_page, plain, texts
 from tests.conftest import POSTGRES_URL
+from tests.engine.data_fixtures import adult_bytes, s3_server  # noqa: F401 - fixtures
 
 SOURCE_DATABASE = "doppel_pages_source"
 
@@ -170,3 +171,23 @@ def test_connecting_a_database_lists_its_tables_and_keys_and_imports_one(app_env
     [orders] = datasets_named(app_env, "orders")
     assert orders.latest.n_rows == 200
     assert orders.latest.source["primary_key"] == ["id"] and orders.latest.source["foreign_keys"] == ["customer_id"]
+
+
+def test_an_s3_path_is_read_and_saved_as_a_dataset_version(app_env, s3_server, monkeypatch):
+    from tests.app.page_support import clear_caches
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "doppel-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "doppel-test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("DOPPEL_S3_ENDPOINT_URL", s3_server.endpoint)
+    clear_caches()
+    name = f"s3-adult-{uuid.uuid4().hex[:6]}"
+    at = open_page("data")
+    at.text_input(key="s3_path").input(f"s3://{s3_server.bucket}/raw/adult.csv.gz").run()
+    at.text_input(key="s3_name").input(name).run()
+    button(at, "Import from S3").click()
+    at.run()
+    no_traceback(at)
+    assert any(f"{name} v1" in s and "32,561 rows" in s for s in texts(at.success))
+    [dataset] = datasets_named(app_env, name)
+    assert dataset.latest.source == {"kind": "s3", "path": f"s3://{s3_server.bucket}/raw/adult.csv.gz"}
