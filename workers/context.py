@@ -69,12 +69,18 @@ class LeaseKeeper(threading.Thread):
         self.lost = threading.Event()
         self._stop_event = threading.Event()
         self._progress: tuple[float | None, str | None] = (None, None)
+        self._losses: dict[int, dict[str, Any]] = {}  # epochs finished since the last written heartbeat
         self._progress_lock = threading.Lock()
         self._last_renewal = time.monotonic()
 
     def set_progress(self, fraction: float | None, message: str | None) -> None:
         with self._progress_lock:
             self._progress = (fraction, message)
+
+    def add_losses(self, row: dict[str, Any]) -> None:
+        """Queue one finished epoch's losses (``{"epoch": n, name: value, ...}``) for the next heartbeat."""
+        with self._progress_lock:
+            self._losses[int(row["epoch"])] = dict(row)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval_s):
@@ -84,16 +90,21 @@ class LeaseKeeper(threading.Thread):
         """One heartbeat: renew the lease, write progress, learn of a cancellation."""
         with self._progress_lock:
             fraction, message = self._progress
+            losses = list(self._losses.values())
         try:
             with self.environment.session(self.tenant) as session:
                 status = heartbeat(session, self.job_id, worker=self.worker, lease_seconds=self.lease_s,
-                                   progress=fraction, message=message)
+                                   progress=fraction, message=message, losses=losses)
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the job at once
             logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
             if time.monotonic() - self._last_renewal > self.lease_s:
                 self.lost.set()  # the lease has run out without renewal: another worker may take the job
             return
         self._last_renewal = time.monotonic()
+        with self._progress_lock:  # written: forget them, unless a newer row for the epoch came meanwhile
+            for row in losses:
+                if self._losses.get(row["epoch"]) == row:
+                    del self._losses[row["epoch"]]
         if not status.held:
             self.lost.set()
         if status.cancel_requested:
@@ -137,6 +148,10 @@ class JobContext:
     def progress(self, fraction: float | None, message: str | None = None) -> None:
         """Report progress (0..1) and a short message; written to the job row at the next heartbeat."""
         self.keeper.set_progress(fraction, message)
+
+    def epoch_losses(self, epoch: int, losses: dict[str, float]) -> None:
+        """Record one finished epoch's losses; the job row's live loss history gets them at the next heartbeat."""
+        self.keeper.add_losses({"epoch": int(epoch), **losses})
 
     @property
     def should_stop(self) -> bool:

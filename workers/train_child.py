@@ -15,6 +15,7 @@ same. Under ``torchrun`` every rank trains and only rank 0 talks and writes to t
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -117,6 +118,14 @@ def _restore_checkpoint(store: Any, key: str, directory: Path) -> dict[str, Any]
     return read_model_file(path).manifest
 
 
+def _epoch_losses(progress: Any) -> dict[str, float] | None:
+    """The losses of a finished epoch (finite values only: the message is strict JSON); None mid-epoch."""
+    if progress.step < progress.steps_per_epoch:
+        return None
+    finite = {name: float(value) for name, value in progress.losses.items() if math.isfinite(value)}
+    return finite or None
+
+
 def train(spec: dict[str, Any]) -> dict[str, Any]:
     """Train as ``spec`` says; returns the result message's fields."""
     import engine
@@ -141,7 +150,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
             return
         uploader.sync()  # the engine writes a checkpoint after reporting an epoch: upload it at the next report
         emit("progress", fraction=progress.fraction, epoch=progress.epoch, epochs=progress.epochs,
-             message=f"epoch {progress.epoch}/{progress.epochs}")
+             message=f"epoch {progress.epoch}/{progress.epochs}", epoch_losses=_epoch_losses(progress))
 
     checkpointing = {"checkpoint_dir": str(checkpoints), "checkpoint_every": int(spec["checkpoint_every"])}
     manifest = _restore_checkpoint(store, spec["checkpoint_key"], checkpoints) if is_rank_zero else None

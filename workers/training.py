@@ -235,6 +235,8 @@ def _supervise(ctx: JobContext, command: list[str], *, limit_s: float) -> dict[s
                 kind = message.get("type")
                 if kind == "progress":
                     ctx.progress(message.get("fraction"), message.get("message"))
+                    if message.get("epoch_losses") and message.get("epoch") is not None:
+                        ctx.epoch_losses(int(message["epoch"]), message["epoch_losses"])
                 elif kind == "resumed":
                     resumed = int(message["epoch"])
                     ctx.progress(None, f"resumed after epoch {resumed} from the last checkpoint")

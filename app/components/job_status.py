@@ -1,9 +1,9 @@
 """A job on screen: its progress bar, what it is doing, the time left, its error, a cancel button.
 
-``job_card`` draws one ``JobView``. ``follow_job`` draws a job and, while it is queued or
-running, redraws it every ``REFRESH_S`` seconds in an ``st.fragment`` (only that part of the
-page reruns); when the job ends it reruns the whole page once, so the page can show what the
-job produced.
+``job_card`` draws one ``JobView`` (a running training with its loss curves so far).
+``follow_job`` draws a job and, while it is queued or running, redraws it every ``REFRESH_S``
+seconds in an ``st.fragment`` (only that part of the page reruns); when the job ends it reruns
+the whole page once, so the page can show what the job produced.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import streamlit as st
 
 from app.components.acting import acting, attempt
 from app.components.literal_text import markdown_literal
+from app.components.training_charts import loss_figure
 from infra.services import job_board
 from infra.services.job_board import JobView
 
@@ -68,6 +69,15 @@ def job_card(job: JobView, *, key: str, cancellable: bool = True) -> None:
         st.caption(" · ".join(facts))
         if job.state == "failed":
             st.error(markdown_literal(job.error or "The job failed without saying why."), icon=":material/error:")
+        if job.active:
+            live_loss_chart(job, key=key)
+
+
+def live_loss_chart(job: JobView, *, key: str) -> None:
+    """A running training's loss curves so far, from the epochs the worker has written to the job row."""
+    figure = loss_figure(job.live_losses, title="Losses so far")
+    if figure is not None:
+        st.plotly_chart(figure, key=f"live_loss_{key}", config={"displaylogo": False})
 
 
 def follow_job(job_id: str, *, key: str) -> JobView | None:
@@ -92,4 +102,4 @@ def _live_job(job_id: str, key: str) -> None:
         st.rerun(scope="app")  # the page shows what the job produced
 
 
-__all__ = ["REFRESH_S", "STATE_WORDS", "duration_text", "follow_job", "job_card"]
+__all__ = ["REFRESH_S", "STATE_WORDS", "duration_text", "follow_job", "job_card", "live_loss_chart"]

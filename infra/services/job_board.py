@@ -2,9 +2,10 @@
 
 A thin read model over ``job_records``: each ``JobView`` names what the job works on (the
 dataset version, model version or generated dataset, by name), its progress and message, an
-estimate of the time left (from the elapsed time and the progress, once there is some), its
-error in the words the worker recorded, and what it produced. Cancelling goes through
-``job_records.cancel_job`` after the role check.
+estimate of the time left (from the elapsed time and the progress, once there is some), a
+running training's per-epoch losses so far (``live_losses``), its error in the words the
+worker recorded, and what it produced. Cancelling goes through ``job_records.cancel_job``
+after the role check.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ class JobView:
     payload: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
     eta_s: float | None = None
+
+    @property
+    def live_losses(self) -> list[dict[str, Any]]:
+        """The per-epoch losses the worker has written so far (a training job, until it succeeds)."""
+        rows = self.result.get(job_records.LIVE_LOSSES_KEY) if self.kind == "train" else None
+        return [dict(row) for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
     @property
     def active(self) -> bool:

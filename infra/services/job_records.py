@@ -21,6 +21,7 @@ any clock skew between hosts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,10 @@ from infra.services.audit import SYSTEM_ACTOR, record_event
 from infra.services.quotas import check_concurrent_jobs, check_generation_rows, effective_policy
 
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
+LIVE_LOSSES_KEY = "losses"
+"""Where a running training job keeps its per-epoch losses in ``Job.result`` (until it succeeds)."""
+LIVE_LOSSES_CAP = 500
+"""How many epochs of live losses a job row keeps: the most recent ones."""
 
 
 class LeaseLostError(ConflictError):
@@ -168,15 +173,25 @@ def heartbeat(
     lease_seconds: float,
     progress: float | None = None,
     message: str | None = None,
+    losses: Sequence[Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> LeaseStatus:
-    """Renew ``worker``'s lease and record progress (0..1); says whether to go on or stop."""
+    """Renew ``worker``'s lease and record progress (0..1); says whether to go on or stop.
+
+    ``losses`` are epochs finished since the last heartbeat (``{"epoch": 3, "generator": 1.2, ...}``);
+    they are merged by epoch into the job's live loss history (``result["losses"]``, the last
+    ``LIVE_LOSSES_CAP`` epochs), which the Jobs page draws while the job runs. A job taken over
+    after a crash keeps the epochs of its earlier attempt.
+    """
     now = now or utcnow()
     values: dict[str, Any] = {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
     if progress is not None:
         values["progress"] = min(max(float(progress), 0.0), 1.0)
     if message is not None:
         values["progress_message"] = message[:500]
+    if losses:
+        current = session.scalar(select(Job.result).where(_this_job(session, job_id))) or {}
+        values["result"] = {**current, LIVE_LOSSES_KEY: merge_losses(current.get(LIVE_LOSSES_KEY) or [], losses)}
     renewed = session.execute(
         update(Job)
         .where(_this_job(session, job_id), Job.lease_owner == worker, Job.state == "running")
@@ -185,6 +200,20 @@ def heartbeat(
     ).rowcount
     cancel = session.scalar(select(Job.cancel_requested).where(_this_job(session, job_id)))
     return LeaseStatus(held=renewed == 1, cancel_requested=bool(cancel))
+
+
+def merge_losses(
+    history: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]], *, cap: int = LIVE_LOSSES_CAP
+) -> list[dict[str, Any]]:
+    """``history`` with the ``new`` epochs (a newer row for the same epoch wins), by epoch, the last ``cap``."""
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for row in [*history, *new]:
+        try:
+            epoch = int(row["epoch"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a row without an epoch cannot be placed on the curve
+        by_epoch[epoch] = {"epoch": epoch, **{k: v for k, v in row.items() if k != "epoch"}}
+    return [by_epoch[e] for e in sorted(by_epoch)][-cap:]
 
 
 def _held(session: TenantSession, job_id: str, worker: str) -> Job:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from app.components.pickers import SELECTED
-from infra.services import job_board
+from infra.db import tenant_session
+from infra.services import job_board, job_records
 from infra.services.training import submit_training
 from tests.app.page_support import (
     FAST_TRANSFORMER,
@@ -69,3 +72,29 @@ def test_a_failed_job_shows_its_error_in_words(app_env):
     no_traceback(at)
     assert any("sex" in e and "continuous" in e for e in texts(at.error))
     assert not any("Traceback" in e for e in texts(at.error))
+
+
+def test_a_running_training_shows_its_loss_curve_so_far(app_env):
+    # A job held by a stand-in worker (no queue message, so no real worker takes it), with two epochs written.
+    worker = "page-test-worker"
+    with tenant_session(app_env.tenant) as session:
+        job_id = job_records.submit_job(session, kind="train", queue="page-test.held",
+                                        payload={"model": "ctgan", "epochs": 40}).id
+    with tenant_session(app_env.tenant) as session:
+        assert job_records.claim_job(session, job_id, worker=worker, lease_seconds=600) is not None
+    with tenant_session(app_env.tenant) as session:
+        job_records.heartbeat(session, job_id, worker=worker, lease_seconds=600, progress=0.05, message="epoch 2/40",
+                              losses=[{"epoch": 1, "generator": 1.5, "critic": -0.2},
+                                      {"epoch": 2, "generator": 1.1, "critic": -0.3}])
+    try:
+        at = open_page("jobs")
+        no_traceback(at)
+        assert any("Training ctgan" in t and "Running" in t for t in texts(at.markdown))
+        live = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")
+                if "Losses so far" in chart.proto.spec]
+        assert len(live) == 1, "the running training's loss curve"
+        assert {trace["name"] for trace in live[0]["data"]} == {"generator", "critic"}
+        assert [trace["x"] for trace in live[0]["data"]] == [[1, 2], [1, 2]]
+    finally:
+        with tenant_session(app_env.tenant) as session:
+            job_records.acknowledge_cancel(session, job_id, worker=worker)

@@ -8,7 +8,14 @@ from sqlalchemy import select
 
 from infra.db import tenant_session
 from infra.db.models import ModelVersion, Notification, UsageRecord
-from infra.services.job_records import cancel_job
+from infra.services.job_records import (
+    LIVE_LOSSES_CAP,
+    acknowledge_cancel,
+    cancel_job,
+    claim_job,
+    heartbeat,
+    submit_job,
+)
 from infra.services.training import submit_training
 from tests.workers.conftest import Embedded
 from tests.workers.support import (
@@ -73,6 +80,50 @@ def test_a_cancelled_training_job_ends_cancelled_and_its_process_is_gone(
     assert processes_mentioning(marker) == []
     with tenant_session(tenant, database=embedded.database) as session:
         assert session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant)).all() == []
+
+
+def test_a_running_training_job_row_gathers_its_losses_epoch_by_epoch(
+    embedded: Embedded, adult: pl.DataFrame
+) -> None:
+    tenant = new_tenant(embedded.database)
+    ana = member(embedded.database, tenant)
+    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
+                          params=FAST_TRAINING, actor=ana, database=embedded.database)
+
+    def live_losses(at_least: int) -> list[dict] | None:
+        row = job_row(embedded.database, tenant, job.id)
+        assert row.state in ("queued", "running"), row.error_message
+        losses = (row.result or {}).get("losses") or []
+        return losses if len(losses) >= at_least else None
+
+    try:
+        first = wait_for(lambda: live_losses(1), timeout=60, what="the first epoch's losses")
+        later = wait_for(lambda: live_losses(len(first) + 2), timeout=60, what="more epochs' losses")
+    finally:
+        with tenant_session(tenant, database=embedded.database) as session:
+            cancel_job(session, job.id, actor="ana@example.org")
+    assert [row["epoch"] for row in later] == list(range(1, len(later) + 1)), "one row per epoch, in order"
+    assert later[:len(first)] == first, "earlier epochs stay as they were written"
+    assert all(isinstance(row.get("reconstruction"), float) for row in later), later[-1]
+    assert wait_for_state(embedded.database, tenant, job.id, ("cancelled", "failed"), timeout=30).state == "cancelled"
+
+
+def test_a_job_row_keeps_only_the_most_recent_epochs_of_live_losses(embedded: Embedded) -> None:
+    tenant = new_tenant(embedded.database)
+    with tenant_session(tenant, database=embedded.database) as session:
+        job_id = submit_job(session, kind="train", queue="test.held", payload={}).id
+    with tenant_session(tenant, database=embedded.database) as session:
+        claim_job(session, job_id, worker="w", lease_seconds=60)
+    for start in (1, 301):  # two heartbeats, 600 epochs in all
+        rows = [{"epoch": e, "loss": 1.0 / e} for e in range(start, start + 300)]
+        with tenant_session(tenant, database=embedded.database) as session:
+            assert heartbeat(session, job_id, worker="w", lease_seconds=60, losses=rows).held
+    losses = job_row(embedded.database, tenant, job_id).result["losses"]
+    assert len(losses) == LIVE_LOSSES_CAP
+    assert (losses[0]["epoch"], losses[-1]["epoch"]) == (600 - LIVE_LOSSES_CAP + 1, 600)
+    with tenant_session(tenant, database=embedded.database) as session:
+        acknowledge_cancel(session, job_id, worker="w")
 
 
 def test_a_training_job_past_its_time_limit_is_stopped_and_fails_with_a_message(
