@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from engine.errors import DoppelError
 from engine.models.files import MANIFEST_NAME
 
 MESSAGE_PREFIX = "@doppel "
@@ -85,12 +86,17 @@ def _error_category(error: BaseException) -> str:
 
 
 class _CheckpointUploader:
-    """Copies the engine's local checkpoint to the object store whenever it changes."""
+    """Copies the engine's local checkpoint to the object store whenever it changes.
 
-    def __init__(self, store: Any, *, local: Path, key: str) -> None:
+    Uploads alternate between the job's two slots, so the one being overwritten is never the
+    only copy (a kill in mid-upload leaves the previous checkpoint readable).
+    """
+
+    def __init__(self, store: Any, *, local: Path, keys: list[str]) -> None:
         self.store = store
         self.local = local
-        self.key = key
+        self.keys = keys
+        self._uploads = 0
         self._seen: int | None = None
 
     def sync(self) -> None:
@@ -103,19 +109,38 @@ class _CheckpointUploader:
         self._seen = stamp
         with zipfile.ZipFile(self.local) as archive:  # the manifest alone says which epoch it holds
             epoch = int(json.loads(archive.read(MANIFEST_NAME))["checkpoint"]["epoch"]) + 1
-        self.store.put_file(self.key, self.local, content_type="application/zip")
+        self.store.put_file(self.keys[self._uploads % len(self.keys)], self.local, content_type="application/zip")
+        self._uploads += 1
         emit("checkpoint", epoch=epoch)
 
 
-def _restore_checkpoint(store: Any, key: str, directory: Path) -> dict[str, Any] | None:
-    """Download the job's last checkpoint; its manifest, or None when there is none."""
+def _restore_checkpoint(store: Any, keys: list[str], directory: Path) -> dict[str, Any] | None:
+    """Download the job's latest readable checkpoint; its manifest, or None when there is none.
+
+    A slot that fails its checksum or does not parse (its writer was killed mid-upload) is
+    skipped: the other slot holds the checkpoint before it.
+    """
     from engine.models.base import CHECKPOINT_NAME
     from engine.models.files import read_model_file
 
-    if not store.exists(key):
+    best: tuple[int, Path, dict[str, Any]] | None = None
+    for slot, key in enumerate(keys):
+        if not store.exists(key):
+            continue
+        path = directory / f"slot-{slot}.zip"
+        try:
+            store.get_file(key, path)
+            manifest = read_model_file(path).manifest
+        except (DoppelError, zipfile.BadZipFile) as err:
+            emit("progress", message=f"checkpoint {key} is unreadable and skipped: {err}")
+            continue
+        epoch = int(manifest["checkpoint"]["epoch"])
+        if best is None or epoch > best[0]:
+            best = (epoch, path, manifest)
+    if best is None:
         return None
-    path = store.get_file(key, directory / CHECKPOINT_NAME)
-    return read_model_file(path).manifest
+    best[1].replace(directory / CHECKPOINT_NAME)
+    return best[2]
 
 
 def _epoch_losses(progress: Any) -> dict[str, float] | None:
@@ -142,7 +167,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     frame = engine.read(store.get_bytes(spec["dataset_key"]), name=spec["dataset_name"])
     emit("progress", fraction=0.0, message=f"read {frame.height:,} rows x {frame.width} columns")
 
-    uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, key=spec["checkpoint_key"])
+    uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, keys=spec["checkpoint_keys"])
     is_rank_zero = _is_rank_zero()
 
     def on_progress(progress: Any) -> None:
@@ -153,7 +178,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
              message=f"epoch {progress.epoch}/{progress.epochs}", epoch_losses=_epoch_losses(progress))
 
     checkpointing = {"checkpoint_dir": str(checkpoints), "checkpoint_every": int(spec["checkpoint_every"])}
-    manifest = _restore_checkpoint(store, spec["checkpoint_key"], checkpoints) if is_rank_zero else None
+    manifest = _restore_checkpoint(store, spec["checkpoint_keys"], checkpoints) if is_rank_zero else None
     resumed_from = None
     if manifest is not None:
         # Rebuild the model exactly as the interrupted run configured it ("auto" was resolved then).

@@ -70,7 +70,17 @@ class TrainingCrashedError(DoppelError):
 
 
 def checkpoint_key(job_id: str) -> str:
+    """The first of the job's two checkpoint slots (see ``checkpoint_keys``)."""
     return f"jobs/{job_id}/checkpoint.zip"
+
+
+def checkpoint_keys(job_id: str) -> tuple[str, str]:
+    """The job's two checkpoint slots, written in turn.
+
+    A worker killed while it overwrites a checkpoint may leave that object unreadable; the
+    other slot still holds the checkpoint before it, so a taken-over job can always resume.
+    """
+    return checkpoint_key(job_id), f"jobs/{job_id}/checkpoint.previous.zip"
 
 
 def model_key(model_id: str, job_id: str) -> str:
@@ -144,7 +154,7 @@ def _spec(ctx: JobContext, *, dataset_key: str, model_id: str, work_dir: Path) -
         "device": payload.get("device") or "auto",
         "privacy": payload.get("privacy"),
         "checkpoint_every": int(payload.get("checkpoint_every") or ctx.settings.checkpoint_every_epochs),
-        "checkpoint_key": checkpoint_key(ctx.job_id),
+        "checkpoint_keys": list(checkpoint_keys(ctx.job_id)),
         "model_key": model_key(model_id, ctx.job_id),
         "work_dir": str(work_dir),
     }
@@ -200,7 +210,7 @@ def _start_privacy(ctx: JobContext, *, dataset_id: str) -> None:
         with ctx.session() as session:
             check_can_train(session, dataset_id=dataset_id, privacy=None)
         return
-    resuming = ctx.store.exists(checkpoint_key(ctx.job_id))
+    resuming = any(ctx.store.exists(key) for key in checkpoint_keys(ctx.job_id))
     with ctx.session() as session:
         cancelled = session.scalar(
             select(Job.cancel_requested).where(Job.tenant_id == session.tenant, Job.id == ctx.job_id).with_for_update()
@@ -301,7 +311,7 @@ def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: 
                "bytes_stored": float(result["n_bytes"])},
         record=record,
         discard=lambda: store.delete(result["object_key"]),
-        after_commit=lambda: store.delete(checkpoint_key(ctx.job_id)),
+        after_commit=lambda: [store.delete(key) for key in checkpoint_keys(ctx.job_id)],
     )
 
 
@@ -309,6 +319,7 @@ __all__ = [
     "TrainingCrashedError",
     "TrainingTimeLimitError",
     "checkpoint_key",
+    "checkpoint_keys",
     "child_command",
     "model_key",
     "run_training",
