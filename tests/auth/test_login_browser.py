@@ -126,10 +126,10 @@ def test_tenants_do_not_see_each_others_uploads(browser, login_workbench, tmp_pa
 
 def test_a_viewer_gets_reports_only_even_when_opening_the_data_page(page, login_workbench):
     sign_in(page, login_workbench, "vic", path="/?page=data")
-    expect(page.get_by_role("heading", name="Reports")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name="Quality")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_test_id("stSidebar")).to_contain_text("viewer", timeout=WAIT_MS)
     page.goto(login_workbench.url + "/data")
-    expect(page.get_by_role("heading", name="Reports")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name="Quality")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("input[type=file]")).to_have_count(0)
 
 
