@@ -43,6 +43,7 @@ from engine.models._argn_network import ARGNNetwork, SamplingPlan, visibility
 from engine.models.base import Synthesizer
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, torch_generator
+from engine.models.threads import TorchThreads
 
 # (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
 SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
@@ -213,8 +214,8 @@ class ARGN(Synthesizer):
             log_priors=log_priors,
         ).to(self.device_)
 
-    def _threads(self) -> _Threads:
-        return _Threads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
+    def _threads(self) -> TorchThreads:
+        return TorchThreads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
 
     # -- training -------------------------------------------------------------------------
     def _fit_model(self, frame: pl.DataFrame) -> None:
@@ -534,25 +535,6 @@ class _RowLoss(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         return self.net.loss(tokens, vis).sum()
-
-
-class _Threads:
-    """Context manager: torch's intra-op thread count set to ``n`` (None: unchanged), then restored."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.saved: int | None = None
-
-    def __enter__(self) -> _Threads:
-        if self.n is not None:
-            self.saved = torch.get_num_threads()
-            if self.saved != self.n:
-                torch.set_num_threads(self.n)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n is not None and self.saved is not None and self.saved != self.n:
-            torch.set_num_threads(self.saved)
 
 
 __all__ = ["ARGN", "SIZE_RULES", "size_rule"]

@@ -40,6 +40,7 @@ from engine.errors import ConfigError
 from engine.models.base import Synthesizer
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed
+from engine.models.threads import TorchThreads
 
 CATEGORICAL_SAMPLING = ("sample", "argmax")
 SIGMA_RANGE = (0.01, 1.0)
@@ -113,13 +114,13 @@ class TVAE(Synthesizer):
         self._sigma = nn.Parameter(torch.full((len(layout.tanh_index),), 0.1, device=self.device_))
         self._index = layout.tensors(self.device_)
 
-    def _threads(self, *, fitting: bool, rows: int = 0) -> _Threads:
+    def _threads(self, *, fitting: bool, rows: int = 0) -> TorchThreads:
         if self.device_ != "cpu":
-            return _Threads(None)
+            return TorchThreads(None)
         threads = self.model_params["num_threads"]
         if threads is None and not fitting and rows < SMALL_BATCH_ROWS:
             threads = 1
-        return _Threads(threads)
+        return TorchThreads(threads)
 
     # -- training -------------------------------------------------------------------------
     def _fit_model(self, frame: pl.DataFrame) -> None:
@@ -483,25 +484,6 @@ class _Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.head(self.body(x)).chunk(2, dim=1)
         return mu, logvar
-
-
-class _Threads:
-    """Context manager: torch's intra-op thread count set to ``n`` (None: unchanged), then restored."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.saved: int | None = None
-
-    def __enter__(self) -> _Threads:
-        if self.n is not None:
-            self.saved = torch.get_num_threads()
-            if self.saved != self.n:
-                torch.set_num_threads(self.n)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n is not None and self.saved is not None and self.saved != self.n:
-            torch.set_num_threads(self.saved)
 
 
 __all__ = ["TVAE"]
