@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +65,13 @@ class S3Server:
     bucket: str
 
 
-@pytest.fixture(scope="module")
-def s3_server(adult_bytes: bytes) -> Iterator[S3Server]:
-    """A real moto S3 server on a free loopback port, holding adult.csv and adult.csv.gz."""
-    import boto3
+@contextmanager
+def moto_s3_endpoint() -> Iterator[str]:
+    """moto's S3 server (its HTTP server mode, not the in-process mock) on a free loopback port.
+
+    Yields the endpoint URL; dummy AWS credentials are in the environment while it runs. The
+    engine's, the app's and the platform's S3 fixtures all start their server here.
+    """
     from moto.server import ThreadedMotoServer
 
     with pytest.MonkeyPatch.context() as patch:
@@ -79,15 +83,23 @@ def s3_server(adult_bytes: bytes) -> Iterator[S3Server]:
         server.start()
         try:
             host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            bucket = f"doppel-{uuid.uuid4().hex[:10]}"
-            client = boto3.client("s3", endpoint_url=endpoint)
-            client.create_bucket(Bucket=bucket)
-            client.put_object(Bucket=bucket, Key="raw/adult.csv", Body=adult_bytes)
-            client.put_object(Bucket=bucket, Key="raw/adult.csv.gz", Body=gzip.compress(adult_bytes))
-            yield S3Server(endpoint=endpoint, bucket=bucket)
+            yield f"http://{host}:{port}"
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_server(adult_bytes: bytes) -> Iterator[S3Server]:
+    """A real moto S3 server on a free loopback port, holding adult.csv and adult.csv.gz."""
+    import boto3
+
+    with moto_s3_endpoint() as endpoint:
+        bucket = f"doppel-{uuid.uuid4().hex[:10]}"
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key="raw/adult.csv", Body=adult_bytes)
+        client.put_object(Bucket=bucket, Key="raw/adult.csv.gz", Body=gzip.compress(adult_bytes))
+        yield S3Server(endpoint=endpoint, bucket=bucket)
 
 
 # ------------------------------------------------------------------------------ databases

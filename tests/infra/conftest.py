@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.engine.data_fixtures import moto_s3_endpoint
+
 
 @dataclass(frozen=True)
 class S3Server:
@@ -32,20 +34,7 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server on 127.0.0.1 for the whole session, with dummy credentials in the environment."""
-    from moto.server import ThreadedMotoServer
-
     from infra.storage.s3 import make_s3_client
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "doppel-test")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "doppel-test-secret")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        patch.delenv("AWS_PROFILE", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            yield S3Server(endpoint=endpoint, client=make_s3_client(endpoint_url=endpoint))
-        finally:
-            server.stop()
+    with moto_s3_endpoint() as endpoint:
+        yield S3Server(endpoint=endpoint, client=make_s3_client(endpoint_url=endpoint))
