@@ -10,41 +10,38 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.components.acting import acting, attempt, link_to, start_here
+from app.components.acting import acting, attempt, link_to
 from app.components.literal_text import markdown_literal
-from app.components.pickers import pick, remember
+from app.components.pickers import pick_dataset_version, remember
 from app.components.profile_view import render_profile, table_height
 from app.components.schema_editor import TYPE_HELP, edits_from, schema_editor
 from infra.services import dataset_store
+from infra.services.stored_profiles import ColumnEdits
+
+
+def describe(edits: ColumnEdits, *, types: str, keys: str, removed: str) -> str:
+    """``edits`` in one line, each kind of change after its word: ``type age → categorical; remove sex``."""
+    parts = []
+    if edits.types:
+        parts.append(types + ", ".join(f"{k} → {v}" for k, v in edits.types.items()))
+    if edits.keys:
+        parts.append(keys + ", ".join(edits.keys))
+    if edits.removed:
+        parts.append(removed + ", ".join(edits.removed))
+    return "; ".join(parts)
+
 
 st.title("Profile")
 who = acting()
 
-datasets = attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor)
-versions = [v for d in datasets or [] for v in d.versions]
-if datasets is not None and not versions:
-    start_here("save a table as a dataset on the Data page; its profile shows here, with the types you can correct.",
-               go_to="data", label="Go to Data")
-    st.stop()
-if not versions:
-    st.stop()
+detail = pick_dataset_version(
+    who, key="profile_version", first_step="its profile shows here, with the types you can correct.")
+version = detail.summary
 
-version = pick("Dataset version", versions, kind="dataset_version", key="profile_version", ident=lambda v: v.id,
-               describe=lambda v: f"{v.label} · {v.origin}")
-detail = attempt("reading the profile", dataset_store.get_version, who.tenant, version_id=version.id, actor=who.actor)
-if detail is None:
-    st.stop()
-
-edits = detail.summary.edits
-if not edits.is_empty:
-    parts = []
-    if edits.types:
-        parts.append("types set: " + ", ".join(f"{k} → {v}" for k, v in edits.types.items()))
-    if edits.keys:
-        parts.append("keys: " + ", ".join(edits.keys))
-    if edits.removed:
-        parts.append("removed: " + ", ".join(edits.removed))
-    st.info("This version carries profile edits — " + markdown_literal("; ".join(parts)), icon=":material/edit_note:")
+if not version.edits.is_empty:
+    st.info("This version carries profile edits — "
+            + markdown_literal(describe(version.edits, types="types set: ", keys="keys: ", removed="removed: ")),
+            icon=":material/edit_note:")
 
 st.subheader("Schema", anchor=False)
 st.caption("Correct a type, or mark a column as a key (regenerated, never learned), as personal data or to drop "
@@ -54,14 +51,7 @@ changes = edits_from(original, edited)
 if changes.is_empty:
     st.caption("No changes yet.")
 else:
-    summary = []
-    if changes.types:
-        summary.append("type " + ", ".join(f"{k} → {v}" for k, v in changes.types.items()))
-    if changes.keys:
-        summary.append("key " + ", ".join(changes.keys))
-    if changes.removed:
-        summary.append("remove " + ", ".join(changes.removed))
-    st.markdown("**Changes:** " + markdown_literal("; ".join(summary)))
+    st.markdown("**Changes:** " + markdown_literal(describe(changes, types="type ", keys="key ", removed="remove ")))
 if who.allows("member") and st.button("Save the edits as a new version", type="primary", disabled=changes.is_empty,
                                       icon=":material/save:", key="profile_save"):
     with st.spinner("Saving the edited version…", show_time=True):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.components.acting import acting, attempt, link_to, start_here
+from app.components.acting import acting, attempt, link_to
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
-from app.components.pickers import pick, remember, remembered
-from infra.services import dataset_store, job_requests, privacy_views
+from app.components.pickers import pick_dataset_version, remember, remembered
+from infra.services import job_requests, privacy_views
 from infra.services.job_requests import Protections, TrainingRequest
 
 MODELS = {
@@ -29,21 +29,9 @@ LAST_JOB_KEY = "train_last_job_id"
 st.title("Train")
 who = acting()
 
-datasets = attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor)
-versions = [v for d in datasets or [] for v in d.versions]
-if datasets is not None and not versions:
-    start_here("save a table as a dataset on the Data page; then choose it here and train a model on it.",
-               go_to="data", label="Go to Data")
-    st.stop()
-if not versions:
-    st.stop()
-
-version = pick("Dataset version", versions, kind="dataset_version", key="train_version", ident=lambda v: v.id,
-               describe=lambda v: f"{v.label} · {v.origin}")
-detail = attempt("reading the profile", dataset_store.get_version, who.tenant, version_id=version.id,
-                 actor=who.actor, preview_rows=0)
-if detail is None:
-    st.stop()
+detail = pick_dataset_version(
+    who, key="train_version", first_step="then choose it here and train a model on it.", preview_rows=0)
+version = detail.summary
 recommendation = detail.profile.recommendation
 if detail.profile.pii and not version.edits.removed:
     flagged = ", ".join(sorted({f.column for f in detail.profile.pii}))

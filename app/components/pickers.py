@@ -3,6 +3,9 @@
 Saving a dataset version, starting a job, finishing a generation or a report remembers the
 object in ``st.session_state`` (``remember``); the next page's selector starts on it. So the
 journey Data -> Profile -> Train -> Jobs -> Generate -> Quality needs no re-picking.
+
+``pick_dataset_version`` is the top of a page that works on one dataset version (Profile,
+Train): list the versions, say what to do first when there are none, pick one, read it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import streamlit as st
+
+from app.components.acting import Acting, attempt, start_here
+from infra.services import dataset_store
+from infra.services.dataset_store import VersionDetail
 
 T = TypeVar("T")
 
@@ -68,4 +75,27 @@ def pick(
     return item
 
 
-__all__ = ["SELECTED", "pick", "remember", "remembered"]
+def pick_dataset_version(who: Acting, *, key: str, first_step: str,
+                         preview_rows: int = dataset_store.PREVIEW_ROWS) -> VersionDetail:
+    """A selector over the workspace's dataset versions, and the chosen one read with its profile.
+
+    ``first_step`` finishes the "Start here" sentence of a workspace with no dataset yet.
+    ``preview_rows``: the first rows to read with it (0: none). The page stops here (after the
+    message that says why) when there is nothing to pick or the version cannot be read.
+    """
+    datasets = attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor)
+    versions = [v for d in datasets or [] for v in d.versions]
+    if not versions:
+        if datasets is not None:
+            start_here(f"save a table as a dataset on the Data page; {first_step}", go_to="data", label="Go to Data")
+        st.stop()
+    version = pick("Dataset version", versions, kind="dataset_version", key=key, ident=lambda v: v.id,
+                   describe=lambda v: f"{v.label} · {v.origin}")
+    detail = attempt("reading the profile", dataset_store.get_version, who.tenant, version_id=version.id,
+                     actor=who.actor, preview_rows=preview_rows)
+    if detail is None:
+        st.stop()
+    return detail
+
+
+__all__ = ["SELECTED", "pick", "pick_dataset_version", "remember", "remembered"]
