@@ -43,9 +43,9 @@ from infra.privacy.errors import PermissionDeniedError, PrivacyBudgetExceededErr
 from infra.privacy.ledger import append_entry, list_entries
 from infra.privacy.rdp import RdpCurve
 from infra.services.audit import record_event
+from infra.services.authz import role_allows
 from infra.services.tenancy import role_of
 
-ADMIN_ROLES = ("owner", "admin")
 ReservationState = Literal["reserved", "committed", "released"]
 
 
@@ -138,7 +138,7 @@ def require_admin(session: TenantSession, actor: Any) -> str:
     """
     user_id = getattr(actor, "user_id", actor)
     role = role_of(session, user_id=user_id) if isinstance(user_id, str) and user_id else None
-    if role not in ADMIN_ROLES:
+    if not role_allows(role, at_least="admin"):
         raise PermissionDeniedError(
             f"only a tenant owner or admin may change privacy settings; user {user_id!r} is "
             f"{'not a member' if role is None else 'a ' + role} of tenant {session.tenant!r}"
@@ -427,7 +427,6 @@ def release(session: TenantSession, *, reservation: Reservation | str, reason: s
 
 
 __all__ = [
-    "ADMIN_ROLES",
     "BudgetStatus",
     "actor_user_id",
     "Reservation",

@@ -42,7 +42,7 @@ from infra.privacy import (
     set_privacy_policy,
     verify_ledger,
 )
-from infra.services import audit, catalog, quotas, tenancy
+from infra.services import audit, authz, catalog, quotas, tenancy
 from infra.services.job_records import submit_job
 from tests.conftest import POSTGRES_URL
 from tests.infra.db_fixtures import (  # noqa: F401  (fixtures used by name)
@@ -155,6 +155,13 @@ def test_only_an_owner_or_admin_may_set_a_budget(db, tenant):  # noqa: F811
                 set_budget(s, dataset_id=world.dataset_id, epsilon_cap=1.0, delta_cap=1e-5, actor=actor)
     with tenant_session(tenant, database=db) as s, pytest.raises(PrivacyBudgetMissingError, match="no privacy budget"):
         get_budget(s, dataset_id=world.dataset_id)
+
+
+def test_a_refused_privacy_change_is_the_role_checks_own_refusal(db, tenant):  # noqa: F811
+    world = _world(db, tenant)
+    with pytest.raises(authz.PermissionDeniedError, match="only a tenant owner or admin may change privacy settings"):
+        with tenant_session(tenant, database=db) as s:
+            set_privacy_policy(s, require_dp_on_sensitive=True, actor=world.member)
 
 
 @pytest.mark.parametrize(
