@@ -160,7 +160,7 @@ def _assess(
             seed=seed,
             on_progress=stage_progress("privacy"),
         )
-        privacy = jsonable(result.to_dict())
+        privacy = result.to_dict()
         timings["privacy"] = time.perf_counter() - t0
     else:
         reasons["privacy"] = "privacy left out of config['pillars']"

@@ -75,25 +75,25 @@ class Prepared:
         return [t for t in (self.real, self.synthetic, self.holdout) if t is not None]
 
 
-def to_polars(data: Any, role: str) -> pl.DataFrame:
-    """Accept a polars or pandas DataFrame; anything else is refused with the role named."""
+def as_polars(data: Any, role: str) -> pl.DataFrame:
+    """A polars DataFrame from a polars DataFrame or LazyFrame or a pandas DataFrame; else InputError naming ``role``."""
     if isinstance(data, pl.LazyFrame):
-        data = data.collect()
+        return data.collect()
     if isinstance(data, pl.DataFrame):
-        frame = data
-    else:
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a dependency
-            pd = None
-        if pd is not None and isinstance(data, pd.DataFrame):
-            frame = pl.from_pandas(data)
-        else:
-            raise InputError(f"{role} must be a polars or pandas DataFrame, got {type(data).__name__}")
+        return data
+    if type(data).__module__.startswith("pandas") and type(data).__name__ == "DataFrame":
+        return pl.from_pandas(data)
+    raise InputError(f"{role} must be a polars or pandas DataFrame, got {type(data).__name__}")
+
+
+def to_polars(data: Any, role: str) -> pl.DataFrame:
+    """``as_polars``, refusing a table without columns or rows (the role is named)."""
+    frame = as_polars(data, role)
     if frame.width == 0:
         raise InputError(f"{role} has no columns")
     if frame.height == 0:
-        raise InputError(f"{role} has no rows")
+        hint = "; pass holdout=None to assess without one" if role == "holdout" else ""
+        raise InputError(f"{role} has no rows{hint}")
     return frame
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError, InputError
+from engine.quality.columns import as_polars
 
 _NUMERIC = "numeric"
 _TEMPORAL = "temporal"
@@ -144,7 +145,7 @@ class DistanceEncoder:
     def fit(self, X: pl.DataFrame, y: Any = None) -> DistanceEncoder:
         """Learn the scaling of every column from the training table ``X``."""
         self._validate_params()
-        X = _as_polars(X, "X")
+        X = as_polars(X, "X")
         if X.height == 0:
             raise InputError("cannot fit the distance encoding on a table with no rows")
         ignored = set(self.ignore_columns)
@@ -230,7 +231,7 @@ class DistanceEncoder:
         """Encode ``X`` (same columns as the training table) as a float32 array (rows x ``n_features_out_``)."""
         if not hasattr(self, "columns_"):
             raise InputError("DistanceEncoder is not fitted yet; call fit(train) first")
-        X = _as_polars(X, "X")
+        X = as_polars(X, "X")
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise InputError(f"table lacks column(s) {missing} that the distance encoding was fitted on")
@@ -285,14 +286,6 @@ def _select_cast(X: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
         return X.select(exprs)
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
         raise InputError(f"cannot encode the table for distances: a column does not cast to its training type ({exc})") from exc
-
-
-def _as_polars(X: Any, role: str) -> pl.DataFrame:
-    if isinstance(X, pl.DataFrame):
-        return X
-    if type(X).__module__.startswith("pandas"):
-        return pl.from_pandas(X)
-    raise InputError(f"{role} must be a polars or pandas DataFrame, got {type(X).__name__}")
 
 
 # -- exact nearest neighbours ------------------------------------------------------------------

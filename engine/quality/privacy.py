@@ -65,8 +65,10 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError, InputError
+from engine.quality.columns import to_polars
 from engine.quality.distance import DistanceEncoder, column_kind, nearest_neighbors
 from engine.quality.membership import ATTACKS, MIN_KDE_ROWS, AttackResult, attack_scores, evaluate_attack
+from engine.quality.report import jsonable
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -163,39 +165,18 @@ class PrivacyResult:
         return {a.name: a.roc for a in self.attacks}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+        return jsonable({
+            "metrics": self.metrics,
             "histograms": self.histograms,
-            "attacks": [{k: _json_number(v) for k, v in a.to_dict().items()} for a in self.attacks],
+            "attacks": [a.to_dict() for a in self.attacks],
             "worst_attack": self.worst_attack,
             "notes": list(self.notes),
             "sizes": dict(self.sizes),
             "config": self.config.to_dict(),
-        }
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        })
 
 
 # -- input checks and alignment ----------------------------------------------------------------
-
-
-def _as_frame(data: Any, role: str) -> pl.DataFrame:
-    if isinstance(data, pl.LazyFrame):
-        data = data.collect()
-    if isinstance(data, pl.DataFrame):
-        frame = data
-    elif type(data).__module__.startswith("pandas"):
-        frame = pl.from_pandas(data)
-    else:
-        raise InputError(f"{role} must be a polars or pandas DataFrame, got {type(data).__name__}")
-    if frame.height == 0:
-        hint = "; pass holdout=None to assess without one" if role == "holdout" else ""
-        raise InputError(f"{role} has no rows{hint}")
-    return frame
 
 
 def _target_dtype(dtype: pl.DataType) -> pl.DataType:
@@ -378,9 +359,9 @@ def assess_privacy(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     progress = on_progress or (lambda stage, fraction: None)
-    frames = {"real": _as_frame(real, "real"), "synthetic": _as_frame(synthetic, "synthetic")}
+    frames = {"real": to_polars(real, "real"), "synthetic": to_polars(synthetic, "synthetic")}
     if holdout is not None:
-        frames["holdout"] = _as_frame(holdout, "holdout")
+        frames["holdout"] = to_polars(holdout, "holdout")
     aligned = _align(frames, cfg.ignore_columns)
     train, syn, hold = aligned["real"], aligned["synthetic"], aligned.get("holdout")
     n_t, n_s, n_h = train.height, syn.height, (hold.height if hold is not None else 0)
