@@ -27,8 +27,6 @@ K8S = DEPLOY / "k8s"
 NAMESPACE = "doppel"
 SETTING_NAMES = {f"DOPPEL_{name.upper()}" for name in Settings.model_fields}
 OTHER_ENV_PREFIXES = ("AWS_", "STREAMLIT_", "PG_", "POSTGRES_", "MINIO_")
-PENDING_MODULES = {"workers.tasks": REPO / "workers"}
-"""Modules another part of the platform adds later: checked once their package exists."""
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -285,8 +283,6 @@ def test_every_command_names_a_module_and_function_that_exist() -> None:
 
     assert ("app", None) in refs and ("workers.tasks", None) in refs and ("infra.db.migrate", "migrate") in refs
     for module, name in refs:
-        if module in PENDING_MODULES and not PENDING_MODULES[module].exists():
-            continue
         path = _module_file(module)
         assert path is not None, f"commands run {module}, which does not exist"
         if name:
