@@ -7,8 +7,9 @@ and one line per gate, writes the HTML and/or JSON report when asked, and exits 
 - 1 when a blocking gate fails, so that a CI pipeline can stop on it,
 - 2 when the input or the options are wrong (the message says which).
 
-Tables are read by extension: ``.csv``/``.tsv`` (optionally ``.gz``), ``.parquet``/``.pq``,
-``.json``, ``.ndjson``/``.jsonl``.
+Tables are read by ``engine.read``, as the workbench reads uploads: CSV/TSV, Parquet, JSON or
+NDJSON, plain or compressed, with text cells stripped and the usual missing markers (and a
+lone ``?``) read as null; ``--null-value`` adds markers.
 """
 
 from __future__ import annotations
@@ -22,38 +23,15 @@ from typing import Any
 from engine.errors import DoppelError, InputError
 
 
-def _read_table(path_text: str, *, role: str, null_values: list[str], strip: bool) -> Any:
-    import polars as pl
+def _read_table(path_text: str, *, role: str, null_values: list[str]) -> Any:
+    """The table at ``path_text``, read as ``engine.read`` reads every file (so as the workbench reads it)."""
+    import engine
+    from engine.data.cleaning import DEFAULT_NULL_VALUES
 
     path = Path(path_text)
     if not path.is_file():
         raise InputError(f"{role} file not found: {path}")
-    name = path.name.lower()
-    base = name[:-3] if name.endswith(".gz") else name
-    try:
-        if base.endswith((".csv", ".tsv", ".txt")):
-            frame = pl.read_csv(
-                path, separator="\t" if base.endswith(".tsv") else ",", infer_schema_length=10_000,
-                null_values=null_values or None, try_parse_dates=True,
-            )
-            if strip:
-                text = [c for c, t in frame.schema.items() if t == pl.String]
-                frame = frame.with_columns(pl.col(c).str.strip_chars() for c in text)
-                if null_values:
-                    frame = frame.with_columns(
-                        pl.when(pl.col(c).is_in(null_values)).then(None).otherwise(pl.col(c)).alias(c) for c in text
-                    )
-        elif base.endswith((".parquet", ".pq")):
-            frame = pl.read_parquet(path)
-        elif base.endswith((".ndjson", ".jsonl")):
-            frame = pl.read_ndjson(path)
-        elif base.endswith(".json"):
-            frame = pl.read_json(path)
-        else:
-            raise InputError(f"{role} file {path}: unknown format; use .csv, .tsv, .parquet, .json or .ndjson")
-    except pl.exceptions.PolarsError as err:
-        raise InputError(f"{role} file {path} could not be read: {err}") from err
-    return frame
+    return engine.read(path, null_values=[*DEFAULT_NULL_VALUES, *null_values] if null_values else None)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file with assessment settings (gate thresholds, column kinds, ...)")
     p.add_argument("--seed", type=int, default=0, help="seed of every sample drawn (default 0)")
     p.add_argument("--null-value", action="append", default=[], metavar="TEXT",
-                   help="text that means null in CSV input (repeatable), e.g. --null-value '?'")
-    p.add_argument("--strip", action="store_true", help="strip spaces around CSV text values")
+                   help="text that means null in CSV input, besides the usual markers (repeatable), e.g. --null-value '-'")
+    p.add_argument("--strip", action="store_true",
+                   help="accepted for older command lines: spaces around CSV text values are always stripped")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -84,10 +63,9 @@ def _assess(args: argparse.Namespace) -> int:
             config = json.loads(Path(args.config).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
             raise InputError(f"config file {args.config} could not be read as JSON: {err}") from err
-    read = {"null_values": args.null_value, "strip": args.strip}
-    real = _read_table(args.real, role="real", **read)
-    synthetic = _read_table(args.synthetic, role="synthetic", **read)
-    holdout = _read_table(args.holdout, role="holdout", **read) if args.holdout else None
+    real = _read_table(args.real, role="real", null_values=args.null_value)
+    synthetic = _read_table(args.synthetic, role="synthetic", null_values=args.null_value)
+    holdout = _read_table(args.holdout, role="holdout", null_values=args.null_value) if args.holdout else None
 
     def progress(step: str, fraction: float) -> None:
         print(f"[{fraction:4.0%}] {step}", file=sys.stderr)
@@ -97,10 +75,7 @@ def _assess(args: argparse.Namespace) -> int:
     if args.html:
         report.to_html(args.html)
     if args.json_path:
-        target = Path(args.json_path)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_text(report.to_json(indent=2), encoding="utf-8")
-        tmp.replace(target)
+        report.to_json(args.json_path, indent=2)
     if not args.quiet:
         print(report.summary())
     return 0 if report.passed else 1

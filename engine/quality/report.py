@@ -111,8 +111,12 @@ class QualityReport:
             "timings": self.timings,
         })
 
-    def to_json(self, *, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
+        """The JSON text of ``to_dict``; written to ``path`` if given (as ``to_html``)."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if path is not None:
+            _write_atomically(Path(path), text)
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityReport:
@@ -157,10 +161,7 @@ class QualityReport:
 
         page = render_html(self.to_dict())
         if path is not None:
-            target = Path(path)
-            tmp = target.with_name(target.name + ".part")
-            tmp.write_text(page, encoding="utf-8")
-            tmp.replace(target)  # never a half-written report at the final path
+            _write_atomically(Path(path), page)
         return page
 
     # --------------------------------------------------------------------------- comparison
@@ -193,3 +194,10 @@ class QualityReport:
     def __repr__(self) -> str:
         scores = ", ".join(f"{k}={v:.3f}" for k, v in self.scores.items() if v is not None)
         return f"QualityReport(status={self.status!r}, {scores}, gates={len(self.gates)})"
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` next to ``target`` and rename it there: never a half-written report at the final path."""
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)

@@ -79,3 +79,18 @@ def test_raw_csv_text_can_be_stripped_and_a_sentinel_read_as_null(datasets, tmp_
     workclass = next(c for c in report["fidelity"]["columns"] if c["name"] == "workclass")
     assert 0.03 < workclass["null_share_real"] < 0.09  # '?' became null
     assert report["fidelity"]["distributions"]["sex"]["labels"][:2] == ["Male", "Female"]  # no leading space
+
+
+def test_raw_csv_text_is_read_as_engine_read_reads_it_without_any_flag(datasets, tmp_path):
+    lines = (datasets / "adult.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "real.csv").write_text("".join(lines[:3_001]))
+    (tmp_path / "synthetic.csv").write_text(lines[0] + "".join(lines[3_001:6_001]))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"pillars": ["fidelity"]}))
+    out = run_cli(tmp_path / "real.csv", tmp_path / "synthetic.csv", "--config", config,
+                  "--json", tmp_path / "r.json", "--quiet")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    workclass = next(c for c in report["fidelity"]["columns"] if c["name"] == "workclass")
+    assert 0.03 < workclass["null_share_real"] < 0.09  # a lone '?' is a missing marker
+    assert report["fidelity"]["distributions"]["sex"]["labels"][:2] == ["Male", "Female"]  # no leading space
