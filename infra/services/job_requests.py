@@ -19,9 +19,12 @@ from engine.errors import ConfigError
 from infra.db import tenant_session
 from infra.db.models import Job
 from infra.services import catalog
+from infra.services.assessment import submit_assessment
 from infra.services.authz import Actor, require_permission
 from infra.services.dataset_store import training_column_types
+from infra.services.generation import submit_generation
 from infra.services.quality_gates import tenant_quality_config
+from infra.services.training import submit_training
 
 DEFAULT_CAP_QUANTILES = (0.01, 0.99)
 
@@ -69,6 +72,8 @@ class TrainingRequest:
 def request_training(tenant: str, *, request: TrainingRequest, actor: Actor) -> Job:
     """Check and queue a training job; returns the job (state ``queued``)."""
     with tenant_session(tenant) as session:
+        # Not a copy of submit_training's job.start check: this read of the version's edits comes
+        # first, and without it a non-member could tell a real version id from an unknown one.
         require_permission(session, actor, "data.view")
         version = catalog.get_dataset_version(session, request.dataset_version_id)
         column_types = training_column_types(version.source)
@@ -78,8 +83,6 @@ def request_training(tenant: str, *, request: TrainingRequest, actor: Actor) -> 
     params["transformer_params"] = {**request.transformer, **request.protections.transformer_params()}
     if column_types:
         params["column_types"] = column_types
-    from infra.services.training import submit_training
-
     return submit_training(
         tenant, dataset_version_id=request.dataset_version_id, actor=actor, model=request.model,
         model_name=request.model_name or None, epochs=request.epochs, seed=request.seed, device=request.device,
@@ -98,8 +101,6 @@ def request_generation(
     output_format: str = "parquet",
 ) -> Job:
     """Queue a generation job (the jobs layer checks the role, rate limit and privacy policy)."""
-    from infra.services.generation import submit_generation
-
     return submit_generation(tenant, model_version_id=model_version_id, n_rows=n_rows, actor=actor, seed=seed,
                              conditions=conditions, format=output_format)
 
@@ -113,8 +114,6 @@ def request_assessment(
     ``holdout_dataset_version_id``: real rows the model never saw (another version of the same
     dataset, e.g. a held-out split); they give the utility ceiling and the membership attacks.
     """
-    from infra.services.assessment import submit_assessment
-
     config = tenant_quality_config(tenant)
     return submit_assessment(tenant, generated_dataset_id=generated_dataset_id, actor=actor, target=target,
                              config=config or None, seed=seed, holdout_dataset_version_id=holdout_dataset_version_id)

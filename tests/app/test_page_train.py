@@ -109,3 +109,24 @@ def test_a_private_training_charges_the_datasets_budget(app_env, datasets):
     ledger = privacy_views.ledger(app_env.tenant, dataset_id=stored.dataset_id, actor=app_env.actor)
     assert [(e.kind, e.epsilon) for e in ledger.entries] == [("reserve", 2.0), ("commit", 2.0)] and ledger.verified
     assert ledger.dataset.budget.epsilon_remaining == 2.0
+
+
+def test_someone_outside_the_workspace_learns_nothing_from_a_version_id(app_env):
+    """request_training reads the version before the jobs layer checks the role: it checks first."""
+    from infra.db import tenant_session
+    from infra.services import job_requests, tenancy
+    from infra.services.authz import Actor, PermissionDeniedError
+    from infra.services.job_requests import TrainingRequest
+
+    with tenant_session(app_env.tenant) as session:
+        user = tenancy.ensure_user(session, subject=f"test|outsider-{uuid.uuid4().hex[:6]}",
+                                   email="outsider@elsewhere.test", display_name="outsider")
+        outsider = Actor(user_id=user.id, label="outsider@elsewhere.test")
+    refusals = set()
+    for version_id in (app_env.dataset_version_id, str(uuid.uuid4())):
+        try:
+            job_requests.request_training(app_env.tenant, request=TrainingRequest(
+                dataset_version_id=version_id, model="ctgan", epochs=1), actor=outsider)
+        except PermissionDeniedError as err:
+            refusals.add(str(err))
+    assert len(refusals) == 1, refusals  # the same refusal for a real id and a made-up one
