@@ -257,18 +257,28 @@ def _closing_entries(session: TenantSession, reserve_entry: PrivacyLedgerEntry) 
     return [e for e in entries if (e.details or {}).get("reservation_id") == reserve_entry.id]
 
 
-def _reservation(session: TenantSession, reserve_entry: PrivacyLedgerEntry) -> Reservation:
-    closing = _closing_entries(session, reserve_entry)
+def reservation_from_entries(
+    reserve_entry: PrivacyLedgerEntry, closing_entry: PrivacyLedgerEntry | None = None
+) -> Reservation:
+    """The reservation a ``reserve`` ledger entry opened, as its ``commit`` or ``release`` entry (if any) left it.
+
+    Its RDP curve is the one stored at commit, else the one stored with the reservation.
+    """
     state: ReservationState = "reserved"
     curve_data = (reserve_entry.details or {}).get("rdp")
-    if closing:
-        state = "committed" if closing[0].entry_kind == "commit" else "released"
-        curve_data = (closing[0].details or {}).get("rdp") or curve_data
+    if closing_entry is not None:
+        state = "committed" if closing_entry.entry_kind == "commit" else "released"
+        curve_data = (closing_entry.details or {}).get("rdp") or curve_data
     return Reservation(
         id=reserve_entry.id, dataset_id=reserve_entry.dataset_id, job_id=reserve_entry.job_id,
         epsilon=reserve_entry.epsilon, delta=reserve_entry.delta, state=state, mechanism=reserve_entry.mechanism,
         rdp_curve=RdpCurve.from_dict(curve_data) if curve_data else None,
     )
+
+
+def _reservation(session: TenantSession, reserve_entry: PrivacyLedgerEntry) -> Reservation:
+    closing = _closing_entries(session, reserve_entry)
+    return reservation_from_entries(reserve_entry, closing[0] if closing else None)
 
 
 def _reserve_entry(session: TenantSession, reservation: Reservation | str) -> PrivacyLedgerEntry:
@@ -437,6 +447,7 @@ __all__ = [
     "lock_budget",
     "release",
     "require_admin",
+    "reservation_from_entries",
     "reservation_for_job",
     "reserve",
     "set_budget",

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from infra.db.errors import ConfigError
 from infra.db.models import ModelVersion
 from infra.db.session import TenantSession
-from infra.privacy.budget import BudgetStatus, Reservation, get_budget
+from infra.privacy.budget import BudgetStatus, Reservation, get_budget, reservation_from_entries
 from infra.privacy.ledger import list_entries
 from infra.privacy.rdp import RdpCurve, compose
 
@@ -113,15 +113,8 @@ def committed_charges(session: TenantSession, *, dataset_id: str) -> list[Reserv
     """The dataset's committed charges in the order they were committed (one read of the ledger)."""
     entries = list_entries(session, dataset_id=dataset_id, kinds=("reserve", "commit"))
     reserved = {e.id: e for e in entries if e.entry_kind == "reserve"}
-    charges = []
-    for entry in entries:
-        if entry.entry_kind != "commit":
-            continue
-        origin = reserved[entry.details["reservation_id"]]
-        curve = (entry.details or {}).get("rdp") or (origin.details or {}).get("rdp")
-        charges.append(Reservation(id=origin.id, dataset_id=origin.dataset_id, job_id=origin.job_id,
-                                   epsilon=origin.epsilon, delta=origin.delta, state="committed",
-                                   mechanism=origin.mechanism, rdp_curve=RdpCurve.from_dict(curve) if curve else None))
+    charges = [reservation_from_entries(reserved[entry.details["reservation_id"]], entry)
+               for entry in entries if entry.entry_kind == "commit"]
     return _with_model_curves(session, charges)
 
 
