@@ -31,25 +31,14 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "datasets"))
-
-
-def _adult() -> pl.DataFrame:
-    df = pl.read_csv(DATASETS / "adult.csv")
-    text = [c for c, t in df.schema.items() if t == pl.String]
-    df = df.with_columns(pl.col(c).str.strip_chars() for c in text)
-    return df.with_columns(pl.when(pl.col(c) == "?").then(None).otherwise(pl.col(c)).alias(c) for c in text)
-
-
-def _california() -> pl.DataFrame:
-    return pl.read_csv(DATASETS / "california_housing.csv.gz")
+from tests.engine.quality_fixtures import adult, california  # noqa: E402 - after the sys.path line
 
 
 def build_frame(n_rows: int, *, seed: int, noise: float = 0.0) -> pl.DataFrame:
     """A seeded n_rows x 50 frame (see the module docstring); ``noise`` jitters the float columns."""
     rng = np.random.default_rng(seed)
-    adult, cal = _adult(), _california()
-    base = pl.concat([adult[rng.integers(0, adult.height, n_rows)], cal[rng.integers(0, cal.height, n_rows)]],
+    people, cal = adult(), california()
+    base = pl.concat([people[rng.integers(0, people.height, n_rows)], cal[rng.integers(0, cal.height, n_rows)]],
                      how="horizontal")
     twins = []
     for name, dtype in base.schema.items():

@@ -26,23 +26,15 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "datasets"))
-
-
-def _read_adult() -> pl.DataFrame:
-    df = pl.read_csv(DATASETS / "adult.csv")
-    strings = [c for c, t in df.schema.items() if t == pl.String]
-    return df.with_columns([pl.col(c).str.strip_chars().replace("?", None) for c in strings])
+from tests.engine.quality_fixtures import adult, california  # noqa: E402 - after the sys.path line
 
 
 def build_frame(n_rows: int, *, seed: int) -> pl.DataFrame:
     """A seeded n_rows x 50 frame of resampled adult and california_housing columns."""
     rng = np.random.default_rng(seed)
-    adult = _read_adult()
-    housing = pl.read_csv(DATASETS / "california_housing.csv.gz")
     blocks = []
     for suffix in ("", "_b"):
-        for source in (adult, housing):
+        for source in (adult(), california()):
             rows = source[rng.integers(0, source.height, n_rows)]
             blocks.append(rows.rename({c: f"{c}{suffix}" for c in rows.columns}))
     return pl.concat(blocks, how="horizontal")

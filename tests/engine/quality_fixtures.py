@@ -20,11 +20,8 @@ from tests.conftest import DATASETS
 
 @functools.lru_cache(maxsize=None)
 def adult() -> pl.DataFrame:
-    """adult.csv with the leading spaces of its strings stripped and '?' read as null."""
-    df = pl.read_csv(Path(DATASETS) / "adult.csv")
-    text = [c for c, t in df.schema.items() if t == pl.String]
-    df = df.with_columns(pl.col(c).str.strip_chars() for c in text)
-    return df.with_columns(pl.when(pl.col(c) == "?").then(None).otherwise(pl.col(c)).alias(c) for c in text)
+    """adult.csv as ``engine.read`` reads it: the leading spaces of its strings stripped, '?' read as null."""
+    return engine.read(Path(DATASETS) / "adult.csv")
 
 
 @functools.lru_cache(maxsize=None)
