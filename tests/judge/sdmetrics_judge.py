@@ -25,7 +25,11 @@ import sys
 import types
 
 
-def _stub_package(name: str) -> None:
+def empty_package(name: str) -> types.ModuleType:
+    """Register an empty module for package ``name`` carrying only its search path (its __init__ never runs).
+
+    Also used by tests/bench/judge/sdmetrics_quality_report.py.
+    """
     spec = importlib.util.find_spec(name)
     if spec is None or spec.submodule_search_locations is None:
         raise SystemExit(f"{name} is not installed in this interpreter ({sys.executable})")
@@ -33,11 +37,12 @@ def _stub_package(name: str) -> None:
     module.__path__ = list(spec.submodule_search_locations)
     module.__spec__ = spec
     sys.modules[name] = module
+    return module
 
 
 def _load_metrics():
     for name in ("sdmetrics", "sdmetrics.single_column", "sdmetrics.column_pairs"):
-        _stub_package(name)
+        empty_package(name)
     from sdmetrics.column_pairs.statistical.contingency_similarity import ContingencySimilarity
     from sdmetrics.column_pairs.statistical.correlation_similarity import CorrelationSimilarity
     from sdmetrics.single_column.statistical.kscomplement import KSComplement

@@ -21,23 +21,14 @@ those empty modules from the submodules that define them. The report code itself
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import sys
 import time
-import types
 import warnings
+from pathlib import Path
 
-
-def _empty_package(name: str) -> types.ModuleType:
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.submodule_search_locations is None:
-        raise SystemExit(f"{name} is not installed in this interpreter ({sys.executable})")
-    module = types.ModuleType(name)
-    module.__path__ = list(spec.submodule_search_locations)
-    module.__spec__ = spec
-    sys.modules[name] = module
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "judge"))
+from sdmetrics_judge import empty_package as _empty_package  # noqa: E402 - the judge's loader, run as a script
 
 
 def load_quality_report() -> type:
