@@ -106,3 +106,11 @@ def test_subsampling_is_stated_in_the_notes():
                                                              "utility": {"max_train_rows": 4_000, "importance_rows": 500}},
                         target="income")
     assert any("seeded sample of 4,000" in n for n in rep.notes)
+
+
+def test_the_json_is_written_whole_to_a_path_when_given(full_report, tmp_path):
+    path = tmp_path / "report.json"
+    text = full_report.to_json(path, indent=2)
+    assert path.read_text(encoding="utf-8") == text
+    assert not list(tmp_path.glob("*.part"))
+    assert QualityReport.from_json(text).to_json() == full_report.to_json()
