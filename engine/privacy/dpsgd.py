@@ -17,8 +17,8 @@ one loss per row) through differentially private training:
   at most ``Privacy.physical_batch_size`` rows; the optimizer steps once per logical batch.
 - **Accounting**: the noise multiplier is chosen by ``PrivateRun.sgd_noise`` for the planned
   number of steps, the Opacus accountant's step hook appends each step to the run's history,
-  and ``exhausted`` turns True when the planned steps are done, so training stops before a
-  step would exceed the target.
+  and ``exhausted`` turns True when the planned steps are done: ``batches()`` then yields
+  nothing more, so training stops before a step would exceed the target.
 - **Layers**: ``prepare_module`` runs Opacus's ``ModuleValidator`` and ``fix``es what it
   reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
 - **Public randomness** (dropout, the VAE's sampling noise, column orders, generated rows) may
@@ -148,8 +148,7 @@ class DPSGD:
             expected_batch_size=self.expected_batch,
             generator=secure_generator(self.device),
         )
-        self.accountant = run.sgd_accountant()
-        self.optimizer.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.sample_rate))
+        self.optimizer.attach_step_hook(run.sgd_accountant().get_optimizer_hook_fn(sample_rate=self.sample_rate))
         dataset = torch.utils.data.TensorDataset(torch.arange(self.n_rows))
         self.loader = DPDataLoader(dataset, sample_rate=self.sample_rate, generator=secure_generator("cpu"))
         self.params = {name: p for name, p in loss_module.named_parameters() if p.requires_grad}
@@ -157,7 +156,7 @@ class DPSGD:
     @property
     def steps_done(self) -> int:
         """DP-SGD steps taken in this run so far (a resumed run counts the earlier ones)."""
-        return sum(t for sigma, q, t in self.run.history if sigma == self.noise_multiplier and q == self.sample_rate)
+        return self.run.sgd_steps(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
 
     @property
     def exhausted(self) -> bool:
@@ -166,7 +165,9 @@ class DPSGD:
 
     def batches(self) -> Iterator[Batch]:
         """The physical batches of one epoch (Poisson sampling, memory-bounded); torch's global
-        generator is reseeded at the start of every logical step."""
+        generator is reseeded at the start of every logical step. Ends as soon as the planned
+        steps are done, even in mid-epoch (a run resumed after a partial epoch), so no caller
+        can take a step the plan did not account for."""
         from opacus.utils.batch_memory_manager import BatchMemoryManager
 
         if self.exhausted:
@@ -180,6 +181,8 @@ class DPSGD:
                     self.step_seed = derive_seed(self.seed, "dp-step", self.steps_done)
                     torch.manual_seed(self.step_seed)
                 yield Batch(indices.to(self.device), self.step_seed, first)
+                if self.exhausted:
+                    return
 
     def step(self, *rows: torch.Tensor, shared: tuple[Any, ...] = ()) -> bool:
         """Per-row gradients of this physical batch into the optimizer; True when a logical step completed."""

@@ -176,13 +176,13 @@ class PrivateRun:
             return accountant_epsilon([*self.history, (sigma, sample_rate, steps)], delta=delta, accountant=kind)
 
         low, high = _SIGMA_RANGE
-        if eps(high) > target:
+        eps_high = eps(high)
+        if eps_high > target:
             raise ConfigError(
                 f"epsilon={target:g} is exhausted before DP-SGD can take {steps} steps "
                 f"(already spent: {accountant_epsilon(self.history, delta=delta, accountant=kind):.3g}); "
                 "raise epsilon, lower preprocessing_share, or declare bounds/categories"
             )
-        eps_high = eps(high)
         for _ in range(60):
             if target - eps_high <= 0.01 * target or high / low < 1.0 + 1e-4:
                 break
@@ -205,6 +205,10 @@ class PrivateRun:
         )
         return high
 
+    def sgd_steps(self, *, noise_multiplier: float, sample_rate: float) -> int:
+        """DP-SGD steps recorded so far with this noise multiplier and sample rate (earlier attempts included)."""
+        return sum(t for sigma, q, t in self.history if sigma == noise_multiplier and q == sample_rate)
+
     def sgd_accountant(self) -> Any:
         """An Opacus accountant whose history *is* this run's (its steps land here)."""
         from opacus.accountants import create_accountant
@@ -224,7 +228,7 @@ class PrivateRun:
         for m in self.mechanisms:
             m = dict(m)
             if m["kind"] == "subsampled_gaussian":
-                m["steps"] = sum(s for sigma, rate, s in self.history if sigma == m["noise_multiplier"] and rate == m["sample_rate"])
+                m["steps"] = self.sgd_steps(noise_multiplier=m["noise_multiplier"], sample_rate=m["sample_rate"])
                 entry = [(m["noise_multiplier"], m["sample_rate"], m["steps"])] if m["steps"] else []
             elif m["kind"] == "threshold":
                 mechanisms.append(m)

@@ -106,6 +106,31 @@ def test_batches_are_poisson_sampled_and_training_stops_at_the_planned_steps() -
     assert run.history == [(dp.noise_multiplier, 0.1, 20)]
 
 
+def test_a_run_resumed_in_mid_epoch_stops_at_the_planned_steps_without_the_caller_checking() -> None:
+    run = PrivateRun(Privacy(epsilon=5.0), n_rows=400)
+    x, y = torch.randn(400, 3), torch.randn(400)
+
+    def dpsgd() -> DPSGD:
+        module = SquaredError()
+        optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
+        return DPSGD(run=run, loss_module=module, optimizer=optimizer, n_rows=400, batch_size=40, epochs=2, device="cpu")
+
+    first = dpsgd()
+    while first.steps_done < 15:  # an attempt interrupted in mid-epoch, after 15 of the 20 planned steps
+        for batch in first.batches():
+            first.step(x[batch.rows], y[batch.rows])
+            if first.steps_done == 15:
+                break
+    resumed = dpsgd()
+    assert resumed.noise_multiplier == first.noise_multiplier and resumed.steps_done == 15
+    for _ in range(2):  # whole epochs of 10 steps, the loop never asks whether the plan is spent
+        for batch in resumed.batches():
+            resumed.step(x[batch.rows], y[batch.rows])
+    assert resumed.steps_done == 20
+    assert run.history == [(first.noise_multiplier, 0.1, 20)]
+    assert run.epsilon_spent() <= 5.0
+
+
 def test_layers_opacus_cannot_train_privately_are_replaced() -> None:
     fixed = prepare_module(nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU()))
     assert not any(isinstance(m, nn.BatchNorm1d) for m in fixed.modules())
