@@ -220,7 +220,7 @@ def _clip_segments(segments: list[Segment], low: float, high: float) -> list[Seg
             continue
         a2, b2 = max(a, low), min(b, high)
         if b2 >= a2:
-            out.append((a2, b2, m * (b2 - a2) / (b - a) if b > a else m))
+            out.append((a2, b2, m * (b2 - a2) / (b - a)))
     return out
 
 
@@ -236,11 +236,11 @@ class _Numeric:
 
 def _noisy_segments(
     x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int
-) -> tuple[list[Segment], float, np.ndarray]:
+) -> tuple[list[Segment], float]:
     """One Gaussian histogram of ``x`` on ``edges`` plus an exact-zero cell, cleaned of noise.
 
-    Returns the surviving interval cells as segments, the surviving zero mass, and the raw
-    noisy interval counts (for a fallback when nothing survives).
+    Returns the surviving cells as segments (the most likely cell when none survives) and the
+    surviving zero mass.
     """
     cells, zero = _histogram(x, edges)
     noisy = gaussian_histogram(cells, sigma, rng)
@@ -254,7 +254,7 @@ def _noisy_segments(
         i = int(np.argmax(noisy))
         segments = [(float(edges[i]), float(edges[i + 1]), 1.0)] if noisy[i] >= noisy_zero else [(0.0, 0.0, 1.0)]
     segments.sort(key=lambda s: (s[0], s[1]))
-    return segments, zero_mass, noisy
+    return segments, zero_mass
 
 
 def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
@@ -262,7 +262,7 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     the range, whose wide cells keep a thin tail above the noise), then how they spread within
     (``FINE_CELLS`` equal cells over the support, one per integer when fewer: it gives the bins)."""
     values = x[~missing]
-    coarse, _, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1)
+    coarse, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1)
     noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
     nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
     q_lo, q_hi = params.cap_quantiles if params.cap_quantiles is not None else (0.0, 1.0)
@@ -276,7 +276,7 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
         edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
     else:
         edges = np.linspace(lo, hi, FINE_CELLS + 1)
-    fine, zero_mass, _ = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
+    fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
     coarse_mass = sum(m for _, _, m in _clip_segments(coarse, lo, hi))
     if sum(m for _, _, m in fine) >= FINE_COVERAGE * coarse_mass:
         # the equal cells kept (nearly) all the mass: their quantiles give the tighter range
@@ -389,7 +389,6 @@ def _categorical(
     """The encoder, private counts per level code (None when not measured), a record."""
     name, dtype = plan.name, plan.dtype
     string = _is_string(dtype)
-    floor = cleaning_threshold(sigma, 1) if plan.measured else 0.0
     record: dict[str, Any] = {"column": name, "role": "categorical"}
     if plan.selected:
         values, counts, nulls = _value_counts(s)
@@ -399,7 +398,7 @@ def _categorical(
         keep = keep[np.argsort(-noisy[keep], kind="stable")]
         levels = [values[i] for i in keep]
         level_counts = [float(noisy[i]) for i in keep]
-        nullable = bool(noisy_null >= floor)
+        nullable = bool(noisy_null >= cleaning_threshold(sigma, 1))
         if string:
             levels.append(OTHER_LABEL)
             level_counts.append(max(1.0, n_rows - sum(level_counts) - max(noisy_null, 0.0)))
@@ -447,8 +446,7 @@ def private_transformer(
     conditional sampling with ``frequencies="dp"``).
     """
     privacy = run.privacy
-    kwargs = {k: v for k, v in transformer_kwargs.items()}
-    shell = DataTransformer(**kwargs)
+    shell = DataTransformer(**transformer_kwargs)
     params = shell._validated()
     unknown = sorted(set(params.column_types) - set(frame.columns))
     if unknown:
