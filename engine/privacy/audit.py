@@ -16,7 +16,9 @@ The threshold is chosen on one half of the trials and the rates are bounded on t
 half with one-sided Clopper-Pearson intervals (confidence ``1 - alpha``, split between the
 two rates), so the bound holds with probability at least ``1 - alpha``. A correct step stays
 below its claimed epsilon; a step without noise separates perfectly and exceeds it; an
-accountant that claims too little (wrong noise multiplier or sampling rate) is exceeded too.
+accountant that claims far too little (wrong noise multiplier or sampling rate) is exceeded
+too. The bound is loose: with a few thousand trials per side it cannot show a small error
+(a step with half its claimed noise stays below the claim; see the audit's tests).
 
 ``canary_scores`` runs every trial in one optimizer step: trial ``t`` owns row ``t`` of a
 ``(trials, dim)`` parameter and its rows' gradients are zero elsewhere, so per-row clipping
