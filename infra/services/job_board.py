@@ -21,6 +21,7 @@ from infra.db.types import utcnow
 from infra.services import catalog, job_records
 from infra.services.audit import list_events
 from infra.services.authz import Actor, require_permission
+from infra.services.model_registry import version_label
 
 KIND_NAMES = {"train": "Training", "generate": "Generation", "assess": "Quality assessment"}
 ACTIVE_STATES = ("queued", "running")
@@ -91,8 +92,7 @@ def _model_version_label(session: TenantSession, version_id: str | None) -> str:
     if not version_id:
         return "?"
     try:
-        version = catalog.get_model_version(session, version_id)
-        return f"{catalog.get_model(session, version.model_id).name} v{version.version}"
+        return version_label(session, version_id)
     except Exception:  # noqa: BLE001
         return "a deleted model"
 

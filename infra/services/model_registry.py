@@ -85,6 +85,12 @@ class ModelView:
     versions: list[ModelVersionView]
 
 
+def version_label(session: TenantSession, model_version_id: str) -> str:
+    """``adult (ctgan) v2``: how the pages name a model version (``ModelVersionView.label``)."""
+    version = catalog.get_model_version(session, model_version_id)
+    return f"{catalog.get_model(session, version.model_id).name} v{version.version}"
+
+
 def _version_view(session: TenantSession, version: ModelVersion, *, model_name: str,
                   generated: list[GeneratedView] | None = None) -> ModelVersionView:
     dataset_version = catalog.get_dataset_version(session, version.dataset_version_id)
@@ -126,15 +132,16 @@ def list_models(tenant: str, *, actor: Actor, dataset_id: str | None = None) -> 
     """The workspace's models by name, each with its versions (newest first) and their lineage."""
     with tenant_session(tenant) as session:
         require_permission(session, actor, "report.view")
+        models = catalog.list_models(session, dataset_id=dataset_id)
+        versions = {model.id: catalog.list_model_versions(session, model.id) for model in models}
+        generated = _generated_of(session, [v.id for line in versions.values() for v in line])  # one read for all
         out = []
-        for model in catalog.list_models(session, dataset_id=dataset_id):
-            versions = catalog.list_model_versions(session, model.id)
-            generated = _generated_of(session, [v.id for v in versions])
+        for model in models:
             dataset = catalog.get_dataset(session, model.dataset_id)
             out.append(ModelView(
                 id=model.id, name=model.name, dataset_id=dataset.id, dataset_name=dataset.name,
                 versions=[_version_view(session, v, model_name=model.name, generated=generated.get(v.id))
-                          for v in versions]))
+                          for v in versions[model.id]]))
         return out
 
 
@@ -207,4 +214,4 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["GeneratedView", "ModelVersionView", "ModelView", "compare_versions", "get_version", "list_models",
-           "ready_versions", "set_status"]
+           "ready_versions", "set_status", "version_label"]
