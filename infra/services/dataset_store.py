@@ -278,7 +278,7 @@ def get_version(tenant: str, *, version_id: str, actor: Actor, preview_rows: int
         summary = _summary(version, dataset.name)
         profile_dict = dict(version.profile or {})
     preview = pl.DataFrame()
-    if preview_rows and summary and version.object_key:
+    if preview_rows and version.object_key:
         preview = read_version(tenant, object_key=version.object_key).head(preview_rows)
     return VersionDetail(summary=summary, profile=profile_from_dict(profile_dict), profile_dict=profile_dict,
                          preview=preview)
