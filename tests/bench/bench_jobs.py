@@ -38,12 +38,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "datasets"))
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.conftest import DATASETS  # noqa: E402
 from tests.workers.services_support import provision_services  # noqa: E402
-from tests.workers.support import FAST_TRAINING, member, new_tenant, read_adult, store_model_version  # noqa: E402
+from tests.workers.support import member, new_tenant, read_adult, store_model_version, tvae_model_bytes  # noqa: E402
 
 BENCH_DATABASE = "doppel_jobs_bench"
 BENCH_REDIS_URL = os.environ.get("DOPPEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -52,14 +51,6 @@ BENCH_REDIS_URL = os.environ.get("DOPPEL_BENCH_REDIS_URL", "redis://127.0.0.1:63
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def _train(frame, *, epochs: int) -> bytes:  # noqa: ANN001
-    import engine
-
-    model = engine.train(frame, model="tvae", epochs=epochs, seed=0, device="cpu", **FAST_TRAINING)
-    with tempfile.TemporaryDirectory() as tmp:
-        return model.save(Path(tmp) / "m.zip").read_bytes()
 
 
 def _wait_all(database, tenant: str, ids: list[str], *, timeout: float) -> list:  # noqa: ANN001
@@ -127,8 +118,8 @@ def _run(services, args) -> dict:  # noqa: ANN001
         set_quota_overrides(session, actor="bench", max_concurrent_jobs=100_000)
     small = read_adult(DATASETS / "adult.csv", rows=600, seed=0)
     wide = read_adult(DATASETS / "adult.csv", rows=2_000, seed=0, columns=None)
-    small_model = store_model_version(database, store, tenant, small, _train(small, epochs=2))
-    wide_model = store_model_version(database, store, tenant, wide, _train(wide, epochs=2))
+    small_model = store_model_version(database, store, tenant, small, tvae_model_bytes(small, epochs=2))
+    wide_model = store_model_version(database, store, tenant, wide, tvae_model_bytes(wide, epochs=2))
 
     lease = {"DOPPEL_JOB_LEASE_S": "30", "DOPPEL_BROKER_HEARTBEAT_TIMEOUT_S": "60"}
     generation = iter(range(1_000))

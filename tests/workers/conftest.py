@@ -19,7 +19,7 @@ from infra.db import Database, migrate
 from infra.jobs.queue import stop_embedded_worker
 from infra.settings import Settings
 from infra.storage import LocalStore
-from tests.workers.support import FAST_TRAINING, read_adult
+from tests.workers.support import read_adult, tvae_model_bytes
 from workers.environment import WorkerEnvironment, use_environment
 
 
@@ -51,12 +51,9 @@ def adult(datasets: Path) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_bytes(adult: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def tiny_model_bytes(adult: pl.DataFrame) -> bytes:
     """A TVAE trained for two epochs on the adult sample, as model-file zip bytes."""
-    import engine
-
-    model = engine.train(adult, model="tvae", epochs=2, seed=0, device="cpu", **FAST_TRAINING)
-    return model.save(tmp_path_factory.mktemp("model") / "tiny.zip").read_bytes()
+    return tvae_model_bytes(adult, epochs=2)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -91,6 +92,29 @@ def store_model_version(database: Database, store: ObjectStore, tenant: str, fra
             metrics={}, actor="test", object_key=key, content_hash=info.sha256, n_bytes=info.size,
         )
         return StoredModel(dataset_version_id, model_version.id)
+
+
+def tenant_with_dataset(database: Database, store: ObjectStore, frame: pl.DataFrame, *,
+                        tier: str = "starter") -> tuple[str, Actor, str]:
+    """A new tenant, a member of it (ana) and ``frame`` stored as a dataset version: (tenant, ana, version id)."""
+    tenant = new_tenant(database, tier=tier)
+    return tenant, member(database, tenant), store_dataset(database, store, tenant, frame)
+
+
+def tenant_with_model(database: Database, store: ObjectStore, frame: pl.DataFrame, model_bytes: bytes, *,
+                      tier: str = "starter") -> tuple[str, Actor, StoredModel]:
+    """A new tenant, a member of it (ana) and a model version of ``model_bytes``: (tenant, ana, stored model)."""
+    tenant = new_tenant(database, tier=tier)
+    return tenant, member(database, tenant), store_model_version(database, store, tenant, frame, model_bytes)
+
+
+def tvae_model_bytes(frame: pl.DataFrame, *, epochs: int) -> bytes:
+    """A TVAE trained on ``frame`` for ``epochs`` epochs (fast settings, CPU), as model-file zip bytes."""
+    import engine
+
+    model = engine.train(frame, model="tvae", epochs=epochs, seed=0, device="cpu", **FAST_TRAINING)
+    with tempfile.TemporaryDirectory() as tmp:
+        return model.save(Path(tmp) / "model.zip").read_bytes()
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.2, what: str = "condition") -> object:

@@ -21,7 +21,7 @@ from infra.services.job_records import claim_job, submit_job
 from infra.services.quotas import set_quota_overrides, stored_bytes
 from infra.storage import S3Store, TransientStorageError
 from tests.workers.conftest import Embedded
-from tests.workers.support import job_row, member, new_tenant, store_model_version, wait_for_state
+from tests.workers.support import job_row, new_tenant, store_model_version, tenant_with_model, wait_for_state
 from workers.environment import WorkerEnvironment
 from workers.runner import Outcome, run_job
 from workers.tasks import generate_dataset
@@ -129,9 +129,7 @@ def test_a_storage_outage_sends_the_job_back_to_the_queue_until_its_attempts_run
 def test_bad_input_fails_the_job_at_once_with_a_message_for_the_user(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
 
     job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=100,
                             conditions="salary > 10", actor=ana, database=embedded.database)
@@ -147,9 +145,7 @@ def test_bad_input_fails_the_job_at_once_with_a_message_for_the_user(
 def test_a_generation_over_the_rows_per_request_quota_is_refused_and_starts_nothing(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
-    tenant = new_tenant(embedded.database, tier="starter")
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes, tier="starter")
 
     with pytest.raises(QuotaExceededError, match=r"2,000,000 rows exceeds .* limit of 1,000,000 rows per request"):
         submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=2_000_000, actor=ana,
@@ -160,9 +156,7 @@ def test_a_generation_over_the_rows_per_request_quota_is_refused_and_starts_noth
 def test_a_job_beyond_the_concurrent_jobs_quota_is_refused_and_starts_nothing(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_concurrent_jobs=1)
     _queued_generation(embedded, tenant, stored.model_version_id)  # one job waiting already
@@ -176,9 +170,7 @@ def test_a_job_beyond_the_concurrent_jobs_quota_is_refused_and_starts_nothing(
 def test_a_tenant_over_its_storage_quota_starts_no_job(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, sent: list[dramatiq.Message]
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_stored_bytes=1_000)
 
@@ -191,9 +183,7 @@ def test_a_tenant_over_its_storage_quota_starts_no_job(
 def test_results_that_would_exceed_the_storage_quota_fail_the_job_and_are_removed(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         set_quota_overrides(session, actor="admin", max_stored_bytes=stored_bytes(session) + 1_000)
 

@@ -22,7 +22,7 @@ from infra.jobs.routing import actor_name, expand_queues, queue_for, queue_prior
 from infra.services.generation import submit_generation
 from infra.services.notifications import add_webhook, list_notifications, webhook_signature
 from tests.workers.conftest import Embedded, job_settings
-from tests.workers.support import member, new_tenant, store_model_version, wait_for, wait_for_state
+from tests.workers.support import tenant_with_model, wait_for, wait_for_state
 from workers.events import WebhookDelivery, deliver
 from workers.tasks import ACTORS
 from workers.training import child_command
@@ -60,9 +60,7 @@ def receiver() -> Iterator[Receiver]:
 def test_a_finished_job_notifies_the_tenant_and_posts_a_signed_webhook(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes, receiver: Receiver
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     with tenant_session(tenant, database=embedded.database) as session:
         add_webhook(session, url=receiver.url, secret="whsec-test", events=["job.succeeded"], actor="ana")
 

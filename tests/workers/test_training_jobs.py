@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from infra.db import tenant_session
-from infra.db.models import ModelVersion, Notification, UsageRecord
+from infra.db.models import Job, ModelVersion, Notification, UsageRecord
 from infra.services.job_records import (
     LIVE_LOSSES_CAP,
     acknowledge_cancel,
@@ -21,25 +21,27 @@ from tests.workers.conftest import Embedded
 from tests.workers.support import (
     FAST_TRAINING,
     job_row,
-    member,
     new_tenant,
     processes_mentioning,
-    store_dataset,
+    tenant_with_dataset,
     wait_for,
     wait_for_state,
 )
-from workers.training import checkpoint_key
+from workers.training import checkpoint_keys
+
+
+def _train_tvae(embedded: Embedded, adult: pl.DataFrame, *, epochs: int, **settings: object) -> tuple[str, str, Job]:
+    """A member of a new tenant submits a TVAE training on the adult sample: (tenant, dataset version id, job)."""
+    tenant, ana, version_id = tenant_with_dataset(embedded.database, embedded.store, adult)
+    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=epochs, device="cpu",
+                          params=FAST_TRAINING, actor=ana, database=embedded.database, **settings)
+    return tenant, version_id, job
 
 
 def test_a_training_job_trains_in_a_child_process_and_registers_one_model_version(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
-
-    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=3, device="cpu",
-                          params=FAST_TRAINING, actor=ana, database=embedded.database)
+    tenant, version_id, job = _train_tvae(embedded, adult, epochs=3)
     assert job.queue == "gpu.starter"
 
     done = wait_for_state(embedded.database, tenant, job.id, ("succeeded", "failed"), timeout=90)
@@ -55,7 +57,8 @@ def test_a_training_job_trains_in_a_child_process_and_registers_one_model_versio
     assert done.result["model_version_id"] == version.id and done.result["epochs_run"] == 3
     store = embedded.store.for_tenant(tenant)
     assert store.stat(version.object_key).sha256 == version.content_hash
-    assert not store.exists(checkpoint_key(job.id)), "checkpoints are removed once the model version exists"
+    assert not any(store.exists(key) for key in checkpoint_keys(job.id)), \
+        "checkpoints are removed once the model version exists"
     assert usage["cpu_seconds"] > 0 and usage["bytes_stored"] == version.n_bytes
     assert [n.kind for n in notes] == ["job.succeeded"]
 
@@ -63,11 +66,7 @@ def test_a_training_job_trains_in_a_child_process_and_registers_one_model_versio
 def test_a_cancelled_training_job_ends_cancelled_and_its_process_is_gone(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
-    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
-                          params=FAST_TRAINING, actor=ana, database=embedded.database)
+    tenant, _, job = _train_tvae(embedded, adult, epochs=10_000)
     marker = f"doppel-train-{job.id[:8]}"
     wait_for(lambda: job_row(embedded.database, tenant, job.id).progress > 0, timeout=60, what="training progress")
     assert processes_mentioning(marker), "the training runs in a child process"
@@ -85,11 +84,7 @@ def test_a_cancelled_training_job_ends_cancelled_and_its_process_is_gone(
 def test_a_running_training_job_row_gathers_its_losses_epoch_by_epoch(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
-    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
-                          params=FAST_TRAINING, actor=ana, database=embedded.database)
+    tenant, _, job = _train_tvae(embedded, adult, epochs=10_000)
 
     def live_losses(at_least: int) -> list[dict] | None:
         row = job_row(embedded.database, tenant, job.id)
@@ -129,11 +124,7 @@ def test_a_job_row_keeps_only_the_most_recent_epochs_of_live_losses(embedded: Em
 def test_a_training_job_past_its_time_limit_is_stopped_and_fails_with_a_message(
     embedded: Embedded, adult: pl.DataFrame
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
-    job = submit_training(tenant, dataset_version_id=version_id, model="tvae", epochs=10_000, device="cpu",
-                          params=FAST_TRAINING, time_limit_s=4, actor=ana, database=embedded.database)
+    tenant, _, job = _train_tvae(embedded, adult, epochs=10_000, time_limit_s=4)
 
     done = wait_for_state(embedded.database, tenant, job.id, ("failed", "succeeded", "cancelled"), timeout=60)
     assert done.state == "failed"
@@ -145,9 +136,7 @@ def test_bad_training_settings_are_refused_before_any_job_exists(embedded: Embed
     from engine.errors import ConfigError
     from infra.services.job_records import list_jobs
 
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    version_id = store_dataset(embedded.database, embedded.store, tenant, adult)
+    tenant, ana, version_id = tenant_with_dataset(embedded.database, embedded.store, adult)
     with pytest.raises(ConfigError, match="unknown model 'gan'"):
         submit_training(tenant, dataset_version_id=version_id, model="gan", actor=ana, database=embedded.database)
     with pytest.raises(ConfigError, match="unknown parameters"):
