@@ -11,7 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from infra.cache import ModelCache
@@ -27,17 +27,16 @@ class WorkerEnvironment:
     settings: Settings
     database: Database
     store: ObjectStore
-    model_cache: ModelCache[Any] = field(default_factory=lambda: ModelCache.from_settings())
+    model_cache: ModelCache[Any] = None  # type: ignore[assignment] - built from ``settings`` when not given
+
+    def __post_init__(self) -> None:
+        if self.model_cache is None:  # sized by this environment's settings, not the process's
+            self.model_cache = ModelCache.from_settings(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "WorkerEnvironment":
         settings = settings or get_settings()
-        return cls(
-            settings=settings,
-            database=get_database(settings.database_url),
-            store=open_store(settings=settings),
-            model_cache=ModelCache.from_settings(settings),
-        )
+        return cls(settings=settings, database=get_database(settings.database_url), store=open_store(settings=settings))
 
     @contextmanager
     def session(self, tenant: str) -> Iterator[TenantSession]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy import select
@@ -11,16 +12,15 @@ from infra.db import tenant_session
 from infra.db.models import GeneratedDataset, QualityReport, UsageRecord
 from infra.services.assessment import submit_assessment
 from infra.services.generation import submit_generation
-from tests.workers.conftest import Embedded
-from tests.workers.support import member, new_tenant, store_model_version, wait_for_state
+from tests.workers.conftest import Embedded, job_settings
+from tests.workers.support import tenant_with_model, wait_for_state
+from workers.environment import WorkerEnvironment
 
 
 def test_a_generation_job_writes_the_rows_to_one_object_and_records_them(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
-    tenant = new_tenant(embedded.database, tier="business")
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes, tier="business")
 
     job = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=5_000, seed=3,
                             conditions="age > 30", format="csv", actor=ana, database=embedded.database)
@@ -43,9 +43,7 @@ def test_a_generation_job_writes_the_rows_to_one_object_and_records_them(
 def test_a_second_generation_from_the_same_model_version_uses_the_worker_model_cache(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     cache = embedded.environment.model_cache
 
     def generate() -> None:
@@ -63,12 +61,20 @@ def test_a_second_generation_from_the_same_model_version_uses_the_worker_model_c
     assert after_second.loads == after_first.loads and after_second.hits > after_first.hits
 
 
+def test_a_worker_environment_sizes_its_model_cache_by_its_own_settings(embedded: Embedded, tmp_path: Path) -> None:
+    settings = job_settings(tmp_path, model_cache_max_bytes=0)  # a cache that keeps nothing
+    environment = WorkerEnvironment(settings=settings, database=embedded.database, store=embedded.store)
+
+    model = environment.model_cache.get_or_load(tenant="acme", model_version="v1", load=lambda: ("model", 10))
+
+    assert model == "model" and ("acme", "v1") not in environment.model_cache
+    assert environment.model_cache.stats().rejected == 1
+
+
 def test_an_assessment_job_records_the_quality_report_and_stores_it(
     embedded: Embedded, adult: pl.DataFrame, tiny_model_bytes: bytes
 ) -> None:
-    tenant = new_tenant(embedded.database)
-    ana = member(embedded.database, tenant)
-    stored = store_model_version(embedded.database, embedded.store, tenant, adult, tiny_model_bytes)
+    tenant, ana, stored = tenant_with_model(embedded.database, embedded.store, adult, tiny_model_bytes)
     generation = submit_generation(tenant, model_version_id=stored.model_version_id, n_rows=600, seed=1,
                                    actor=ana, database=embedded.database)
     generated = wait_for_state(embedded.database, tenant, generation.id, ("succeeded", "failed"), timeout=60)
