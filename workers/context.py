@@ -123,7 +123,6 @@ class JobContext:
     environment: WorkerEnvironment
     tenant: str
     job_id: str
-    kind: str
     payload: dict[str, Any]
     attempts: int
     created_by: str | None
@@ -152,10 +151,6 @@ class JobContext:
     def epoch_losses(self, epoch: int, losses: dict[str, float]) -> None:
         """Record one finished epoch's losses; the job row's live loss history gets them at the next heartbeat."""
         self.keeper.add_losses({"epoch": int(epoch), **losses})
-
-    @property
-    def should_stop(self) -> bool:
-        return self.keeper.cancel_requested.is_set() or self.keeper.lost.is_set()
 
     def check(self) -> None:
         """Raise ``LeaseLost`` or ``JobCancelled`` when the job must stop now."""

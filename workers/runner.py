@@ -103,7 +103,7 @@ def run_job(*, tenant: str, job_id: str, kind: str | None = None, environment: W
         return RunResult(Outcome.SKIPPED, job_id)
 
     keeper = LeaseKeeper(environment=env, tenant=tenant, job_id=job_id, worker=worker)
-    ctx = JobContext(environment=env, tenant=tenant, job_id=job_id, kind=job.kind, payload=dict(job.payload or {}),
+    ctx = JobContext(environment=env, tenant=tenant, job_id=job_id, payload=dict(job.payload or {}),
                      attempts=job.attempts, created_by=job.created_by, worker=worker, keeper=keeper)
     logger.info("job %s (%s) of %s: attempt %d by %s", job_id, job.kind, tenant, job.attempts, worker)
     keeper.start()

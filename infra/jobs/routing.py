@@ -50,14 +50,6 @@ def queue_for(kind: str, *, tier: str, family: str | None = None) -> str:
     return f"{family}.{tier}"
 
 
-def family_of(queue: str) -> str:
-    """``gpu.business`` -> ``gpu``."""
-    family = queue.split(".", 1)[0]
-    if family not in FAMILIES:
-        raise ConfigError(f"queue {queue!r} belongs to no known family ({', '.join(FAMILIES)})")
-    return family
-
-
 def tier_of(queue: str) -> str | None:
     """``gpu.business`` -> ``business``; ``gpu`` -> None."""
     _, _, tier = queue.partition(".")
@@ -113,7 +105,6 @@ __all__ = [
     "actor_name",
     "all_queues",
     "expand_queues",
-    "family_of",
     "queue_for",
     "queue_priority",
     "routes",
