@@ -28,6 +28,8 @@ Middleware, configured here once:
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
@@ -137,6 +139,23 @@ def get_broker() -> dramatiq.Broker:
         return _broker
 
 
+@contextmanager
+def use_broker(broker: dramatiq.Broker) -> Iterator[dramatiq.Broker]:
+    """Send this process's messages to ``broker`` inside the block, then to the previous one again.
+
+    For tests: the app's side of the production stack (a Redis broker), or a queue that cannot
+    be reached. Only ``get_broker`` callers see it; actors already declared stay where they are.
+    """
+    global _broker
+    with _lock:
+        previous, _broker = _broker, broker
+    try:
+        yield broker
+    finally:
+        with _lock:
+            _broker = previous
+
+
 def is_embedded(broker: dramatiq.Broker | None = None) -> bool:
     """True when jobs run in this process (the in-process ``StubBroker``)."""
     return isinstance(broker or get_broker(), StubBroker)
@@ -150,4 +169,5 @@ __all__ = [
     "is_embedded",
     "is_transient",
     "should_retry",
+    "use_broker",
 ]

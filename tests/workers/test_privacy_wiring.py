@@ -15,8 +15,7 @@ import pytest
 
 from infra.db import tenant_session
 from infra.db.types import utcnow
-from infra.jobs import broker as broker_module
-from infra.jobs.broker import TransientJobError, build_broker
+from infra.jobs.broker import TransientJobError, build_broker, use_broker
 from infra.privacy import (
     BudgetStatus,
     PrivacyBudgetExceededError,
@@ -271,13 +270,12 @@ def test_a_resumed_dp_job_keeps_its_one_committed_charge(backend: Backend, adult
 
 
 def test_a_dp_job_whose_message_cannot_be_queued_is_cancelled_and_gets_its_reservation_back(
-    backend: Backend, adult: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, adult: pl.DataFrame
 ) -> None:
     ws = workspace(backend, adult, epsilon_cap=3.0)
     unreachable = build_broker(Settings(broker_url="redis://127.0.0.1:1/0"))  # nothing listens on port 1
-    monkeypatch.setattr(broker_module, "_broker", unreachable)
 
-    with pytest.raises(TransientJobError, match="the job queue could not be reached"):
+    with use_broker(unreachable), pytest.raises(TransientJobError, match="the job queue could not be reached"):
         submit_dp(backend, ws)
 
     with tenant_session(ws.tenant, database=backend.database) as session:

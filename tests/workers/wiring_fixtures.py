@@ -24,8 +24,7 @@ import redis
 
 from infra.cache.shared import MemoryCache, RedisCache, SharedCache
 from infra.db import Database
-from infra.jobs import broker as broker_module
-from infra.jobs.broker import build_broker
+from infra.jobs.broker import build_broker, use_broker
 from infra.settings import Settings
 from infra.storage import LocalStore
 from tests.infra.db_fixtures import migrated_postgres
@@ -94,10 +93,9 @@ def backend(request: pytest.FixtureRequest, embedded: Embedded) -> Iterator[Back
     stack: PostgresStack = request.getfixturevalue("postgres_stack")
     # This process is the app: its messages go to Redis, as with DOPPEL_BROKER_URL set.
     redis_broker = build_broker(Settings(broker_url=stack.redis_url))
-    previous, broker_module._broker = broker_module._broker, redis_broker
     cache = RedisCache(stack.redis_url, namespace=f"wiring-{uuid.uuid4().hex[:8]}")
     try:
-        yield Backend("postgresql", stack.database, stack.store, cache, stack.environment)
+        with use_broker(redis_broker):
+            yield Backend("postgresql", stack.database, stack.store, cache, stack.environment)
     finally:
-        broker_module._broker = previous
         redis_broker.close()
