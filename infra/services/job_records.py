@@ -217,11 +217,7 @@ def merge_losses(
 
 
 def _held(session: TenantSession, job_id: str, worker: str) -> Job:
-    job = session.scalars(
-        select(Job).where(_this_job(session, job_id)).with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if job is None:
-        raise NotFoundError(f"job {job_id!r} not found")
+    job = get_owned(session, Job, job_id, what="job", for_update=True)
     if job.state != "running" or job.lease_owner != worker:
         raise LeaseLostError(
             f"job {job_id} is no longer held by worker {worker!r} (state {job.state}, "
@@ -298,11 +294,7 @@ def cancel_job(session: TenantSession, job_id: str, *, actor: str | None, now: d
 
     Raises ``ConflictError`` for a job that has already finished.
     """
-    job = session.scalars(
-        select(Job).where(_this_job(session, job_id)).with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if job is None:
-        raise NotFoundError(f"job {job_id!r} not found")
+    job = get_owned(session, Job, job_id, what="job", for_update=True)
     if job.state in FINISHED_STATES:
         raise ConflictError(f"job {job_id} has already {job.state}; there is nothing to cancel")
     record_event(session, actor=actor, action="job.cancel_requested", object_type="job", object_id=job.id)
