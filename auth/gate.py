@@ -31,7 +31,7 @@ from auth import deep_links, redaction
 from auth.identity import IDENTITY_KEY, LOCAL_IDENTITY, Identity
 from auth.providers import AuthConfigError, Provider, configured_providers, secret_values
 from auth.provisioning import SignIn, sign_in, tenant_access
-from auth.rules import AccessRules, AccessRulesError, ClaimsError
+from auth.rules import AccessRules, AccessRulesError, ClaimsError, subject_of
 from engine.errors import DoppelError
 
 logger = logging.getLogger(__name__)
@@ -105,12 +105,12 @@ def admit(pages: Sequence[Any]) -> Identity:
 
 
 def _session_sign_in(claims: Mapping[str, Any], rules: AccessRules) -> SignIn:
-    subject = f"{claims.get('iss') or claims.get('provider') or 'oidc'}|{claims.get('sub')}"
+    provider = str(claims.get("provider") or "") or None
     kept = st.session_state.get(SIGN_IN_KEY)
-    if isinstance(kept, SignIn) and kept.subject == subject:
-        return kept
     try:
-        signed = sign_in(claims, rules=rules, provider=str(claims.get("provider") or "") or None)
+        if isinstance(kept, SignIn) and kept.subject == subject_of(claims, provider=provider):
+            return kept
+        signed = sign_in(claims, rules=rules, provider=provider)
     except ClaimsError as err:
         _stop_with_error(f"The identity provider's answer cannot be used: {err}.", logout=True)
     except DoppelError as err:
@@ -218,7 +218,7 @@ def restore_deep_link(pages_by_path: Mapping[str, Any]) -> None:
             if page is not None:
                 st.switch_page(page, query_params=params or None)
     wanted = st.query_params.get("page")
-    if wanted and wanted in pages_by_path and wanted != "":
+    if wanted and wanted in pages_by_path:
         params = {k: v for k, v in st.query_params.to_dict().items() if k != "page"}
         st.switch_page(pages_by_path[wanted], query_params=params or None)
 

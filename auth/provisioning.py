@@ -65,10 +65,6 @@ class SignIn:
         """How the user is named in the audit log and on screen."""
         return self.email or self.name or self.subject
 
-    @property
-    def actor(self) -> Actor | None:
-        return Actor(user_id=self.user_id, label=self.label) if self.user_id else None
-
     def access_to(self, tenant: str) -> TenantAccess | None:
         return next((access for access in self.tenants if access.tenant == tenant), None)
 

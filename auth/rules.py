@@ -34,9 +34,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infra.services.authz import ROLE_RANK, highest_role
 
@@ -58,13 +58,17 @@ def _tenant_name(value: str) -> str:
     return value
 
 
+TenantName = Annotated[str, AfterValidator(_tenant_name)]
+"""A tenant name as the rules may give it (checked by ``_tenant_name``)."""
+
+
 class DomainRule(BaseModel):
     """Everyone whose verified e-mail address is at ``domain`` joins ``tenant`` as ``role``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     domain: str
-    tenant: str
+    tenant: TenantName
     role: Role | None = None
     include_subdomains: bool = False
 
@@ -76,11 +80,6 @@ class DomainRule(BaseModel):
             raise ValueError(f"{value!r} is not a domain name (e.g. acme.example)")
         return value
 
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        return _tenant_name(value)
-
 
 class EmailRule(BaseModel):
     """One verified e-mail address joins ``tenant`` as ``role``."""
@@ -88,7 +87,7 @@ class EmailRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     email: str
-    tenant: str
+    tenant: TenantName
     role: Role | None = None
 
     @field_validator("email")
@@ -98,11 +97,6 @@ class EmailRule(BaseModel):
         if value.count("@") != 1 or not all(value.split("@")):
             raise ValueError(f"{value!r} is not an e-mail address")
         return value
-
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        return _tenant_name(value)
 
 
 class TenantDeclaration(BaseModel):
@@ -127,14 +121,7 @@ class AccessRules(BaseModel):
     create_tenants_from_groups: bool = False
     domains: tuple[DomainRule, ...] = ()
     emails: tuple[EmailRule, ...] = ()
-    tenants: dict[str, TenantDeclaration] = Field(default_factory=dict)
-
-    @field_validator("tenants")
-    @classmethod
-    def _tenant_names(cls, value: dict[str, TenantDeclaration]) -> dict[str, TenantDeclaration]:
-        for name in value:
-            _tenant_name(name)
-        return value
+    tenants: dict[TenantName, TenantDeclaration] = Field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any] | None) -> "AccessRules":
@@ -186,10 +173,7 @@ class ClaimsError(ValueError):
 
 def identity_from_claims(claims: Mapping[str, Any], *, rules: AccessRules, provider: str | None = None) -> ClaimsIdentity:
     """Read the subject, e-mail, name and groups out of an ID token's claims (``st.user``)."""
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise ClaimsError("the identity provider sent no subject ('sub' claim)")
-    issuer = claims.get("iss") or provider or "oidc"
+    subject = subject_of(claims, provider=provider)
     email = claims.get("email")
     email = email.strip().lower() if isinstance(email, str) and "@" in email else None
     verified = claims.get("email_verified")
@@ -197,12 +181,20 @@ def identity_from_claims(claims: Mapping[str, Any], *, rules: AccessRules, provi
         verified = verified.strip().lower() == "true"
     name = claims.get("name") or claims.get("preferred_username")
     return ClaimsIdentity(
-        subject=f"{issuer}|{sub}",
+        subject=subject,
         email=email,
         email_verified=verified if isinstance(verified, bool) else None,
         name=str(name) if name else None,
         groups=_groups(claims.get(rules.groups_claim)),
     )
+
+
+def subject_of(claims: Mapping[str, Any], *, provider: str | None = None) -> str:
+    """The user's id across providers, ``"<issuer>|<sub>"``; ``ClaimsError`` when there is no ``sub``."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise ClaimsError("the identity provider sent no subject ('sub' claim)")
+    return f"{claims.get('iss') or provider or 'oidc'}|{sub}"
 
 
 def _groups(value: Any) -> tuple[str, ...]:
