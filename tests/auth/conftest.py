@@ -1,10 +1,11 @@
 """Fixtures of the login tests: metadata databases, a shared cache, seeded tenants.
 
-Databases: a migrated SQLite file, and a PostgreSQL database of this test package
-(``doppel_auth_test``) owned by a non-superuser owner and reached through an app role without
-BYPASSRLS, as in production. ``db`` runs a test on both. Redis: DB 12, one namespace per test.
-The real OIDC provider and the browser fixtures live in ``oidc_fixtures`` and
-``tests/browser/conftest.py``.
+Databases: ``db``, ``sqlite_database`` and ``postgresql_database`` of ``tests.infra.db_fixtures``
+(a migrated SQLite file; PostgreSQL owned by a non-superuser owner and reached through an app
+role without BYPASSRLS, as in production), on this package's own PostgreSQL database
+(``doppel_auth_test``, the ``postgres_setup`` below). ``db`` runs a test on both. Redis: DB 12,
+one namespace per test. The real OIDC provider and the browser fixtures live in
+``oidc_fixtures`` and ``tests/browser/conftest.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from infra.db import Database, tenant_session
 from infra.services import catalog, tenancy
 from infra.services.authz import Actor
 from infra.services.members import grant_at_login
-from tests.infra.db_fixtures import PostgresSetup, migrated_postgres, migrated_sqlite
+from tests.infra.db_fixtures import (  # noqa: F401  (fixtures used by name)
+    PostgresSetup,
+    db,
+    migrated_postgres,
+    postgresql_database,
+    sqlite_database,
+)
 
 PG_DATABASE = "doppel_auth_test"
 PG_OWNER_ROLE = "doppel_auth_owner"
@@ -30,26 +37,11 @@ REDIS_AUTH_URL = os.environ.get("DOPPEL_TEST_REDIS_AUTH_URL", "redis://127.0.0.1
 
 
 @pytest.fixture(scope="session")
-def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    with migrated_sqlite(tmp_path_factory.mktemp("auth-meta")) as database:
-        yield database
-
-
-@pytest.fixture(scope="session")
 def postgres_setup() -> Iterator[PostgresSetup]:
+    """This package's own PostgreSQL database; ``postgresql_database`` and ``db`` (from
+    ``tests.infra.db_fixtures``) resolve ``postgres_setup`` here, so they use this one."""
     with migrated_postgres(database=PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE) as setup:
         yield setup
-
-
-@pytest.fixture(scope="session")
-def postgresql_database(postgres_setup: PostgresSetup) -> Database:
-    return postgres_setup.database
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def db(request: pytest.FixtureRequest) -> Database:
-    """The migrated metadata database, once per backend."""
-    return request.getfixturevalue(f"{request.param}_database")
 
 
 @pytest.fixture

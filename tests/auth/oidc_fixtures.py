@@ -19,21 +19,18 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from auth.share_links import create_share_link, list_share_links, revoke_share_link
-from infra.db import Database, migrate, tenant_session
-from infra.db.postgres import drop_database, provision
-from tests.auth.conftest import REDIS_AUTH_URL, SeededTenant, seed_tenant
+from infra.db import Database, tenant_session
+from tests.auth.conftest import PG_APP_ROLE, PG_OWNER_ROLE, REDIS_AUTH_URL, SeededTenant, seed_tenant
 from tests.browser.conftest import free_port, launch_workbench
-from tests.conftest import POSTGRES_URL
+from tests.infra.db_fixtures import migrated_postgres
 
 BROWSER_PG_DATABASE = "doppel_auth_browser_test"
-BROWSER_PG_OWNER = "doppel_auth_owner"
-BROWSER_PG_APP = "doppel_auth_app"
 
 
 @dataclass(frozen=True)
@@ -131,33 +128,24 @@ class LoginWorkbench:
 
 @pytest.fixture(scope="session")
 def login_workbench(tmp_path_factory, oidc_provider: OidcProvider) -> Iterator[LoginWorkbench]:
-    provisioned = provision(POSTGRES_URL, database=BROWSER_PG_DATABASE, owner_role=BROWSER_PG_OWNER,
-                            app_role=BROWSER_PG_APP, recreate=True)
-    migrate(provisioned.owner_url, app_role=BROWSER_PG_APP)
-    database = Database(provisioned.app_url)
-    acme = seed_tenant(database, name="acme", display_name="Acme Corp")
-    tokens = _share_tokens(database, acme)
-    data_dir: Path = tmp_path_factory.mktemp("doppel-login")
-    port = free_port()
-    secrets_path = data_dir / "secrets.toml"
-    secrets_path.write_text(secrets_toml(port=port, provider=oidc_provider))
-    env = {
-        "STREAMLIT_SECRETS_FILES": str(secrets_path),
-        "DOPPEL_DATABASE_URL": provisioned.app_url,
-        "DOPPEL_CACHE_URL": REDIS_AUTH_URL,
-        "AUTHLIB_INSECURE_TRANSPORT": "1",
-    }
-    try:
+    with migrated_postgres(database=BROWSER_PG_DATABASE, owner_role=PG_OWNER_ROLE, app_role=PG_APP_ROLE) as setup:
+        acme = seed_tenant(setup.database, name="acme", display_name="Acme Corp")
+        tokens = _share_tokens(setup.database, acme)
+        data_dir: Path = tmp_path_factory.mktemp("doppel-login")
+        port = free_port()
+        secrets_path = data_dir / "secrets.toml"
+        secrets_path.write_text(secrets_toml(port=port, provider=oidc_provider))
+        env = {
+            "STREAMLIT_SECRETS_FILES": str(secrets_path),
+            "DOPPEL_DATABASE_URL": setup.app_url,
+            "DOPPEL_CACHE_URL": REDIS_AUTH_URL,
+            "AUTHLIB_INSECURE_TRANSPORT": "1",
+        }
         with launch_workbench(data_dir, port=port, env=env) as url:
             yield LoginWorkbench(url, oidc_provider, acme, *tokens)
-    finally:
-        database.dispose()
-        drop_database(POSTGRES_URL, database=BROWSER_PG_DATABASE)
 
 
 def _share_tokens(database: Database, tenant: SeededTenant) -> tuple[str, str, str]:
-    from datetime import UTC, datetime
-
     member = tenant.actors["member"]
     with tenant_session(tenant.name, database=database) as s:
         valid = create_share_link(s, report_id=tenant.report_id, expires_in=timedelta(hours=1), actor=member)

@@ -139,3 +139,9 @@ def test_no_access_section_admits_nobody():
 def test_malformed_rules_are_refused_naming_the_entry(section, message):
     with pytest.raises(AccessRulesError, match=message):
         AccessRules.from_mapping(section)
+
+
+def test_without_an_issuer_the_provider_scopes_the_subject():
+    rules = AccessRules()
+    assert identity_from_claims({"sub": "42"}, rules=rules, provider="okta").subject == "okta|42"
+    assert identity_from_claims({"sub": "42"}, rules=rules).subject == "oidc|42"

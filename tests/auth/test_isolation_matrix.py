@@ -27,7 +27,9 @@ from typing import Any
 import polars as pl
 import pytest
 from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
 
+from auth.identity import Identity
 from auth.share_links import create_share_link, revoke_share_link
 from infra.db import Database, tenant_session
 from infra.db.models import Dataset, GeneratedDataset, Job, ModelVersion, PrivacyBudget, ShareLink
@@ -47,6 +49,7 @@ from infra.services import (
 from infra.services.authz import Actor, PermissionDeniedError
 from infra.services.job_requests import TrainingRequest
 from infra.services.stored_profiles import ColumnEdits
+from tests.app.page_support import MAIN_SCRIPT, clear_caches, open_page, texts
 from tests.auth.conftest import SeededTenant, seed_tenant
 
 
@@ -64,22 +67,14 @@ class Objects:
     link_id: str
 
 
-def _clear_caches() -> None:
-    from infra.settings import get_settings
-    from infra.storage import get_store
-
-    get_settings.cache_clear()
-    get_store.cache_clear()
-
-
 @pytest.fixture
 def services_on(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """The services (which open their own sessions) pointed at this backend and a private object folder."""
     monkeypatch.setenv("DOPPEL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DOPPEL_DATABASE_URL", db.url)
-    _clear_caches()
+    clear_caches()
     yield db
-    _clear_caches()
+    clear_caches()
 
 
 def seed_objects(database: Database, prefix: str) -> Objects:
@@ -280,16 +275,12 @@ def test_an_admin_of_a_cannot_act_on_b_even_naming_b(services_on, a_and_b):
 
 
 def _act_as(monkeypatch: pytest.MonkeyPatch, tenant: str, role: str, actor: Actor) -> None:
-    from auth.identity import Identity
-
     identity = Identity(tenant=tenant, local_mode=False, role=role, user_id=actor.user_id, label=actor.label)
     monkeypatch.setattr("app.components.acting.current_identity", lambda: identity)
     monkeypatch.setattr("app.components.acting.current_actor", lambda: actor)
 
 
 def _page_errors(page: str, session: dict[str, object]) -> list[str]:
-    from tests.app.page_support import open_page, texts
-
     at = open_page(page, session=session)
     assert not at.exception, [e.value for e in at.exception]
     return texts(at.error)
@@ -309,10 +300,6 @@ def test_a_job_id_replayed_into_the_train_page_shows_what_a_made_up_one_shows(se
 
 
 def test_a_guessed_share_token_opens_nothing(services_on, a_and_b):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.app.page_support import MAIN_SCRIPT, texts
-
     at = AppTest.from_file(MAIN_SCRIPT, default_timeout=60)
     at.query_params["share"] = "x" * 43
     at.run()

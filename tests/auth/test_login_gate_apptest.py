@@ -11,7 +11,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -21,9 +20,9 @@ from auth.gate import NO_ACCESS_TITLE, PICKER_TITLE, SIGN_IN_TITLE
 from auth.share_links import create_share_link, list_share_links, revoke_share_link
 from infra.db import Database, get_database, tenant_session
 from infra.settings import get_settings
+from tests.app.page_support import MAIN_SCRIPT
 from tests.auth.conftest import SeededTenant, seed_tenant
 
-MAIN_SCRIPT = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 AUTH = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
     "cookie_secret": "c" * 40,

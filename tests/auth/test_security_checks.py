@@ -173,6 +173,7 @@ def test_the_browser_key_is_stable_across_remaskings_of_the_xsrf_token():
     assert deep_links.browser_key({}) is None
 
 
+@pytest.mark.services
 def test_a_kept_link_is_taken_once(redis_cache):
     link = deep_links.DeepLink(page="data", params=(("report", "r-9"),))
     deep_links.remember("browser-1", link, cache=redis_cache)
