@@ -62,6 +62,17 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def store_sample(workspace: Workspace, datasets: Path, *, prefix: str, rows: int = 400) -> object:
+    """A sample of adult.csv stored as a new dataset of its own (``<prefix>-<random>``): its ``StoredVersion``."""
+    import uuid
+
+    from infra.services import dataset_store
+
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    return dataset_store.store_upload(workspace.tenant, data=csv_bytes(adult_sample(datasets, rows=rows)),
+                                      filename=f"{name}.csv", dataset_name=name, actor=workspace.actor)
+
+
 def clear_caches() -> None:
     from infra.settings import get_settings
     from infra.storage import get_store
@@ -192,7 +203,7 @@ def no_traceback(at: AppTest) -> None:
 
 
 __all__ = ["ENVIRONMENT", "FAST_TRANSFORMER", "MAIN_SCRIPT", "Workspace", "act_as", "adult_sample", "app_env", "button",
-           "csv_bytes", "no_traceback", "open_page", "texts", "wait_for_job", "workspace"]
+           "csv_bytes", "no_traceback", "open_page", "store_sample", "texts", "wait_for_job", "workspace"]
 
 
 def act_as(monkeypatch: pytest.MonkeyPatch, workspace: Workspace, role: str) -> object:

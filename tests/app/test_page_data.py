@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from infra.services import dataset_store
-from tests.app.page_support import adult_sample, button, csv_bytes, no_traceback, open_page, plain, texts
+from tests.app.page_support import adult_sample, button, csv_bytes, no_traceback, open_page, plain, store_sample, texts
 from tests.conftest import POSTGRES_URL
 from tests.engine.data_fixtures import adult_bytes, s3_server  # noqa: F401 - fixtures
 
@@ -74,9 +74,7 @@ def test_the_workspace_list_shows_every_dataset_with_its_versions(app_env):
 
 
 def test_deleting_needs_the_dataset_name_typed(app_env, datasets):
-    name = f"gone-{uuid.uuid4().hex[:6]}"
-    dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=50)),
-                               filename=f"{name}.csv", dataset_name=name, actor=app_env.actor)
+    name = store_sample(app_env, datasets, prefix="gone", rows=50).dataset_name
     [dataset] = datasets_named(app_env, name)
     at = open_page("data")
     at.toggle(key=f"delete_open_{dataset.id}").set_value(True).run()

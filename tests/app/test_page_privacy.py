@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
-
 from infra.services import dataset_store, job_board, privacy_views
 from infra.services.training import submit_training
 from tests.app.page_support import (
     FAST_TRANSFORMER,
     act_as,
-    adult_sample,
     button,
-    csv_bytes,
     no_traceback,
     open_page,
+    store_sample,
     texts,
     wait_for_job,
 )
 
 
 def fresh_dataset(workspace, datasets) -> dataset_store.StoredVersion:
-    name = f"budgeted-{uuid.uuid4().hex[:6]}"
-    return dataset_store.store_upload(workspace.tenant, data=csv_bytes(adult_sample(datasets, rows=300)),
-                                      filename=f"{name}.csv", dataset_name=name, actor=workspace.actor)
+    return store_sample(workspace, datasets, prefix="budgeted", rows=300)
 
 
 def test_budgets_of_every_dataset_are_listed(app_env):

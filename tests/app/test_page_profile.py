@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from app.components.pickers import SELECTED
 from infra.services import dataset_store
-from tests.app.page_support import adult_sample, button, csv_bytes, no_traceback, open_page, texts
+from tests.app.page_support import button, no_traceback, open_page, store_sample, texts
 
 
-def stored_version(workspace, datasets, *, rows: int = 150) -> dataset_store.StoredVersion:
-    name = f"profiled-{uuid.uuid4().hex[:6]}"
-    return dataset_store.store_upload(workspace.tenant, data=csv_bytes(adult_sample(datasets, rows=rows)),
-                                      filename=f"{name}.csv", dataset_name=name, actor=workspace.actor)
+def stored_version(workspace, datasets) -> dataset_store.StoredVersion:
+    return store_sample(workspace, datasets, prefix="profiled", rows=150)
 
 
 def open_profile(version_id: str, edits: dict | None = None):

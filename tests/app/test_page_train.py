@@ -7,11 +7,10 @@ import uuid
 from app.components.pickers import SELECTED
 from infra.services import dataset_store, job_board, privacy_views
 from tests.app.page_support import (
-    adult_sample,
     button,
-    csv_bytes,
     no_traceback,
     open_page,
+    store_sample,
     texts,
     wait_for_job,
 )
@@ -64,9 +63,7 @@ def test_privacy_without_a_budget_is_explained_and_refused(app_env):
 
 
 def test_privacy_shows_the_datasets_remaining_budget(app_env, datasets):
-    name = f"private-{uuid.uuid4().hex[:6]}"
-    stored = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=100)),
-                                        filename=f"{name}.csv", dataset_name=name, actor=app_env.actor)
+    stored = store_sample(app_env, datasets, prefix="private", rows=100)
     privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=3.0, delta_cap=1e-5,
                              actor=app_env.actor)
     at = open_train(stored.version_id)
@@ -88,9 +85,7 @@ def test_a_version_with_personal_data_warns_before_training(app_env):
 
 
 def test_a_private_training_charges_the_datasets_budget(app_env, datasets):
-    name = f"dp-{uuid.uuid4().hex[:6]}"
-    stored = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=400)),
-                                        filename=f"{name}.csv", dataset_name=name, actor=app_env.actor)
+    stored = store_sample(app_env, datasets, prefix="dp", rows=400)
     privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=4.0, delta_cap=1e-4,
                              actor=app_env.actor)
     at = open_train(stored.version_id)
