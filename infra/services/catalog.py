@@ -68,6 +68,39 @@ def _existing_for_job(session: TenantSession, model: Any, job_id: str | None) ->
     return session.scalars(select(model).where(model.tenant_id == session.tenant, model.job_id == job_id)).first()
 
 
+def _add_named(session: TenantSession, row: Dataset | Model, *, what: str) -> None:
+    """Insert ``row``; ``ConflictError`` if the tenant already has a ``what`` of its name (also when a
+    concurrent transaction took the name between the check and the insert)."""
+    model = type(row)
+    taken = f"a {what} named {row.name!r} already exists"
+    if session.scalars(select(model).where(model.tenant_id == session.tenant, model.name == row.name)).first():
+        raise ConflictError(taken)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as err:
+        raise ConflictError(taken) from err
+
+
+def _next_version(session: TenantSession, parent: Any, parent_id: str) -> int:
+    """1 + the highest ``version`` among the rows whose ``parent`` column is ``parent_id``."""
+    model = parent.class_
+    latest = session.scalar(
+        select(func.max(model.version)).where(model.tenant_id == session.tenant, parent == parent_id)
+    )
+    return (latest or 0) + 1
+
+
+def _versions_of(session: TenantSession, parent: Any, parent_id: str) -> list[Any]:
+    """The rows whose ``parent`` column is ``parent_id``, newest version first."""
+    model = parent.class_
+    return list(
+        session.scalars(
+            select(model).where(model.tenant_id == session.tenant, parent == parent_id).order_by(model.version.desc())
+        )
+    )
+
+
 # --- datasets -------------------------------------------------------------------------------
 
 
@@ -76,15 +109,9 @@ def create_dataset(
 ) -> Dataset:
     """A new, empty dataset; ``ConflictError`` if the tenant already has one of that name."""
     name = _require_name(name, "dataset")
-    if session.scalars(select(Dataset).where(Dataset.tenant_id == session.tenant, Dataset.name == name)).first():
-        raise ConflictError(f"a dataset named {name!r} already exists")
     dataset = Dataset(tenant_id=session.tenant, name=name, description=description, sensitive=sensitive,
                       created_by=actor)
-    try:
-        with session.begin_nested():
-            session.add(dataset)
-    except IntegrityError as err:
-        raise ConflictError(f"a dataset named {name!r} already exists") from err
+    _add_named(session, dataset, what="dataset")
     record_event(session, actor=actor, action="dataset.created", object_type="dataset", object_id=dataset.id,
                  details={"name": name})
     return dataset
@@ -118,13 +145,9 @@ def add_dataset_version(
     _require_json(profile, "the profile")
     dataset = get_owned(session, Dataset, dataset_id, what="dataset", for_update=True)
     check_storage(session, adding_bytes=n_bytes)
-    latest = session.scalar(
-        select(func.max(DatasetVersion.version)).where(
-            DatasetVersion.tenant_id == session.tenant, DatasetVersion.dataset_id == dataset.id
-        )
-    )
     version = DatasetVersion(
-        tenant_id=session.tenant, dataset_id=dataset.id, version=(latest or 0) + 1, content_hash=content_hash,
+        tenant_id=session.tenant, dataset_id=dataset.id,
+        version=_next_version(session, DatasetVersion.dataset_id, dataset.id), content_hash=content_hash,
         source=source, profile=profile, object_key=object_key, n_rows=n_rows, n_columns=n_columns,
         n_bytes=n_bytes, created_by=actor,
     )
@@ -142,14 +165,7 @@ def get_dataset_version(session: TenantSession, dataset_version_id: str) -> Data
 
 def list_dataset_versions(session: TenantSession, dataset_id: str) -> list[DatasetVersion]:
     """The dataset's versions, newest first."""
-    dataset = get_dataset(session, dataset_id)
-    return list(
-        session.scalars(
-            select(DatasetVersion)
-            .where(DatasetVersion.tenant_id == session.tenant, DatasetVersion.dataset_id == dataset.id)
-            .order_by(DatasetVersion.version.desc())
-        )
-    )
+    return _versions_of(session, DatasetVersion.dataset_id, get_dataset(session, dataset_id).id)
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -159,14 +175,8 @@ def create_model(session: TenantSession, *, name: str, dataset_id: str, actor: s
     """A new model line for one dataset; ``ConflictError`` on a duplicate name."""
     name = _require_name(name, "model")
     dataset = get_dataset(session, dataset_id)
-    if session.scalars(select(Model).where(Model.tenant_id == session.tenant, Model.name == name)).first():
-        raise ConflictError(f"a model named {name!r} already exists")
     model = Model(tenant_id=session.tenant, name=name, dataset_id=dataset.id, created_by=actor)
-    try:
-        with session.begin_nested():
-            session.add(model)
-    except IntegrityError as err:
-        raise ConflictError(f"a model named {name!r} already exists") from err
+    _add_named(session, model, what="model")
     record_event(session, actor=actor, action="model.created", object_type="model", object_id=model.id,
                  details={"name": name, "dataset_id": dataset.id})
     return model
@@ -215,13 +225,8 @@ def register_model_version(
         raise ConfigError(
             f"dataset version {dataset_version_id} belongs to another dataset than model {model.name!r}'s"
         )
-    latest = session.scalar(
-        select(func.max(ModelVersion.version)).where(
-            ModelVersion.tenant_id == session.tenant, ModelVersion.model_id == model.id
-        )
-    )
     version = ModelVersion(
-        tenant_id=session.tenant, model_id=model.id, version=(latest or 0) + 1,
+        tenant_id=session.tenant, model_id=model.id, version=_next_version(session, ModelVersion.model_id, model.id),
         dataset_version_id=dataset_version.id, job_id=job_id, model_type=model_type, config=config,
         metrics=metrics, privacy_spent=privacy_spent, object_key=object_key, content_hash=content_hash,
         n_bytes=n_bytes, created_by=actor,
@@ -240,14 +245,7 @@ def get_model_version(session: TenantSession, model_version_id: str) -> ModelVer
 
 def list_model_versions(session: TenantSession, model_id: str) -> list[ModelVersion]:
     """The model's versions, newest first."""
-    model = get_model(session, model_id)
-    return list(
-        session.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.tenant_id == session.tenant, ModelVersion.model_id == model.id)
-            .order_by(ModelVersion.version.desc())
-        )
-    )
+    return _versions_of(session, ModelVersion.model_id, get_model(session, model_id).id)
 
 
 def set_model_version_status(

@@ -151,6 +151,15 @@ def test_a_duplicate_dataset_name_is_a_conflict(db, tenant):  # noqa: F811
             catalog.create_dataset(s, name="adult", actor="ana")
 
 
+def test_a_duplicate_model_name_is_a_conflict(db, tenant):  # noqa: F811
+    with tenant_session(tenant, database=db) as s:
+        dataset = catalog.create_dataset(s, name="adult", actor="ana")
+        catalog.create_model(s, name="adult-ctgan", dataset_id=dataset.id, actor="ana")
+        with pytest.raises(ConflictError, match="a model named 'adult-ctgan' already exists"):
+            catalog.create_model(s, name="adult-ctgan", dataset_id=dataset.id, actor="ana")
+        assert [m.name for m in catalog.list_models(s)] == ["adult-ctgan"]
+
+
 def test_a_profile_that_is_not_json_is_refused(db, tenant):  # noqa: F811
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name="adult", actor="ana")
