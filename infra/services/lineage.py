@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -60,36 +61,29 @@ class Provenance:
     report: QualityReport | None = None
 
 
+def _children(session: TenantSession, parent: Any, parent_ids: list[str]) -> list[Any]:
+    """The session tenant's rows whose ``parent`` column is one of ``parent_ids``, oldest first."""
+    if not parent_ids:
+        return []
+    model = parent.class_
+    return list(
+        session.scalars(
+            select(model)
+            .where(model.tenant_id == session.tenant, parent.in_(parent_ids))
+            .order_by(model.created_at, model.id)
+        )
+    )
+
+
 def downstream(session: TenantSession, dataset_version_id: str) -> DatasetVersionLineage:
     """The model versions trained on ``dataset_version_id``, their generated datasets and reports.
 
     Three queries whatever the size of the tree; everything ordered oldest first.
     """
     dataset_version = get_dataset_version(session, dataset_version_id)
-    tenant = session.tenant
-    versions = list(
-        session.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.tenant_id == tenant, ModelVersion.dataset_version_id == dataset_version.id)
-            .order_by(ModelVersion.created_at, ModelVersion.id)
-        )
-    )
-    generated = list(
-        session.scalars(
-            select(GeneratedDataset)
-            .where(GeneratedDataset.tenant_id == tenant,
-                   GeneratedDataset.model_version_id.in_([v.id for v in versions]))
-            .order_by(GeneratedDataset.created_at, GeneratedDataset.id)
-        )
-    ) if versions else []
-    reports = list(
-        session.scalars(
-            select(QualityReport)
-            .where(QualityReport.tenant_id == tenant,
-                   QualityReport.generated_dataset_id.in_([g.id for g in generated]))
-            .order_by(QualityReport.created_at, QualityReport.id)
-        )
-    ) if generated else []
+    versions = _children(session, ModelVersion.dataset_version_id, [dataset_version.id])
+    generated = _children(session, GeneratedDataset.model_version_id, [v.id for v in versions])
+    reports = _children(session, QualityReport.generated_dataset_id, [g.id for g in generated])
     reports_by_generated: dict[str, list[QualityReport]] = defaultdict(list)
     for report in reports:
         reports_by_generated[report.generated_dataset_id].append(report)
