@@ -84,6 +84,11 @@ def _tenant_fk() -> Any:
     return mapped_column(TENANT_ID, ForeignKey("tenants.id"), nullable=False, index=True)
 
 
+def _same_tenant(column: str, table: str) -> ForeignKeyConstraint:
+    """A reference from ``column`` to a row of ``table`` of the same tenant: ``(tenant_id, column)``."""
+    return ForeignKeyConstraint(["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"])
+
+
 def _created_at() -> Any:
     return mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
@@ -178,7 +183,7 @@ class DatasetVersion(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("dataset_id", "version"),
-        ForeignKeyConstraint(["tenant_id", "dataset_id"], ["datasets.tenant_id", "datasets.id"]),
+        _same_tenant("dataset_id", "datasets"),
         CheckConstraint("version >= 1", name="version"),
     )
 
@@ -204,7 +209,7 @@ class Model(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "name"),
-        ForeignKeyConstraint(["tenant_id", "dataset_id"], ["datasets.tenant_id", "datasets.id"]),
+        _same_tenant("dataset_id", "datasets"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -268,11 +273,9 @@ class ModelVersion(TenantOwned, Base):
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("model_id", "version"),
         UniqueConstraint("job_id"),
-        ForeignKeyConstraint(["tenant_id", "model_id"], ["models.tenant_id", "models.id"]),
-        ForeignKeyConstraint(
-            ["tenant_id", "dataset_version_id"], ["dataset_versions.tenant_id", "dataset_versions.id"]
-        ),
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        _same_tenant("model_id", "models"),
+        _same_tenant("dataset_version_id", "dataset_versions"),
+        _same_tenant("job_id", "jobs"),
         CheckConstraint("version >= 1", name="version"),
         CheckConstraint(_in("status", MODEL_VERSION_STATUSES), name="status"),
     )
@@ -302,10 +305,8 @@ class GeneratedDataset(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("job_id"),
-        ForeignKeyConstraint(
-            ["tenant_id", "model_version_id"], ["model_versions.tenant_id", "model_versions.id"]
-        ),
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        _same_tenant("model_version_id", "model_versions"),
+        _same_tenant("job_id", "jobs"),
         CheckConstraint("n_rows >= 0", name="n_rows"),
     )
 
@@ -329,10 +330,8 @@ class QualityReport(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("job_id"),
-        ForeignKeyConstraint(
-            ["tenant_id", "generated_dataset_id"], ["generated_datasets.tenant_id", "generated_datasets.id"]
-        ),
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        _same_tenant("generated_dataset_id", "generated_datasets"),
+        _same_tenant("job_id", "jobs"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -355,7 +354,7 @@ class PrivacyBudget(TenantOwned, Base):
 
     __tablename__ = "privacy_budgets"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "dataset_id"], ["datasets.tenant_id", "datasets.id"]),
+        _same_tenant("dataset_id", "datasets"),
         CheckConstraint("epsilon_cap >= 0 AND delta_cap >= 0 AND delta_cap < 1", name="caps"),
         CheckConstraint("epsilon_spent >= 0 AND delta_spent >= 0", name="spent_nonnegative"),
         CheckConstraint("epsilon_reserved >= 0 AND delta_reserved >= 0", name="reserved_nonnegative"),
@@ -384,8 +383,8 @@ class PrivacyLedgerEntry(TenantOwned, Base):
     __tablename__ = "privacy_ledger"
     __table_args__ = (
         UniqueConstraint("tenant_id", "dataset_id", "seq"),
-        ForeignKeyConstraint(["tenant_id", "dataset_id"], ["datasets.tenant_id", "datasets.id"]),
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        _same_tenant("dataset_id", "datasets"),
+        _same_tenant("job_id", "jobs"),
         CheckConstraint(_in("entry_kind", LEDGER_ENTRY_KINDS), name="entry_kind"),
         CheckConstraint("epsilon >= 0 AND delta >= 0", name="nonnegative"),
         CheckConstraint("seq >= 1", name="seq"),
@@ -429,7 +428,7 @@ class UsageRecord(TenantOwned, Base):
 
     __tablename__ = "usage_records"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        _same_tenant("job_id", "jobs"),
         CheckConstraint(_in("metric", USAGE_METRICS), name="metric"),
     )
 
@@ -445,7 +444,7 @@ class Notification(TenantOwned, Base):
     """An in-app message (job finished, budget low); ``user_id`` NULL means every member."""
 
     __tablename__ = "notifications"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),)
+    __table_args__ = (_same_tenant("job_id", "jobs"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     tenant_id: Mapped[str] = _tenant_fk()
@@ -505,7 +504,7 @@ class ShareLink(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("token_hash"),
-        ForeignKeyConstraint(["tenant_id", "report_id"], ["quality_reports.tenant_id", "quality_reports.id"]),
+        _same_tenant("report_id", "quality_reports"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -541,13 +540,7 @@ class DirectoryEntry(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-TENANT_MODELS: tuple[type[Base], ...] = tuple(
-    mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantOwned)
-)
 TENANT_TABLES: tuple[str, ...] = tuple(
     table.name for table in Base.metadata.sorted_tables if "tenant_id" in table.c
 )
 """Every table with a ``tenant_id`` column: each gets FORCEd row-level security on PostgreSQL."""
-
-IMMUTABLE_TABLES = ("dataset_versions", "model_versions")
-APPEND_ONLY_TABLES = ("audit_log", "privacy_ledger", "usage_records")
