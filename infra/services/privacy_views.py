@@ -14,6 +14,7 @@ from typing import Any
 
 from infra import privacy
 from infra.db import tenant_session
+from infra.db.session import TenantSession
 from infra.privacy import BudgetStatus, PrivacyBudgetMissingError
 from infra.services import catalog
 from infra.services.authz import Actor, require_permission
@@ -53,14 +54,18 @@ class DatasetLedger:
     composition: dict[str, Any] | None
 
 
+def _budget_or_none(session: TenantSession, dataset_id: str) -> BudgetStatus | None:
+    try:
+        return privacy.get_budget(session, dataset_id=dataset_id)
+    except PrivacyBudgetMissingError:
+        return None
+
+
 def remaining_budget(tenant: str, *, dataset_id: str, actor: Actor) -> BudgetStatus | None:
     """The dataset's budget now, or None when none was set."""
     with tenant_session(tenant) as session:
         require_permission(session, actor, "data.view")
-        try:
-            return privacy.get_budget(session, dataset_id=dataset_id)
-        except PrivacyBudgetMissingError:
-            return None
+        return _budget_or_none(session, dataset_id)
 
 
 def overview(tenant: str, *, actor: Actor) -> list[DatasetPrivacy]:
@@ -69,10 +74,7 @@ def overview(tenant: str, *, actor: Actor) -> list[DatasetPrivacy]:
         require_permission(session, actor, "data.view")
         out = []
         for dataset in catalog.list_datasets(session):
-            try:
-                budget: BudgetStatus | None = privacy.get_budget(session, dataset_id=dataset.id)
-            except PrivacyBudgetMissingError:
-                budget = None
+            budget = _budget_or_none(session, dataset.id)
             out.append(DatasetPrivacy(dataset.id, dataset.name, dataset.sensitive, budget))
         return out
 
@@ -82,10 +84,7 @@ def ledger(tenant: str, *, dataset_id: str, actor: Actor) -> DatasetLedger:
     with tenant_session(tenant) as session:
         require_permission(session, actor, "data.view")
         dataset = catalog.get_dataset(session, dataset_id)
-        try:
-            budget: BudgetStatus | None = privacy.get_budget(session, dataset_id=dataset.id)
-        except PrivacyBudgetMissingError:
-            budget = None
+        budget = _budget_or_none(session, dataset.id)
         entries = [
             LedgerRow(seq=e.seq, kind=e.entry_kind, epsilon=e.epsilon, delta=e.delta, mechanism=e.mechanism,
                       job_id=e.job_id, created_at=e.created_at, details=dict(e.details or {}), hash=e.hash)
