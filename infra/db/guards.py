@@ -48,19 +48,17 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
     for obj in session.dirty:
         if not session.is_modified(obj):
             continue
-        changed = _changed_columns(obj)
         if isinstance(obj, _APPEND_ONLY):
             raise ImmutableRecordError(f"{obj.__tablename__} is append-only: rows cannot be changed")
-        if isinstance(obj, DatasetVersion) and changed:
+        if isinstance(obj, DatasetVersion) and (changed := _changed_columns(obj)):
             raise ImmutableRecordError(
                 f"dataset version {obj.id} is immutable ({', '.join(sorted(changed))} cannot change); "
                 "add a new version instead"
             )
-        if isinstance(obj, ModelVersion) and changed - _MUTABLE_MODEL_VERSION_COLUMNS:
+        if isinstance(obj, ModelVersion) and (frozen := _changed_columns(obj) - _MUTABLE_MODEL_VERSION_COLUMNS):
             raise ImmutableRecordError(
                 f"model version {obj.id} is immutable apart from its status "
-                f"({', '.join(sorted(changed - _MUTABLE_MODEL_VERSION_COLUMNS))} cannot change); "
-                "train a new version instead"
+                f"({', '.join(sorted(frozen))} cannot change); train a new version instead"
             )
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, TenantOwned):
