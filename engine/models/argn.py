@@ -40,9 +40,9 @@ import torch
 
 from engine.errors import ConfigError, InputError
 from engine.models._argn_network import ARGNNetwork, SamplingPlan, visibility
-from engine.models.base import Synthesizer
+from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
-from engine.models.seeds import derive_seed, torch_generator
+from engine.models.seeds import derive_seed, numpy_seed
 from engine.models.threads import TorchThreads
 
 # (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
@@ -129,9 +129,7 @@ class ARGN(Synthesizer):
         super()._validate_params()
         p = self.model_params
         for name in ("embedding_dim", "hidden_dim", "depth"):
-            value = p[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+            _positive_int(name, p[name], allow_none=False)
         for name in ("dropout", "hidden_dropout"):
             if not isinstance(p[name], (int, float)) or isinstance(p[name], bool) or not 0 <= p[name] < 1:
                 raise ConfigError(f"{name} must be a number in [0, 1); got {p[name]!r}")
@@ -156,9 +154,7 @@ class ARGN(Synthesizer):
         top_p = p["top_p"]
         if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
             raise ConfigError(f"top_p must be a number in (0, 1]; got {top_p!r}")
-        threads = p["num_threads"]
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ConfigError(f"num_threads must be a positive integer or None; got {threads!r}")
+        _positive_int("num_threads", p["num_threads"])
 
     @property
     def epochs_(self) -> int:
@@ -176,10 +172,10 @@ class ARGN(Synthesizer):
         size = self.batch_size if self.batch_size is not None else size_rule(n_rows)[0]
         return max(1, min(size, n_rows))
 
-    def _epoch_cap(self, n_rows: int) -> int:
-        if self.epochs is None and self.private_:
-            return self.default_dp_epochs
-        return self.epochs if self.epochs is not None else size_rule(n_rows)[1]
+    def _learning_rate(self, batch: int) -> float:
+        """AdamW's initial rate: ``learning_rate``, else ``1e-3 * sqrt(batch / 32)``."""
+        lr = self.model_params["learning_rate"]
+        return float(lr) if lr is not None else 1e-3 * math.sqrt(batch / 32)
 
     def _time_cap(self, n_rows: int) -> float:
         return float(self.max_training_time_s) if self.max_training_time_s is not None else size_rule(n_rows)[2]
@@ -242,10 +238,10 @@ class ARGN(Synthesizer):
         self._n_fit_rows = n_train
         batch = self._batch_size(n_train)
         steps = max(1, math.ceil(n_train / batch))
-        epochs = self._epoch_cap(n_train)
+        epochs = self.epochs_
         time_cap = self._time_cap(n_train)
         p = self.model_params
-        lr = float(p["learning_rate"]) if p["learning_rate"] is not None else 1e-3 * math.sqrt(batch / 32)
+        lr = self._learning_rate(batch)
 
         net = self._new_network(_log_priors(x_train, self._vocab_sizes))
         optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
@@ -315,12 +311,7 @@ class ARGN(Synthesizer):
             stopped_early = stopper.should_stop and len(self.metrics_["history"]) < epochs
         if best_state is not None:
             net.load_state_dict(best_state)
-        net.eval()
-        self.network_ = net
-        self.metrics_["stopped_early"] = bool(stopped_early)
-        self.metrics_["batch_size"] = batch
-        self.metrics_["learning_rate"] = lr
-        self.order_ = given_order
+        self._finish(net, order=given_order, batch=batch, lr=lr, stopped_early=bool(stopped_early))
 
     def _train_private(self, tokens: torch.Tensor, given_order: list[int]) -> None:
         """DP-SGD over the whole network (see the module docstring)."""
@@ -329,10 +320,10 @@ class ARGN(Synthesizer):
         n = tokens.shape[0]
         self._n_fit_rows = n
         batch = self._batch_size(n)
-        epochs = self._epoch_cap(n)
+        epochs = self.epochs_
         time_cap = self._time_cap(n)
         p = self.model_params
-        lr = float(p["learning_rate"]) if p["learning_rate"] is not None else 1e-3 * math.sqrt(batch / 32)
+        lr = self._learning_rate(batch)
         net = prepare_module(self._new_network(None))  # no log-frequency priors: they would read the rows
         optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
         start = 0
@@ -365,12 +356,16 @@ class ARGN(Synthesizer):
             self._record_epoch(epoch, {})
             self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
             self._maybe_checkpoint(epoch, {"network": net.state_dict(), "optim": optim.state_dict()})
+        self._finish(net, order=given_order, batch=batch, lr=lr, stopped_early=False)
+
+    def _finish(self, net: ARGNNetwork, *, order: list[int], batch: int, lr: float, stopped_early: bool) -> None:
+        """Keep the trained network (in eval mode), the generation order and the run's settings."""
         net.eval()
         self.network_ = net
-        self.metrics_["stopped_early"] = False
+        self.order_ = order
+        self.metrics_["stopped_early"] = stopped_early
         self.metrics_["batch_size"] = batch
         self.metrics_["learning_rate"] = lr
-        self.order_ = given_order
 
     @torch.no_grad()
     def _validation_loss(self, net: ARGNNetwork, x_val: torch.Tensor, primary: list[int], others: list[list[int]]) -> float:
@@ -439,10 +434,10 @@ class ARGN(Synthesizer):
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
         if self.network_ is None:
             empty = np.zeros((n, 0), dtype=np.int64)
-            return self.transformer_.inverse_tokens(empty, seed=_numpy_seed(generator))
+            return self.transformer_.inverse_tokens(empty, seed=numpy_seed(generator))
         with self._threads():
             codes = self._generate_codes(n, generator=generator, fixed=fixed)
-        return self.transformer_.inverse_tokens(codes.cpu().numpy(), seed=_numpy_seed(generator))
+        return self.transformer_.inverse_tokens(codes.cpu().numpy(), seed=numpy_seed(generator))
 
     def _generate_codes(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> torch.Tensor:
         """``(n, K)`` token codes: fixed sub-columns set, the rest drawn in the generation order."""
@@ -519,11 +514,6 @@ def _batch_orders(primary: list[int], steps: int, random_share: float, generator
     """One column order per training batch: random with probability ``random_share``, else ``primary``."""
     use_random = torch.rand(steps, generator=generator) < random_share
     return [torch.randperm(len(primary), generator=generator).tolist() if r else primary for r in use_random.tolist()]
-
-
-def _numpy_seed(generator: torch.Generator) -> int:
-    """A seed for the transformer's in-bin draws, taken from the sampling generator."""
-    return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
 
 
 class _RowLoss(torch.nn.Module):

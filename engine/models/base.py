@@ -94,17 +94,20 @@ def resolve_device(device: str) -> str:
     """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; other names are checked."""
     import torch
 
-    if not isinstance(device, str):
-        raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+    _check_device_name(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return "cpu"
-    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'")
-        return device
-    raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    return device
+
+
+def _check_device_name(device: Any) -> None:
+    """``ConfigError`` unless ``device`` is one of ``_DEVICES`` (``cuda:N`` with a number)."""
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
 
 
 def frame_hash(frame: pl.DataFrame) -> str:
@@ -234,10 +237,7 @@ class Synthesizer:
         _positive_int("checkpoint_every", self.checkpoint_every)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
-        if not isinstance(self.device, str) or not (
-            self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())
-        ):
-            raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {self.device!r}")
+        _check_device_name(self.device)
         if self.on_progress is not None and not callable(self.on_progress):
             raise ConfigError("on_progress must be a callable taking a Progress, or None")
         if self.checkpoint_every is not None and self.checkpoint_dir is None:
@@ -324,11 +324,11 @@ class Synthesizer:
         privacy = self._privacy()
         if resume:
             transformer, metrics = self._read_checkpoint(data_hash)
-        elif privacy is not None:
-            transformer = self._private_transformer(frame, privacy)
-            metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
         else:
-            transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
+            if privacy is not None:
+                transformer = self._private_transformer(frame, privacy)
+            else:
+                transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
             metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
         if privacy is not None:
             from engine.privacy.domain import prepare_frame

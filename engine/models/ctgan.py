@@ -46,20 +46,18 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError
-from engine.models.base import Synthesizer
+from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, torch_generator
+from engine.models.threads import TorchThreads
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
-
     import torch
 
 # Rows per generator pass when sampling: bounds memory (the widest hidden layer of a default
@@ -86,22 +84,6 @@ def _positive_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive number; got {value!r}")
     return float(value)
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (None: all cores), then restore the setting."""
-    import torch
-
-    before = torch.get_num_threads()
-    want = n if n is not None else (os.cpu_count() or before)
-    if want != before:
-        torch.set_num_threads(want)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 class CTGAN(Synthesizer):
@@ -154,9 +136,7 @@ class CTGAN(Synthesizer):
         super()._validate_params()
         p = self.model_params
         for name in ("embedding_dim", "pac", "discriminator_steps"):
-            value = p[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+            _positive_int(name, p[name], allow_none=False)
         _hidden("generator_dim", p["generator_dim"])
         _hidden("discriminator_dim", p["discriminator_dim"])
         for name in ("generator_lr", "discriminator_lr"):
@@ -189,8 +169,13 @@ class CTGAN(Synthesizer):
         return max(pac, -(-size // pac) * pac)
 
     # -- fitting --------------------------------------------------------------------------
+    def _threads(self) -> TorchThreads:
+        """torch's intra-op threads while fitting or sampling: ``n_threads``, None meaning all cores."""
+        threads = self.model_params["n_threads"]
+        return TorchThreads(threads if threads is not None else os.cpu_count())
+
     def _fit_model(self, frame: pl.DataFrame) -> None:
-        with _torch_threads(self.model_params["n_threads"]):
+        with self._threads():
             self._train(frame)
 
     def _train(self, frame: pl.DataFrame) -> None:
@@ -342,7 +327,7 @@ class CTGAN(Synthesizer):
         return {span.column for span in self.transformer_.condition_spans_}
 
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
-        with _torch_threads(self.model_params["n_threads"]):
+        with self._threads():
             encoded = self._generate_encoded(n, generator=generator, fixed=fixed)
             return self.transformer_.inverse_transform(encoded)
 

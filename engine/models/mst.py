@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from engine.models.base import Synthesizer
+from engine.models.seeds import numpy_seed
 
 _FLOOR = 1e-6  # share of the independent estimate mixed into an edge table before fitting
 
@@ -256,17 +257,14 @@ class MST(Synthesizer):
 
     # -- sampling -------------------------------------------------------------------------
     def _generate(self, n: int, *, generator: Any, fixed: dict[str, Any] | None) -> pl.DataFrame:
-        import torch
-
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(numpy_seed(generator))
         st = self._state
         codes = np.zeros((n, len(self._vocab)), dtype=np.int64)
         drawn: dict[int, np.ndarray] = {}
         for node, parent, edge in self._order:
             if parent is None:
                 p = st["marginals"][node]
-                drawn[node] = _draw(np.broadcast_to(_cdf(p[None, :]), (1, len(p))), np.zeros(n, dtype=np.int64), rng)
+                drawn[node] = _draw(_cdf(p[None, :]), np.zeros(n, dtype=np.int64), rng)
             else:
                 table = st["tables"][edge]
                 conditional = table if st["edges"][edge][0] == parent else table.T

@@ -28,4 +28,12 @@ def torch_generator(seed: int, device: Any = "cpu") -> Any:
     return generator
 
 
-__all__ = ["derive_seed", "torch_generator"]
+def numpy_seed(generator: Any) -> int:
+    """A seed for numpy draws taken from the torch ``generator`` (advancing it), so a sampling call
+    that mixes torch and numpy randomness stays reproducible from the one generator."""
+    import torch
+
+    return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+
+
+__all__ = ["derive_seed", "numpy_seed", "torch_generator"]

@@ -37,9 +37,9 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import Synthesizer
+from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
-from engine.models.seeds import derive_seed
+from engine.models.seeds import derive_seed, numpy_seed
 from engine.models.threads import TorchThreads
 
 CATEGORICAL_SAMPLING = ("sample", "argmax")
@@ -85,8 +85,7 @@ class TVAE(Synthesizer):
     def _validate_params(self) -> None:
         super()._validate_params()
         p = self.model_params
-        if isinstance(p["embedding_dim"], bool) or not isinstance(p["embedding_dim"], int) or p["embedding_dim"] < 1:
-            raise ConfigError(f"embedding_dim must be a positive integer; got {p['embedding_dim']!r}")
+        _positive_int("embedding_dim", p["embedding_dim"], allow_none=False)
         for name in ("compress_dims", "decompress_dims"):
             dims = p[name]
             if not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
@@ -98,9 +97,7 @@ class TVAE(Synthesizer):
             raise ConfigError(f"weight_decay must be a non-negative number; got {p['weight_decay']!r}")
         if p["categorical_sampling"] not in CATEGORICAL_SAMPLING:
             raise ConfigError(f"categorical_sampling must be one of {CATEGORICAL_SAMPLING}; got {p['categorical_sampling']!r}")
-        threads = p["num_threads"]
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ConfigError(f"num_threads must be a positive integer or None; got {threads!r}")
+        _positive_int("num_threads", p["num_threads"])
 
     # -- networks -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -150,10 +147,7 @@ class TVAE(Synthesizer):
         resume = self._resume_point()
         if resume is not None:
             start, state = resume
-            self._encoder.load_state_dict(state["encoder"])
-            self._decoder.load_state_dict(state["decoder"])
-            with torch.no_grad():
-                self._sigma.copy_(state["sigma"])
+            self._restore_weights(state)
             optim.load_state_dict(state["optim"])
             stopper = EarlyStopping.from_state(state["early"])
             best_state = state["best"]
@@ -258,7 +252,7 @@ class TVAE(Synthesizer):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self._decoder(z)
         rec = self._reconstruction(out, x, targets)
-        kld = -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+        kld = _kl(mu, logvar)
         n = x.shape[0]
         return rec * self.model_params["loss_factor"] / n, kld / n
 
@@ -286,7 +280,7 @@ class TVAE(Synthesizer):
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             out = self._decoder(mu + eps * torch.exp(0.5 * logvar))
             rec = self._reconstruction(out, x, targets) * self.model_params["loss_factor"]
-            kld = -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+            kld = _kl(mu, logvar)
             value = float((rec + kld) / x.shape[0])
         return value if math.isfinite(value) else math.inf
 
@@ -364,7 +358,7 @@ class _RowLoss(nn.Module):
         mu, logvar = self.encoder(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         rec = model._reconstruction(self.decoder(z), x, targets, sigma=self.sigma)
-        kld = -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+        kld = _kl(mu, logvar)
         return rec * model.model_params["loss_factor"] + kld
 
 
@@ -426,6 +420,11 @@ class _Layout:
         return first.scatter_reduce(1, index["block"].expand(n, -1), torch.where(is_best, columns, sentinel), reduce="amin")
 
 
+def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Summed KL divergence of the Gaussian posteriors ``N(mu, exp(logvar))`` to the standard normal."""
+    return -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+
+
 def _gumbel(shape: tuple[int, int], generator: torch.Generator, device: str) -> torch.Tensor:
     """Standard Gumbel noise ``-log(-log(U))`` for uniform U, for the Gumbel-max draw.
 
@@ -433,8 +432,7 @@ def _gumbel(shape: tuple[int, int], generator: torch.Generator, device: str) -> 
     than torch's CPU generator; on a GPU from torch.
     """
     if str(device) == "cpu":
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        uniform = torch.from_numpy(np.random.default_rng(seed).random(shape, dtype=np.float32))
+        uniform = torch.from_numpy(np.random.default_rng(numpy_seed(generator)).random(shape, dtype=np.float32))
     else:
         uniform = torch.rand(shape, generator=generator, device=device)
     return uniform.clamp_(min=1e-12).log_().neg_().log_().neg_()
