@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from engine.data.s3 import ENDPOINT_ENV
 from engine.errors import ConfigError, InputError, SourceUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,6 @@ FORMATS = ("parquet", "csv", "ndjson")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson"}
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
-ENDPOINT_ENV = "DOPPEL_S3_ENDPOINT_URL"
 
 
 @dataclass(frozen=True)
