@@ -140,16 +140,25 @@ def test_early_stopping_keeps_the_best_validation_epoch(adult: pl.DataFrame) -> 
     assert model.metrics_["best_epoch"] == best["epoch"]
 
 
-def test_the_batched_forward_equals_step_by_step_prediction() -> None:
+@pytest.mark.parametrize("context_dim", [0, 3], ids=["no-context", "parent-row-context"])
+def test_the_batched_forward_equals_step_by_step_prediction(context_dim: int) -> None:
     """The training forward (all sub-columns at once under a mask) and the sampler's per-step
-    lookup tables compute the same conditional distributions."""
+    lookup tables compute the same conditional distributions, with or without a parent-row
+    context (the ``context_dim`` hook)."""
     torch.manual_seed(0)
     vocab, column_of = [5, 7, 3, 4], [0, 1, 1, 2]
-    net = ARGNNetwork(vocab_sizes=vocab, column_of=column_of, embedding_dim=4, hidden_dim=8, depth=2, dropout=0.0).eval()
+    net = ARGNNetwork(
+        vocab_sizes=vocab, column_of=column_of, embedding_dim=4, hidden_dim=8, depth=2, dropout=0.0, context_dim=context_dim
+    ).eval()
+    context = None
+    if context_dim:
+        with torch.no_grad():
+            net.w_context.normal_()  # zero at initialisation: make the context matter
+        context = torch.randn(6, context_dim)
     tokens = torch.stack([torch.randint(0, v, (6,)) for v in vocab], dim=1)
     order = [2, 0, 1]
     vis = visibility(order, column_of)
-    hidden = net.hidden(tokens, vis)
+    hidden = net.hidden(tokens, vis, context)
     plan = net.plan(order)
     for step in plan.steps:
         t = step.target
@@ -157,6 +166,8 @@ def test_the_batched_forward_equals_step_by_step_prediction() -> None:
             pre = step.bias.expand(tokens.shape[0], -1)
         else:
             pre = torch.nn.functional.embedding_bag(tokens[:, step.sources] + step.source_offsets, step.table, mode="sum") + step.bias
+        if context is not None:
+            pre = pre + context @ step.context_weight
         x = torch.relu(pre)
         for w, b in step.hidden:
             x = torch.relu(x @ w + b)

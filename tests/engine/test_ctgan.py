@@ -19,21 +19,10 @@ from engine.models._ctgan_layout import OutputLayout, marginal_distance
 from engine.models._ctgan_sampler import ConditionSampler, RowSampler
 from engine.models.ctgan import CTGAN
 from engine.transform import DataTransformer
+from tests.engine.test_models_contract import TRANSFORMER, read_adult
 
-# Small mixtures keep the transformer's fit quick; nothing here depends on them.
-TRANSFORMER = {"n_modes": 5, "gmm_sample_rows": 2_000, "gmm_max_iter": 50}
 # A batch of 200 (a multiple of pac=10) gives 10 steps per epoch on 2,000 rows.
 BATCH = 200
-
-
-def read_adult(path: Path, *, rows: int, seed: int) -> pl.DataFrame:
-    """adult.csv with leading spaces stripped and '?' as null, ``rows`` rows sampled."""
-    frame = pl.read_csv(path)
-    strings = [c for c, t in frame.schema.items() if t == pl.String]
-    frame = frame.with_columns(pl.col(strings).str.strip_chars_start()).with_columns(
-        pl.when(pl.col(c) == "?").then(None).otherwise(pl.col(c)).alias(c) for c in strings
-    )
-    return frame.sample(rows, seed=seed)
 
 
 def make(**params: object) -> CTGAN:
