@@ -25,7 +25,7 @@ from engine.errors import DoppelError
 from infra.db.errors import ConfigError
 from infra.db.models import ROLES
 from infra.db.session import TenantSession
-from infra.services.tenancy import role_of
+from infra.services.tenancy import require_known_role, role_of
 
 ROLE_RANK: Final[dict[str, int]] = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 """Higher allows more; every role allows what the lower ones allow."""
@@ -87,13 +87,6 @@ def require_actor(actor: object) -> Actor:
             f"{type(actor).__name__} {actor!r}; pages get it from app.identity.current_actor()"
         )
     return actor
-
-
-def require_known_role(role: str) -> str:
-    """``role`` when it is one of owner, admin, member, viewer; else ``ConfigError``."""
-    if role not in ROLE_RANK:
-        raise ConfigError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    return role
 
 
 def role_allows(role: str | None, *, at_least: str) -> bool:

@@ -22,7 +22,8 @@ def _require_tier(tier: str) -> str:
     return tier
 
 
-def _require_role(role: str) -> str:
+def require_known_role(role: str) -> str:
+    """``role`` when it is one of owner, admin, member, viewer; else ``ConfigError``."""
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     return role
@@ -87,7 +88,7 @@ def ensure_user(
 
 def set_member(session: TenantSession, *, user_id: str, role: str, actor: str | None) -> Membership:
     """Give ``user_id`` the ``role`` (owner, admin, member, viewer) in the session's tenant."""
-    _require_role(role)
+    require_known_role(role)
     if session.get(User, user_id) is None:
         raise NotFoundError(f"user {user_id!r} not found")
     membership = session.get(Membership, (session.tenant, user_id))
