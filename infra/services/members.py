@@ -40,12 +40,15 @@ def grant_at_login(session: TenantSession, *, user_id: str, role: str, reason: s
     return role
 
 
-def _owner_count(session: TenantSession) -> int:
-    return session.scalar(
+def _keep_an_owner(session: TenantSession) -> None:
+    """``ConflictError`` when the tenant has one owner (or none): that owner must stay."""
+    owners = session.scalar(
         select(func.count()).select_from(Membership).where(
             Membership.tenant_id == session.tenant, Membership.role == "owner"
         )
     ) or 0
+    if owners <= 1:
+        raise ConflictError("this is the workspace's last owner: make someone else owner first")
 
 
 def change_role(session: TenantSession, *, user_id: str, role: str, actor: Actor) -> Membership:
@@ -57,8 +60,8 @@ def change_role(session: TenantSession, *, user_id: str, role: str, actor: Actor
         raise NotFoundError(f"user {user_id!r} is not a member of this workspace")
     if "owner" in (current, role):
         require_permission(session, actor, "owner.manage")
-    if current == "owner" and role != "owner" and _owner_count(session) <= 1:
-        raise ConflictError("this is the workspace's last owner: make someone else owner first")
+    if current == "owner" and role != "owner":
+        _keep_an_owner(session)
     membership = tenancy.set_member(session, user_id=user_id, role=role, actor=actor.label)
     add_route(session, kind="member", key=user_id)
     return membership
@@ -72,8 +75,7 @@ def remove_member(session: TenantSession, *, user_id: str, actor: Actor) -> None
         raise NotFoundError(f"user {user_id!r} is not a member of this workspace")
     if current == "owner":
         require_permission(session, actor, "owner.manage")
-        if _owner_count(session) <= 1:
-            raise ConflictError("this is the workspace's last owner: make someone else owner first")
+        _keep_an_owner(session)
     tenancy.remove_member(session, user_id=user_id, actor=actor.label)
     remove_route(session, kind="member", key=user_id)
 
