@@ -424,6 +424,17 @@ def test_webhooks_filter_events_and_sign_with_hmac(db, tenant):  # noqa: F811
     assert len(everything.secret) >= 32
 
 
+def test_a_removed_webhook_gets_no_more_events_and_the_removal_is_audited(db, tenant):  # noqa: F811
+    with tenant_session(tenant, database=db) as s:
+        hook = notifications.add_webhook(s, url="https://hooks.example.org/gone", actor="root")
+        notifications.remove_webhook(s, hook.id, actor="root")
+        assert notifications.webhooks_for(s, event="job.succeeded") == []
+        (event,) = audit.list_events(s, object_id=hook.id, action="webhook.removed")
+        assert event.actor == "root"
+        with pytest.raises(NotFoundError, match="webhook"):
+            notifications.remove_webhook(s, hook.id, actor="root")
+
+
 def test_changes_are_audited_in_the_same_transaction(db, tenant, adult_upload):  # noqa: F811
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
