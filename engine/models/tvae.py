@@ -297,6 +297,56 @@ class TVAE(Synthesizer):
         with torch.no_grad():
             self._sigma.copy_(state["sigma"])
 
+    # -- scoring --------------------------------------------------------------------------
+    def row_loss(self, data: Any, *, draws: int = 8, seed: int = 0) -> np.ndarray:
+        """Each row's training loss under the fitted model: a float64 array, one value per row.
+
+        The loss is the one training minimises for a row (``loss_factor`` x reconstruction
+        negative log-likelihood + KL divergence of its latent posterior; a negative ELBO up to
+        constants), averaged over ``draws`` latent codes drawn from the encoder's posterior with
+        a generator seeded from ``seed`` (the model's own random state is left alone). Lower
+        means the model fits the row better: a membership test scores rows by it
+        (``tests/bench/bench_dp_audit.py``). ``data``: polars or pandas rows with the training
+        columns, encoded by the fitted transformer (under DP, nulls filled as in ``fit``).
+
+        Needs the encoder of the ``fit`` that trained the model; model files keep the decoder
+        only, so a model from ``load`` refuses with ``ConfigError``.
+        """
+        from engine.errors import InputError
+        from engine.transform.transformer import as_polars
+
+        self._check_fitted()
+        _positive_int("draws", draws, allow_none=False)
+        if getattr(self, "_encoder", None) is None:
+            raise ConfigError("row_loss needs the encoder of the fit that trained this TVAE; a model file keeps only the decoder")
+        frame = as_polars(data)
+        missing = [c for c in self.transformer_.columns_ if c not in frame.columns]
+        if missing:
+            raise InputError(f"row_loss needs the training columns; missing {missing}")
+        frame = frame.select(self.transformer_.columns_)
+        if self.private_:
+            from engine.privacy.domain import prepare_frame
+
+            frame = prepare_frame(self.transformer_, frame)
+        data_t = torch.from_numpy(self.transformer_.transform(frame)).to(self.device_)
+        targets = self._layout.targets(data_t)
+        loss_module = _RowLoss(self)
+
+        def one_row(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return loss_module(x.unsqueeze(0), t.unsqueeze(0))
+
+        per_row = torch.func.vmap(one_row, randomness="different")
+        total = torch.zeros(data_t.shape[0], dtype=torch.float64, device=self.device_)
+        self._encoder.eval()
+        self._decoder.eval()
+        with self._threads(fitting=False, rows=data_t.shape[0]), torch.no_grad(), torch.random.fork_rng(devices=[] if self.device_ == "cpu" else None):
+            torch.manual_seed(derive_seed(self.seed, "row-loss", seed))
+            for _ in range(draws):
+                for start in range(0, data_t.shape[0], 8_192):
+                    stop = start + 8_192
+                    total[start:stop] += per_row(data_t[start:stop], targets[start:stop]).double()
+        return (total / draws).cpu().numpy()
+
     # -- sampling -------------------------------------------------------------------------
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
         with self._threads(fitting=False, rows=n):
@@ -332,6 +382,7 @@ class TVAE(Synthesizer):
         with torch.no_grad():
             self._sigma.copy_(tensors["sigma"])
         self._decoder.eval()
+        self._encoder = None  # not in the file: sampling needs none, row_loss refuses without it
 
     def _model_config(self) -> dict[str, Any]:
         layout = self._layout

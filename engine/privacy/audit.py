@@ -23,6 +23,19 @@ too. The bound is loose: with a few thousand trials per side it cannot show a sm
 ``canary_scores`` runs every trial in one optimizer step: trial ``t`` owns row ``t`` of a
 ``(trials, dim)`` parameter and its rows' gradients are zero elsewhere, so per-row clipping
 and the independent Gaussian noise per coordinate act on each trial separately.
+
+``one_run_epsilon_lower_bound`` is the bound of the *one-run* audit (Steinke, Nasr &
+Jagielski 2023, "Privacy auditing with one (1) training run", its main theorem): ``m`` canaries
+each join one real training run with probability 1/2, the auditor guesses "in" or "out" for
+``r`` of them (abstaining on the rest) and ``v`` guesses are right. Under (epsilon, delta)-DP
+the count of right guesses is nearly dominated by Binomial(r, e^eps / (1 + e^eps)):
+
+    P[V >= v] <= f(v) + 2 m delta max_{1 <= i <= v} (f(v - i) - f(v)) / i,
+    f(u) = P[Binomial(r, e^eps / (1 + e^eps)) >= u],
+
+so every epsilon whose right-hand side stays below ``alpha`` is rejected at confidence
+``1 - alpha``; the bound is the largest such epsilon. ``tests/bench/bench_dp_audit.py`` runs
+it on a real DP training run.
 """
 
 from __future__ import annotations
@@ -114,4 +127,59 @@ def canary_scores(
     return np.concatenate(scores), np.concatenate(inclusion)
 
 
-__all__ = ["canary_scores", "clopper_pearson_upper", "epsilon_lower_bound"]
+def one_run_p_value(m: int, r: int, v: int, *, epsilon: float, delta: float) -> float:
+    """The chance of ``v`` or more right guesses out of ``r`` (``m`` canaries) if the run is (epsilon, delta)-DP.
+
+    The right-hand side of the main theorem of Steinke, Nasr & Jagielski (2023), capped at 1 (see
+    the module docstring): the binomial tail at the randomised-response accuracy
+    ``e^eps / (1 + e^eps)``, plus ``2 m delta`` times the largest average of the binomial's
+    probabilities over the ``i`` counts just below ``v``.
+    """
+    from scipy.special import expit
+    from scipy.stats import binom
+
+    if not 0 <= v <= r <= m:
+        raise ValueError(f"need 0 <= v <= r <= m; got m={m}, r={r}, v={v}")
+    if epsilon < 0 or not 0 <= delta <= 1:
+        raise ValueError(f"need epsilon >= 0 and delta in [0, 1]; got {epsilon}, {delta}")
+    q = float(expit(epsilon))
+    tail = float(binom.sf(v - 1, r, q))  # f(v) = P[W >= v]
+    if v == 0 or delta == 0:
+        return min(1.0, tail)
+    # f(v - i) - f(v) = P[v - i <= W <= v - 1]: cumulative sums of the pmf from v - 1 downwards
+    below = np.cumsum(binom.pmf(np.arange(v - 1, -1, -1), r, q))
+    slope = float(np.max(below / np.arange(1, v + 1)))
+    return min(1.0, tail + 2.0 * m * delta * slope)
+
+
+def one_run_epsilon_lower_bound(m: int, r: int, v: int, *, delta: float, alpha: float = 0.05, tol: float = 1e-6) -> float:
+    """The one-run audit's ``1 - alpha`` lower bound on epsilon from ``v`` right guesses out of ``r`` (``m`` canaries).
+
+    The largest epsilon whose ``one_run_p_value`` is still below ``alpha`` (found by bisection;
+    the p-value grows with epsilon), 0 when even epsilon 0 explains the count. All guesses
+    right gives the most ``r`` guesses can show; half of them right gives 0.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
+
+    def rejected(epsilon: float) -> bool:
+        return one_run_p_value(m, r, v, epsilon=epsilon, delta=delta) < alpha
+
+    if not rejected(0.0):
+        return 0.0
+    low, high = 0.0, 1.0
+    while rejected(high):  # ends: as epsilon grows the tail tends to P[Binomial(r, 1) >= v] = 1
+        low, high = high, 2.0 * high
+    while high - low > tol:
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if rejected(middle) else (low, middle)
+    return low
+
+
+__all__ = [
+    "canary_scores",
+    "clopper_pearson_upper",
+    "epsilon_lower_bound",
+    "one_run_epsilon_lower_bound",
+    "one_run_p_value",
+]
