@@ -71,8 +71,16 @@ def gumbel_noise(shape: tuple[int, ...], *, generator: torch.Generator, device: 
     """Standard Gumbel noise ``-log(-log U)`` drawn from ``generator`` (reproducible)."""
     import torch
 
-    u = torch.rand(shape, generator=generator, device=device).clamp_(min=_TINY)
-    return u.log_().neg_().clamp_(min=_TINY).log_().neg_()
+    return uniform_to_gumbel_(torch.rand(shape, generator=generator, device=device))
+
+
+def uniform_to_gumbel_(u: torch.Tensor) -> torch.Tensor:
+    """Uniform [0, 1) draws turned into standard Gumbel noise ``-log(-log U)``, in place.
+
+    Separate from the draw so that a sampler can draw under a lock (a fixed order of draws,
+    hence reproducible rows) and transform outside it.
+    """
+    return u.clamp_(min=_TINY).log_().neg_().clamp_(min=_TINY).log_().neg_()
 
 
 class OutputLayout:
@@ -106,7 +114,6 @@ class OutputLayout:
         if sorted(order) != list(range(self.width)):
             raise ValueError("the transformer's spans do not tile its output columns exactly")
         self.inverse_order = torch.as_tensor(np.argsort(np.asarray(order, dtype=np.int64)), device=self.device)
-        self.softmax_index = torch.as_tensor(np.asarray(order[len(tanh_cols) :], dtype=np.int64), device=self.device)
         # Condition spans: one padded table [columns, max width] for the cross-entropy.
         self.n_conditions = len(condition_spans)
         self.condition_sizes = torch.as_tensor([c.size for c in condition_spans], dtype=torch.int64, device=self.device)
@@ -148,7 +155,7 @@ class OutputLayout:
         return F.cross_entropy(logits, category)
 
     # -- sampling -------------------------------------------------------------------------
-    def discretise(self, raw: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    def discretise(self, raw: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """``raw`` (modified in place) made ready for ``inverse_transform``: tanh on scalars,
         Gumbel noise added to every one-hot block's scores.
 
@@ -156,12 +163,17 @@ class OutputLayout:
         Gumbel noise)`` is an exact draw from ``softmax(scores)`` whatever the temperature:
         the decoded categories follow the same distributions as training's Gumbel-softmax,
         without a softmax or a one-hot being computed.
+
+        ``noise`` is standard Gumbel noise of ``raw``'s shape: one contiguous add instead of
+        a scatter onto the one-hot columns; the few scalar columns are then overwritten with
+        their tanh, computed before the add. ``raw`` may be wider than the layout (padding
+        columns, left meaningless).
         """
         import torch
 
-        raw.index_copy_(1, self.tanh_index, torch.tanh(raw.index_select(1, self.tanh_index)))
-        noise = gumbel_noise((raw.shape[0], len(self.softmax_index)), generator=generator, device=raw.device)
-        raw.index_add_(1, self.softmax_index, noise)
+        values = torch.tanh(raw.index_select(1, self.tanh_index))
+        raw.add_(noise)
+        raw.index_copy_(1, self.tanh_index, values)
         return raw
 
     def fix_category(self, rows: torch.Tensor, column: int, category: int) -> None:
@@ -197,4 +209,4 @@ def marginal_distance(real: np.ndarray, fake: np.ndarray, spans: list[Span], sta
     return float(np.mean(distances)) if distances else 0.0
 
 
-__all__ = ["GUMBEL_TAU", "OutputLayout", "gumbel_noise", "marginal_distance"]
+__all__ = ["GUMBEL_TAU", "OutputLayout", "gumbel_noise", "marginal_distance", "uniform_to_gumbel_"]

@@ -45,6 +45,11 @@ class ConditionSampler:
         weights = self.counts.astype(np.float64)
         self._log_cdf = torch.as_tensor(_cdf(np.log1p(weights)), device=self.device)
         self._freq_cdf = torch.as_tensor(_cdf(weights), device=self.device)
+        # The joint of (column uniform, category by frequency) over the flattened padded
+        # [columns, width] grid: ``draw`` needs one uniform and one binary search per row.
+        if self.n_columns:
+            shares = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1.0) / self.n_columns
+            self._joint_cdf = torch.as_tensor(_cdf(shares.reshape(1, -1))[0], device=self.device)
 
     @staticmethod
     def count_categories(data: np.ndarray, condition_spans: list[ConditionSpan]) -> np.ndarray:
@@ -69,6 +74,20 @@ class ConditionSampler:
         u = torch.rand((batch, 1), generator=generator, device=self.device, dtype=cdf.dtype)
         category = (cdf <= u).sum(dim=1)
         return column, category
+
+    def draw(self, batch: int, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``batch`` (column, category) pairs for sampling: column uniform, category by frequency.
+
+        The same distribution as ``sample(log_frequency=False)``, drawn with one uniform and
+        one binary search per row in the joint's cumulative distribution instead of a
+        ``[batch, width]`` comparison table (about 8% of CPU sampling time otherwise).
+        """
+        import torch
+
+        u = torch.rand((batch,), generator=generator, device=self.device, dtype=self._joint_cdf.dtype)
+        cell = torch.searchsorted(self._joint_cdf, u, right=True)  # first entry > u: never a zero-weight cell
+        width = self.counts.shape[1]
+        return cell // width, cell % width
 
     def fixed(self, batch: int, column: int, category: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``batch`` copies of one (column, category) pair."""

@@ -40,6 +40,8 @@ alone, is post-processing. Differences from the non-private step, each forced by
 Sampling picks (column, category) by the training frequencies, so the generated rows follow
 the data's distribution; a categorical equality ``{column: value}`` on a condition column
 fixes that column's conditional vector and one-hot for every row, so no row is rejected.
+Batch sampling runs the generator with BatchNorm folded into its weights, in preallocated
+buffers, chunk by chunk on worker threads (``_ctgan_generate``, ``FoldedGenerator``).
 """
 
 from __future__ import annotations
@@ -60,9 +62,11 @@ from engine.models.threads import TorchThreads
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-# Rows per generator pass when sampling: bounds memory (the widest hidden layer of a default
-# generator is ~760 floats a row) while keeping every matmul large.
-_SAMPLE_CHUNK_CPU = 16_384
+    from engine.models._ctgan_nets import FoldedGenerator
+
+# Rows per generator pass when sampling. On CPU a chunk's buffers (~930 floats a row with the
+# default generator) should stay near the core's cache while every matmul stays large.
+_SAMPLE_CHUNK_CPU = 2_048
 _SAMPLE_CHUNK_GPU = 131_072
 # Steps between progress reports inside an epoch (each report reads the losses, a GPU sync).
 _REPORT_EVERY = 50
@@ -103,8 +107,10 @@ class CTGAN(Synthesizer):
     - ``gradient_penalty`` (10.0): WGAN-GP weight lambda.
     - ``log_frequency`` (True): draw training conditions by log-frequency (the paper's
       training-by-sampling) rather than by frequency.
-    - ``n_threads`` (None): CPU threads for torch during fit and sampling (None: all cores);
-      the previous setting is restored afterwards.
+    - ``n_threads`` (None): CPU threads (None: all cores). Fitting uses them as torch's
+      intra-op threads (the previous setting is restored afterwards); sampling as workers
+      that each generate whole chunks of rows with single-threaded kernels (the rows do not
+      depend on their number).
 
     Early stopping is off by default (``patience=None``), as in the paper: all rows train.
     With a ``patience``, ``validation_share`` of the rows are held out and the validation
@@ -170,7 +176,7 @@ class CTGAN(Synthesizer):
 
     # -- fitting --------------------------------------------------------------------------
     def _threads(self) -> TorchThreads:
-        """torch's intra-op threads while fitting or sampling: ``n_threads``, None meaning all cores."""
+        """torch's intra-op threads while fitting: ``n_threads``, None meaning all cores."""
         threads = self.model_params["n_threads"]
         return TorchThreads(threads if threads is not None else os.cpu_count())
 
@@ -314,6 +320,7 @@ class CTGAN(Synthesizer):
         from engine.models._ctgan_sampler import ConditionSampler
 
         t = self.transformer_
+        self._folded_cache = None  # see ``_folded_generator``
         self._layout = OutputLayout(t.output_info_, t.span_starts_, t.condition_spans_, device=device)
         self._conditions = ConditionSampler(counts, device=device)
         torch.manual_seed(derive_seed(self.seed, "init", "generator"))
@@ -327,34 +334,48 @@ class CTGAN(Synthesizer):
         return {span.column for span in self.transformer_.condition_spans_}
 
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
-        with self._threads():
-            encoded = self._generate_encoded(n, generator=generator, fixed=fixed)
-            return self.transformer_.inverse_transform(encoded)
+        return self.transformer_.inverse_transform(self._generate_encoded(n, generator=generator, fixed=fixed))
 
     def _generate_encoded(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None = None) -> np.ndarray:
         """``n`` generated rows in the transformer's float encoding, ready for ``inverse_transform``.
 
         The generator runs as in eval mode (BatchNorm on its running statistics, folded into
-        the weights); one-hot blocks hold scores whose argmax is the drawn category.
+        the weights); one-hot blocks hold scores whose argmax is the drawn category. On CPU,
+        ``n_threads`` workers (None: all cores) each generate whole chunks of rows (see
+        ``_ctgan_generate``); the rows do not depend on the number of workers. The result is
+        a view without the output layer's padding columns.
         """
-        import torch
+        from engine.models._ctgan_generate import generate_encoded
 
-        layout, net = self._layout, self.generator_
-        device = layout.device
+        layout = self._layout
         target = self._fixed_category(fixed)
-        chunk = _SAMPLE_CHUNK_GPU if device.type == "cuda" else _SAMPLE_CHUNK_CPU
-        out = np.empty((n, layout.width), dtype=np.float32)
-        with torch.no_grad():
-            weights = net.inference_weights()  # eval-mode BatchNorm folded in, once per call
-            for begin in range(0, n, chunk):
-                size = min(chunk, n - begin)
-                condition = self._condition_index(size, generator=generator, target=target)
-                z = torch.randn((size, self.model_params["embedding_dim"]), generator=generator, device=device)
-                rows = layout.discretise(net.infer(z, condition, weights), generator=generator)
-                if target is not None:
-                    layout.fix_category(rows, *target)
-                out[begin : begin + size] = rows.cpu().numpy()
-        return out
+        threads = self.model_params["n_threads"]
+        encoded = generate_encoded(
+            n,
+            folded=self._folded_generator(),
+            layout=layout,
+            conditions=lambda size: self._condition_index(size, generator=generator, target=target),
+            generator=generator,
+            fixed=target,
+            chunk=_SAMPLE_CHUNK_GPU if layout.device.type == "cuda" else _SAMPLE_CHUNK_CPU,
+            workers=threads if threads is not None else (os.cpu_count() or 1),
+        )
+        return encoded[:, : layout.width]
+
+    def _folded_generator(self) -> FoldedGenerator:
+        """``generator_.folded()``, cached until any of its weights or statistics change.
+
+        The key is every parameter's and buffer's version counter (bumped by each in-place
+        update: an optimiser step, ``load_state_dict``, BatchNorm's running statistics; a new
+        generator from ``_build`` clears the cache), so a stream of one-row calls folds the
+        weights once, and training never sees a stale copy.
+        """
+        key = tuple(t._version for t in (*self.generator_.parameters(), *self.generator_.buffers()))
+        cached = self._folded_cache
+        if cached is None or cached[0] != key:
+            cached = (key, self.generator_.folded())
+            self._folded_cache = cached
+        return cached[1]
 
     def _condition_index(
         self, size: int, *, generator: torch.Generator, target: tuple[int, int] | None
@@ -363,7 +384,7 @@ class CTGAN(Synthesizer):
         if self._layout.n_conditions == 0:
             return None
         if target is None:
-            column, category = self._conditions.sample(size, generator=generator, log_frequency=False)
+            column, category = self._conditions.draw(size, generator=generator)
         else:
             column, category = self._conditions.fixed(size, *target)
         return self._layout.condition_offsets.index_select(0, column) + category

@@ -92,6 +92,22 @@ def test_sampling_conditions_follow_plain_frequencies(encoded: tuple[DataTransfo
     assert np.abs(observed - sampler.counts[j] / sampler.counts[j].sum()).max() < 0.01
 
 
+def test_sampling_draws_follow_plain_frequencies_by_one_search_per_row(encoded: tuple[DataTransformer, np.ndarray]) -> None:
+    transformer, data = encoded
+    sampler = ConditionSampler(ConditionSampler.count_categories(data, transformer.condition_spans_), device="cpu")
+    draws = 400_000
+    column, category = sampler.draw(draws, generator=torch.Generator().manual_seed(1))
+    column, category = column.numpy(), category.numpy()
+    n_columns = len(transformer.condition_spans_)
+    assert np.abs(np.bincount(column, minlength=n_columns) / draws - 1 / n_columns).max() < 0.006
+    expected = sampler.probabilities(log_frequency=False)
+    for j in range(n_columns):
+        picked = category[column == j]
+        observed = np.bincount(picked, minlength=expected.shape[1]) / len(picked)
+        assert np.abs(observed - expected[j]).max() < 0.012, transformer.condition_spans_[j].column
+        assert observed[sampler.counts[j] == 0].sum() == 0
+
+
 def test_training_by_sampling_draws_only_rows_holding_the_chosen_category(encoded: tuple[DataTransformer, np.ndarray]) -> None:
     transformer, data = encoded
     spans = transformer.condition_spans_
@@ -253,6 +269,47 @@ def test_saved_model_samples_the_same_rows(trained: CTGAN, tmp_path: Path) -> No
     loaded = CTGAN.load(path)
     assert loaded.sample(500, seed=9).equals(trained.sample(500, seed=9))
     assert loaded.sample(200, seed=9, conditions={"sex": "Male"}).get_column("sex").unique().to_list() == ["Male"]
+
+
+def test_folded_generator_computes_the_eval_mode_forward(trained: CTGAN) -> None:
+    net = trained.generator_.eval()
+    generator = torch.Generator().manual_seed(8)
+    condition = trained._condition_index(300, generator=generator, target=None)
+    z = torch.randn((300, trained.model_params["embedding_dim"]), generator=generator)
+    folded = net.folded()
+    # Row slices of larger buffers, as the sampler passes them.
+    out = torch.full((400, folded.output_width), float("nan"))
+    work = folded.workspace(400, torch.device("cpu"))
+    with torch.no_grad():
+        expected = net(z, condition)
+        got = folded.forward_into(z, condition, out[50:350], work[:300])
+    assert torch.allclose(got[:, : folded.output_dim], expected, atol=1e-4)
+    assert out[:50].isnan().all() and out[350:].isnan().all()
+
+
+def test_sampled_rows_do_not_depend_on_the_number_of_workers(trained: CTGAN, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.models.ctgan as ctgan_module
+
+    monkeypatch.setattr(ctgan_module, "_SAMPLE_CHUNK_CPU", 64)  # 16 chunks shared among the workers
+    rows = []
+    for threads in (1, 2, 3):
+        trained.model_params["n_threads"] = threads
+        rows.append(trained.sample(1_000, seed=4))
+    trained.model_params["n_threads"] = 1
+    assert rows[0].equals(rows[1]) and rows[0].equals(rows[2])
+
+
+def test_folded_weights_are_refreshed_when_the_generator_changes(trained: CTGAN) -> None:
+    folded = trained._folded_generator()
+    assert trained._folded_generator() is folded
+    saved = {k: v.clone() for k, v in trained.generator_.state_dict().items()}
+    before = trained.sample(200, seed=2)
+    with torch.no_grad():
+        trained.generator_.out.fc.bias.add_(5.0)
+    assert trained._folded_generator() is not folded
+    assert not trained.sample(200, seed=2).equals(before)
+    trained.generator_.load_state_dict(saved)
+    assert trained.sample(200, seed=2).equals(before)
 
 
 # -- the critic stays ready for DP-SGD ----------------------------------------------------
