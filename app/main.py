@@ -14,6 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import download_guard
 from app.identity import LOCAL_MODE_BANNER
 from app.pages_registry import workbench_pages
 from auth.gate import account_sidebar, admit, restore_deep_link
@@ -23,6 +24,7 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="Doppel", page_icon="🪞", layout="wide")
+download_guard.install()  # a download's id answers only the session it was given to
 
 
 def reports_home() -> None:
