@@ -9,6 +9,10 @@ The workbench is the real one (``python -m app`` via ``launch_workbench``), with
 file (``[auth]`` with two named providers, ``[access]`` rules) passed through
 ``STREAMLIT_SECRETS_FILES``, PostgreSQL with row-level security as its metadata database
 (through the app role) and Redis as its shared cache.
+
+The test users (their claims live on the provider; the rules are in ``secrets_toml``) and
+``sign_in``, which walks one of them through the real login, are shared by the browser tests
+of this package.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from auth.share_links import create_share_link, list_share_links, revoke_share_link
 from infra.db import Database, tenant_session
@@ -31,6 +36,20 @@ from tests.browser.conftest import free_port, launch_workbench
 from tests.infra.db_fixtures import migrated_postgres
 
 BROWSER_PG_DATABASE = "doppel_auth_browser_test"
+WAIT_MS = 60_000  # a Streamlit rerun on a busy machine
+
+# Users (claims as the provider gives them; the tenant and role follow from secrets_toml's rules):
+# ana@acme.test, bea@acme.test: members of acme (e-mail domain rule); gil@globex.test: member of
+# globex; max@acme.test: member of acme (domain) and admin of globex (address rule), picks one;
+# vic (groups tenant:acme, role:viewer): viewer of acme; eve@nowhere.test: matches nothing.
+USERS = {
+    "ana": {"email": "ana@acme.test", "email_verified": True, "name": "Ana"},
+    "bea": {"email": "bea@acme.test", "email_verified": True, "name": "Bea"},
+    "gil": {"email": "gil@globex.test", "email_verified": True, "name": "Gil"},
+    "max": {"email": "max@acme.test", "email_verified": True, "name": "Max"},
+    "vic": {"name": "Vic", "groups": ["tenant:acme", "role:viewer"]},
+    "eve": {"email": "eve@nowhere.test", "email_verified": True, "name": "Eve"},
+}
 
 
 @dataclass(frozen=True)
@@ -116,7 +135,12 @@ role = "admin"
 
 @dataclass(frozen=True)
 class LoginWorkbench:
-    """A running workbench with login, its provider, and share tokens of tenant acme's report."""
+    """A running workbench with login, its provider, and share tokens of tenant acme's report.
+
+    ``data_dir`` is the workbench's ``DOPPEL_DATA_DIR`` (its stored objects) and ``database_url``
+    the app role's URL of its PostgreSQL database, for tests that create objects through the
+    services in this process, where the workbench sees them.
+    """
 
     url: str
     provider: OidcProvider
@@ -124,6 +148,8 @@ class LoginWorkbench:
     valid_token: str
     expired_token: str
     revoked_token: str
+    data_dir: Path
+    database_url: str
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +168,19 @@ def login_workbench(tmp_path_factory, oidc_provider: OidcProvider) -> Iterator[L
             "AUTHLIB_INSECURE_TRANSPORT": "1",
         }
         with launch_workbench(data_dir, port=port, env=env) as url:
-            yield LoginWorkbench(url, oidc_provider, acme, *tokens)
+            yield LoginWorkbench(url, oidc_provider, acme, *tokens, data_dir=data_dir, database_url=setup.app_url)
+
+
+def sign_in(page, bench: LoginWorkbench, sub: str, *, path: str = "/", provider: str = "Acme SSO") -> None:
+    """Open ``path`` signed out, sign in as ``sub`` at the provider, come back to the workbench."""
+    bench.provider.set_user(sub, USERS[sub])
+    page.goto(bench.url + path)
+    expect(page.get_by_role("heading", name="Sign in to Doppel")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name=f"Sign in with {provider}").click()
+    page.wait_for_url(f"{bench.provider.url}/oauth2/authorize**", timeout=WAIT_MS)
+    page.locator("input[name=sub]").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{bench.url}/**", timeout=WAIT_MS)
 
 
 def _share_tokens(database: Database, tenant: SeededTenant) -> tuple[str, str, str]:

@@ -1,11 +1,7 @@
 """Login and isolation in a real browser: Debian's Chromium, a real OIDC provider, PostgreSQL.
 
-Users (their claims live on the provider; the rules in ``oidc_fixtures.secrets_toml``):
-- ana@acme.test, bea@acme.test: members of tenant acme (e-mail domain rule);
-- gil@globex.test: member of tenant globex;
-- max@acme.test: member of acme (domain) and admin of globex (address rule) — picks one;
-- vic (groups tenant:acme, role:viewer): viewer of acme;
-- eve@nowhere.test: matches nothing.
+Users: ``tests.auth.oidc_fixtures.USERS`` (ana and bea of acme, gil of globex, max of both,
+vic a viewer of acme, eve of no tenant).
 """
 
 from __future__ import annotations
@@ -16,32 +12,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.auth.oidc_fixtures import LoginWorkbench, login_workbench, oidc_provider  # noqa: F401
+from tests.auth.oidc_fixtures import WAIT_MS, login_workbench, oidc_provider, sign_in  # noqa: F401
 from tests.browser.conftest import page, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
-
-WAIT_MS = 60_000
-USERS = {
-    "ana": {"email": "ana@acme.test", "email_verified": True, "name": "Ana"},
-    "bea": {"email": "bea@acme.test", "email_verified": True, "name": "Bea"},
-    "gil": {"email": "gil@globex.test", "email_verified": True, "name": "Gil"},
-    "max": {"email": "max@acme.test", "email_verified": True, "name": "Max"},
-    "vic": {"name": "Vic", "groups": ["tenant:acme", "role:viewer"]},
-    "eve": {"email": "eve@nowhere.test", "email_verified": True, "name": "Eve"},
-}
-
-
-def sign_in(page, bench: LoginWorkbench, sub: str, *, path: str = "/", provider: str = "Acme SSO") -> None:
-    """Open ``path`` signed out, sign in as ``sub`` at the provider, come back to the workbench."""
-    bench.provider.set_user(sub, USERS[sub])
-    page.goto(bench.url + path)
-    expect(page.get_by_role("heading", name="Sign in to Doppel")).to_be_visible(timeout=WAIT_MS)
-    page.get_by_role("button", name=f"Sign in with {provider}").click()
-    page.wait_for_url(f"{bench.provider.url}/oauth2/authorize**", timeout=WAIT_MS)
-    page.locator("input[name=sub]").fill(sub)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{bench.url}/**", timeout=WAIT_MS)
 
 
 def sidebar_text(page) -> str:
