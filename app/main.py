@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import download_guard
+from app import data_export, download_guard
 from app.identity import LOCAL_MODE_BANNER
 from app.pages_registry import workbench_pages
 from auth.gate import account_sidebar, admit, restore_deep_link
@@ -25,6 +25,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 st.set_page_config(page_title="Doppel", page_icon="🪞", layout="wide")
 download_guard.install()  # a download's id answers only the session it was given to
+data_export.enforce()  # no table's built-in CSV download or copy: formula cells stay out of spreadsheets
 
 
 def reports_home() -> None:

@@ -4,7 +4,8 @@ Streamlit renders Markdown in most places that take a string (st.markdown, st.er
 captions) and supports its own directives in it (``:red[...]``, ``:material/icon:``, ``$math$``);
 plotly renders a subset of HTML in titles, tick labels and hover text. Data must not be able
 to add a link, an image, a heading or a colour to the page, so every such string passes
-through one of these functions. Tables (st.dataframe) show cell text as-is and need neither.
+through one of these functions. Tables (st.dataframe) show cell text as-is and need neither
+(their built-in "Download as CSV" is off, so no formula cell leaves through it: app/data_export.py).
 """
 
 from __future__ import annotations

@@ -135,6 +135,34 @@ def test_xsrf_protection_is_on_and_uploads_are_capped(tmp_path):
     assert "--client.showErrorDetails=none" in argv
 
 
+def test_the_built_in_table_export_is_off_at_launch(tmp_path):
+    """No "Download as CSV" (or copy) on st.dataframe / st.data_editor: it would write formulas as they are."""
+    assert "--client.disableDataExport=true" in launch(tmp_path, GOOD_AUTH)
+
+
+def test_the_entry_script_switches_the_table_export_off_however_it_was_started(tmp_path, monkeypatch):
+    """``streamlit run app/main.py`` without the launcher, or with the option turned off, still gets it
+    off before anything is drawn (the entry script sets it and starts its run again)."""
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    from app.data_export import OPTION
+    from tests.app.page_support import MAIN_SCRIPT, clear_caches
+
+    monkeypatch.setenv("DOPPEL_DATA_DIR", str(tmp_path))  # local mode's state in a private folder
+    monkeypatch.delenv("DOPPEL_DATABASE_URL", raising=False)
+    clear_caches()
+    before = config.get_option(OPTION)
+    config.set_option(OPTION, False)
+    try:
+        at = AppTest.from_file(MAIN_SCRIPT, default_timeout=60).run()
+        assert config.get_option(OPTION) is True
+        assert not at.exception
+    finally:
+        config.set_option(OPTION, before)
+        clear_caches()
+
+
 def test_providers_are_listed_with_their_labels():
     import tomllib
 
