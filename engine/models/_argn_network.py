@@ -46,18 +46,24 @@ from torch.nn import functional as F
 _NEG = -1.0e9  # logit of a padded (impossible) code
 
 
-def visibility(order: Sequence[int], column_of: Sequence[int]) -> torch.Tensor:
-    """``(K, K)`` bool: ``vis[t, s]`` when sub-column ``s`` precedes ``t`` under the column ``order``.
+def visibility(order: Sequence[int], column_of: Sequence[int], shared: Sequence[bool] | None = None) -> torch.Tensor:
+    """``(K, K)`` bool: ``vis[t, s]`` when sub-column ``s`` is an input of ``t`` under the column ``order``.
 
     ``order`` lists column indices (every column once); ``column_of[k]`` is the column of
-    sub-column ``k``. Sub-columns of one column keep their encoded order.
+    sub-column ``k``. Sub-columns of one column keep their encoded order. ``s`` is an input
+    of ``t`` when it comes before ``t`` and, if ``shared`` is given, either ``shared[s]`` or
+    both belong to the same column (a number's fine sub-bin informs its own column only).
     """
     column_of_t = torch.as_tensor(list(column_of), dtype=torch.long)
     rank_of_column = torch.empty(len(order), dtype=torch.long)
     rank_of_column[torch.as_tensor(list(order), dtype=torch.long)] = torch.arange(len(order))
     # position of each sub-column in the full order: column rank first, then its index in the column
     key = rank_of_column[column_of_t] * (len(column_of_t) + 1) + torch.arange(len(column_of_t))
-    return key[None, :] < key[:, None]
+    vis = key[None, :] < key[:, None]
+    if shared is not None:
+        same_column = column_of_t[None, :] == column_of_t[:, None]
+        vis &= same_column | torch.as_tensor(list(shared), dtype=torch.bool)[None, :]
+    return vis
 
 
 def sub_column_order(order: Sequence[int], column_of: Sequence[int]) -> list[int]:
@@ -90,6 +96,8 @@ class ARGNNetwork(nn.Module):
     embeddings while training; ``context_dim`` the width of an optional parent-row context
     (0: none). ``log_priors`` (optional, one vector per sub-column) initialise the output
     biases at the empirical log-frequencies, so training starts from the marginals.
+    ``shared[k]`` (default all True): whether sub-column ``k`` is an input of other columns'
+    predictors (``visibility``); the sampler's tables follow the same rule.
 
     Output layers are stacked per *bucket* of sub-columns with similar vocabularies
     (``output_buckets``) and padded to the bucket's largest, so a 2-level column does not pay
@@ -108,12 +116,14 @@ class ARGNNetwork(nn.Module):
         hidden_dropout: float = 0.0,
         context_dim: int = 0,
         log_priors: Sequence[torch.Tensor] | None = None,
+        shared: Sequence[bool] | None = None,
     ) -> None:
         super().__init__()
         if len(vocab_sizes) != len(column_of) or not vocab_sizes:
             raise ValueError("vocab_sizes and column_of must name the same, non-empty list of sub-columns")
         self.vocab_sizes = [int(v) for v in vocab_sizes]
         self.column_of = [int(c) for c in column_of]
+        self.shared = [True] * len(self.column_of) if shared is None else [bool(x) for x in shared]
         self.n_columns = max(self.column_of) + 1
         self.k = k = len(self.vocab_sizes)
         self.e = e = int(embedding_dim)
@@ -227,7 +237,7 @@ class ARGNNetwork(nn.Module):
         steps_out: list[PlanStep] = []
         for i, t in enumerate(steps):
             slot = self.slot_of[t]
-            sources = steps[:i]
+            sources = [s for s in steps[:i] if self.shared[s] or self.column_of[s] == self.column_of[t]]
             if sources:
                 blocks = []
                 for s in sources:

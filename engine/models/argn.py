@@ -44,6 +44,7 @@ from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, numpy_seed
 from engine.models.threads import TorchThreads
+from engine.models.weight_average import WeightAverage
 
 # (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
 SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
@@ -81,6 +82,16 @@ class ARGN(Synthesizer):
     - ``hidden_dropout`` (0.0): on the predictors' hidden units while training.
     - ``learning_rate`` (None): AdamW's initial rate; None: ``1e-3 * sqrt(batch_size / 32)``.
     - ``weight_decay`` (0.01): AdamW's decoupled weight decay.
+    - ``ema_decay`` (0.995): the model kept is an exponential moving average of the weights
+      over the training steps (validated and early-stopped as such); it smooths the step-to-
+      step noise of the last updates, which otherwise shows as drift in the sampled
+      marginals. None: the raw weights. Not used under DP (the average would be post-
+      processing too, but DP runs keep the plain recipe that the accountant was tested on).
+    - ``fine_inputs`` (False): whether a number's or date's fine sub-bin is an input of the
+      other columns' predictors. Off, other columns see only its coarse bin (a 1 % quantile):
+      the position inside that bin is near noise for them, and as an input it only gives
+      the network more to overfit; the fine sub-bin itself is still drawn given everything
+      before it.
     - ``random_order_share`` (1.0): share of training batches that use a random column order
       (the rest use the given ``generation_order``, else the table's order). 1.0 trains
       every order equally, which is what makes conditioning on any subset faithful.
@@ -112,6 +123,8 @@ class ARGN(Synthesizer):
         "hidden_dropout": 0.0,
         "learning_rate": None,
         "weight_decay": 0.01,
+        "ema_decay": 0.995,
+        "fine_inputs": False,
         "random_order_share": 1.0,
         "generation_order": "table",
         "temperature": 1.0,
@@ -136,6 +149,11 @@ class ARGN(Synthesizer):
         lr = p["learning_rate"]
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
             raise ConfigError(f"learning_rate must be a positive number or None (size-based default); got {lr!r}")
+        if not isinstance(p["fine_inputs"], bool):
+            raise ConfigError(f"fine_inputs must be True or False; got {p['fine_inputs']!r}")
+        ema = p["ema_decay"]
+        if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 < ema < 1):
+            raise ConfigError(f"ema_decay must be a number in (0, 1) or None (no averaging); got {ema!r}")
         wd = p["weight_decay"]
         if isinstance(wd, bool) or not isinstance(wd, (int, float)) or wd < 0:
             raise ConfigError(f"weight_decay must be a non-negative number; got {wd!r}")
@@ -192,6 +210,8 @@ class ARGN(Synthesizer):
         index = {name: i for i, name in enumerate(names)}
         self._column_of = [index[token.column] for token in info]
         self._vocab_sizes = [int(token.vocab_size) for token in info]
+        fine_inputs = self.model_params["fine_inputs"]
+        self._shared = [fine_inputs or token.kind != "fine" for token in info]
         self._subcolumns: dict[str, list[int]] = {}
         for k, token in enumerate(info):
             self._subcolumns.setdefault(token.column, []).append(k)
@@ -208,6 +228,7 @@ class ARGN(Synthesizer):
             dropout=p["dropout"],
             hidden_dropout=p["hidden_dropout"],
             log_priors=log_priors,
+            shared=self._shared,
         ).to(self.device_)
 
     def _threads(self) -> TorchThreads:
@@ -246,6 +267,8 @@ class ARGN(Synthesizer):
         net = self._new_network(_log_priors(x_train, self._vocab_sizes))
         optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optim, factor=0.5, patience=2, min_lr=0.1 * lr)
+        average = WeightAverage(net, decay=float(p["ema_decay"])) if p["ema_decay"] is not None else None
+        kept = average.average if average is not None else net  # the network validated and kept
         stopper = EarlyStopping(self.patience_ if x_val is not None else None)
         n_columns = len(self.token_columns_)
         primary = given_order
@@ -260,6 +283,8 @@ class ARGN(Synthesizer):
             sched.load_state_dict(state["scheduler"])
             stopper = EarlyStopping.from_state(state["early"])
             best_state = state["best"]
+            if average is not None:
+                average.load_state(state["average"])
         stopped_early = False
         started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
         share = float(p["random_order_share"])
@@ -278,22 +303,24 @@ class ARGN(Synthesizer):
             total = torch.zeros((), device=device)
             for step in range(steps):
                 xb = x_train[rows[step * batch : (step + 1) * batch]]
-                vis = visibility(orders[step], self._column_of).to(device)
+                vis = visibility(orders[step], self._column_of, self._shared).to(device)
                 loss = net.loss(xb, vis).mean()
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 optim.step()
+                if average is not None:
+                    average.update()
                 total += loss.detach()
                 if self.on_progress is not None and (step + 1) % 50 == 0 and step + 1 < steps:
                     self._report(epoch=epoch, step=step + 1, steps_per_epoch=steps, losses={"loss": float(total) / (step + 1)})
             losses = {"loss": float(total) / steps, "learning_rate": optim.param_groups[0]["lr"]}
-            val_loss = self._validation_loss(net, x_val, primary, val_orders) if x_val is not None else None
+            val_loss = self._validation_loss(kept, x_val, primary, val_orders) if x_val is not None else None
             improved = False
             if val_loss is not None:
                 sched.step(val_loss)
                 improved = stopper.update(epoch, val_loss)
                 if improved:
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
             self.metrics_["train_seconds"] = time.perf_counter() - started
             self._record_epoch(epoch, losses, val_loss=val_loss, best=improved)
             self._report(epoch=epoch, step=steps, steps_per_epoch=steps, losses={**losses, **({"val_loss": val_loss} if val_loss is not None else {})})
@@ -305,13 +332,14 @@ class ARGN(Synthesizer):
                     "scheduler": sched.state_dict(),
                     "early": stopper.state(),
                     "best": best_state,
+                    **({"average": average.state()} if average is not None else {}),
                 },
             )
         else:
             stopped_early = stopper.should_stop and len(self.metrics_["history"]) < epochs
         if best_state is not None:
-            net.load_state_dict(best_state)
-        self._finish(net, order=given_order, batch=batch, lr=lr, stopped_early=bool(stopped_early))
+            kept.load_state_dict(best_state)
+        self._finish(kept, order=given_order, batch=batch, lr=lr, stopped_early=bool(stopped_early))
 
     def _train_private(self, tokens: torch.Tensor, given_order: list[int]) -> None:
         """DP-SGD over the whole network (see the module docstring)."""
@@ -348,7 +376,7 @@ class ARGN(Synthesizer):
             for physical in dp.batches():
                 if physical.first:  # one column order per logical step, from the step's public seed
                     order = _batch_orders(given_order, 1, share, torch.Generator().manual_seed(physical.seed))[0]
-                    vis = visibility(order, self._column_of).to(self.device_)
+                    vis = visibility(order, self._column_of, self._shared).to(self.device_)
                 dp.step(tokens[physical.rows], shared=(vis,))
                 if dp.exhausted:
                     break
@@ -383,7 +411,7 @@ class ARGN(Synthesizer):
         return value if math.isfinite(value) else math.inf
 
     def _nll(self, net: ARGNNetwork, x: torch.Tensor, order: Sequence[int]) -> float:
-        vis = visibility(order, self._column_of).to(x.device)
+        vis = visibility(order, self._column_of, self._shared).to(x.device)
         total = 0.0
         for start in range(0, x.shape[0], 8_192):
             total += float(net.loss(x[start : start + 8_192], vis).sum())
@@ -464,6 +492,8 @@ class ARGN(Synthesizer):
         return {f"network.{k}": v for k, v in self.network_.state_dict().items()}
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> None:
+        if "fine_inputs" not in manifest.get("config", {}):  # written before the parameter: fine bins were inputs
+            self.model_params["fine_inputs"] = True
         self._layout()
         self._plans = {}
         config = manifest.get("model") or {}

@@ -140,15 +140,19 @@ def test_early_stopping_keeps_the_best_validation_epoch(adult: pl.DataFrame) -> 
     assert model.metrics_["best_epoch"] == best["epoch"]
 
 
-@pytest.mark.parametrize("context_dim", [0, 3], ids=["no-context", "parent-row-context"])
-def test_the_batched_forward_equals_step_by_step_prediction(context_dim: int) -> None:
+@pytest.mark.parametrize(
+    ("context_dim", "shared"),
+    [(0, None), (3, None), (0, [True, True, True, False])],  # column 2, drawn first, hidden from the others
+    ids=["no-context", "parent-row-context", "a-column-hidden-from-the-others"],
+)
+def test_the_batched_forward_equals_step_by_step_prediction(context_dim: int, shared: list[bool] | None) -> None:
     """The training forward (all sub-columns at once under a mask) and the sampler's per-step
     lookup tables compute the same conditional distributions, with or without a parent-row
     context (the ``context_dim`` hook)."""
     torch.manual_seed(0)
     vocab, column_of = [5, 7, 3, 4], [0, 1, 1, 2]
     net = ARGNNetwork(
-        vocab_sizes=vocab, column_of=column_of, embedding_dim=4, hidden_dim=8, depth=2, dropout=0.0, context_dim=context_dim
+        vocab_sizes=vocab, column_of=column_of, embedding_dim=4, hidden_dim=8, depth=2, dropout=0.0, context_dim=context_dim, shared=shared
     ).eval()
     context = None
     if context_dim:
@@ -157,7 +161,7 @@ def test_the_batched_forward_equals_step_by_step_prediction(context_dim: int) ->
         context = torch.randn(6, context_dim)
     tokens = torch.stack([torch.randint(0, v, (6,)) for v in vocab], dim=1)
     order = [2, 0, 1]
-    vis = visibility(order, column_of)
+    vis = visibility(order, column_of, shared)
     hidden = net.hidden(tokens, vis, context)
     plan = net.plan(order)
     for step in plan.steps:
@@ -183,6 +187,15 @@ def test_visibility_follows_the_column_order_and_keeps_sub_columns_in_sequence()
     ]
 
 
+def test_a_sub_column_that_is_not_shared_informs_its_own_column_only() -> None:
+    vis = visibility([1, 0], [0, 1, 1], shared=[True, True, False])  # column 1: coarse, then a private fine part
+    assert vis.tolist() == [
+        [False, True, False],  # column 0 sees column 1's coarse part, not its fine part
+        [False, False, False],
+        [False, True, False],  # the fine part still sees its own coarse part
+    ]
+
+
 def test_bad_parameters_are_refused_with_what_is_allowed() -> None:
     with pytest.raises(ConfigError, match="hidden_dim must be a positive integer"):
         ARGN(hidden_dim=0)
@@ -190,6 +203,8 @@ def test_bad_parameters_are_refused_with_what_is_allowed() -> None:
         ARGN(generation_order="random")
     with pytest.raises(ConfigError, match=r"top_p must be a number in \(0, 1\]"):
         ARGN(top_p=1.5)
+    with pytest.raises(ConfigError, match=r"ema_decay must be a number in \(0, 1\) or None"):
+        ARGN(ema_decay=1.0)
 
 
 def test_a_generation_order_naming_unknown_columns_fails_at_fit(adult: pl.DataFrame) -> None:
