@@ -3,10 +3,13 @@
 In the spirit of MOSTLY AI's TabularARGN. ``DataTransformer.transform_tokens`` turns every
 column into integer sub-columns (a category's code; a number's or date's coarse quantile bin
 and fine sub-bin). The network (``engine.models._argn_network``) predicts each sub-column
-from the ones before it, and "before" follows a column order drawn at random for every
-training batch: the model learns every order at once, so at sampling time any subset of
-columns can be put first and fixed (conditional generation without rejection), and the rest
-drawn given them.
+from the ones before it, and "before" follows a column order drawn at random for half of the
+training batches (the other half use the generation order, which unconditional sampling
+walks): the model learns every order, so at sampling time any subset of columns can be put
+first and fixed (conditional generation without rejection), and the rest drawn given them.
+Two further choices measured on adult: the weights kept are a moving average over the
+training steps (``engine.models.weight_average``), and a number's fine sub-bin informs only
+its own column.
 
 Training: teacher forcing, one batched forward for all sub-columns per batch; AdamW with a
 learning rate that grows with the batch size (``1e-3 * sqrt(batch / 32)``), halved when the
@@ -24,7 +27,9 @@ and the output biases start at zero instead of the data's log-frequencies.
 Sampling: large batches, one step per sub-column (a table lookup, a small MLP, an
 inverse-CDF draw from a seeded generator). Without conditions the columns are drawn in the
 *generation order* (``generation_order``: the table's own order unless a list is given).
-With conditions the fixed columns go first, then the others in that order.
+With conditions, rows are drawn in that order and the ones carrying the fixed values kept
+when such rows are common (at least 5 % of a pilot draw); rarer values are fixed first and
+the other columns drawn after them in that order (``_generate_codes``).
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
 N_VALIDATION_ORDERS = 3
 # Rows per generation chunk: bounds the memory of one sampling pass.
 CHUNK_ROWS = 32_768
+# Fixed values: kept from unconditional draws when at least this share of them carries the
+# values (decided on a pilot of at most PILOT_ROWS rows), else drawn after fixing them first.
+MIN_ACCEPTANCE = 0.05
+PILOT_ROWS = 4_096
 GENERATION_ORDERS = ("table",)
 
 
@@ -92,9 +101,12 @@ class ARGN(Synthesizer):
       the position inside that bin is near noise for them, and as an input it only gives
       the network more to overfit; the fine sub-bin itself is still drawn given everything
       before it.
-    - ``random_order_share`` (1.0): share of training batches that use a random column order
-      (the rest use the given ``generation_order``, else the table's order). 1.0 trains
-      every order equally, which is what makes conditioning on any subset faithful.
+    - ``random_order_share`` (0.5): share of training batches that use a random column order
+      (the rest use the given ``generation_order``, else the table's order). Random orders
+      are what make conditioning on any subset faithful; the generation order is what
+      unconditional sampling walks, and training it on every other batch is worth about
+      +0.008 SDMetrics quality on adult (0.984 / 0.982 for seeds 0 / 1 at 0.5, against
+      0.978 / 0.974 at 1.0; 0.25 gave no further gain).
     - ``generation_order`` ("table"): the column order of unconditional sampling: "table"
       (the table's own order) or a list of all learned column names.
     - ``temperature`` (1.0), ``top_p`` (1.0): sampling temperature and nucleus share; the
@@ -125,7 +137,7 @@ class ARGN(Synthesizer):
         "weight_decay": 0.01,
         "ema_decay": 0.995,
         "fine_inputs": False,
-        "random_order_share": 1.0,
+        "random_order_share": 0.5,
         "generation_order": "table",
         "temperature": 1.0,
         "top_p": 1.0,
@@ -468,17 +480,45 @@ class ARGN(Synthesizer):
         return self.transformer_.inverse_tokens(codes.cpu().numpy(), seed=numpy_seed(generator))
 
     def _generate_codes(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> torch.Tensor:
-        """``(n, K)`` token codes: fixed sub-columns set, the rest drawn in the generation order."""
-        device = self.device_
+        """``(n, K)`` token codes with the fixed values, the rest drawn by the model.
+
+        Fixed values are met in one of two ways. When rows that carry them are common enough
+        (an unconditional pilot draw accepts at least ``MIN_ACCEPTANCE``), rows are drawn in
+        the generation order and the matching ones kept: the exact conditional of the
+        distribution unconditional sampling follows, at most ``1 / MIN_ACCEPTANCE`` times
+        the cost. Rarer values go first in the column order and the rest is drawn given them
+        (the orders learned at random), which costs nothing extra at any rarity.
+        """
         fixed_codes = self._fixed_codes(fixed)
+        first = sorted({self._column_of[sub] for sub in fixed_codes}, key=self.order_.index)
+        if not fixed_codes or self.order_[: len(first)] == first:  # already a prefix of the generation order
+            return self._draw(n, self.order_, fixed_codes, generator)
+        subs = torch.as_tensor(list(fixed_codes), dtype=torch.long, device=self.device_)
+        wanted = torch.as_tensor(list(fixed_codes.values()), dtype=torch.long, device=self.device_)
+
+        def matching(rows: torch.Tensor) -> torch.Tensor:
+            return rows[(rows.index_select(1, subs) == wanted).all(dim=1)]
+
+        pilot = self._draw(min(PILOT_ROWS, max(256, 4 * n)), self.order_, {}, generator)
+        kept = [matching(pilot)]
+        acceptance = kept[0].shape[0] / pilot.shape[0]
+        if acceptance < MIN_ACCEPTANCE:
+            return self._draw(n, first + [c for c in self.order_ if c not in first], fixed_codes, generator)
+        have = kept[0].shape[0]
+        while have < n:
+            batch = min(CHUNK_ROWS, math.ceil(1.2 * (n - have) / acceptance) + 16)
+            kept.append(matching(self._draw(batch, self.order_, {}, generator)))
+            have += kept[-1].shape[0]
+        return torch.cat(kept)[:n]
+
+    def _draw(self, n: int, order: Sequence[int], fixed_codes: dict[int, int], generator: torch.Generator) -> torch.Tensor:
+        """``(n, K)`` codes drawn in the column ``order``, the ``fixed_codes`` sub-columns set (they must lead the order)."""
         k = len(self._vocab_sizes)
         mask = torch.zeros(k, dtype=torch.bool)
-        codes = torch.zeros((n, k), dtype=torch.long, device=device)
+        codes = torch.zeros((n, k), dtype=torch.long, device=self.device_)
         for sub, code in fixed_codes.items():
             mask[sub] = True
             codes[:, sub] = code
-        first = sorted({self._column_of[sub] for sub in fixed_codes}, key=self.order_.index)
-        order = first + [c for c in self.order_ if c not in first]
         plan = self._plan(order)
         p = self.model_params
         for start in range(0, n, CHUNK_ROWS):
