@@ -6,7 +6,7 @@ and fine sub-bin). The network (``engine.models._argn_network``) predicts each s
 from the ones before it, and "before" follows a column order drawn at random for half of the
 training batches (the other half use the generation order, which unconditional sampling
 walks): the model learns every order, so at sampling time any subset of columns can be put
-first and fixed (conditional generation without rejection), and the rest drawn given them.
+first and fixed, and the rest drawn given them (used for rare fixed values; see Sampling).
 Two further choices measured on adult: the weights kept are a moving average over the
 training steps (``engine.models.weight_average``), and a number's fine sub-bin informs only
 its own column.
@@ -94,8 +94,7 @@ class ARGN(Synthesizer):
     - ``ema_decay`` (0.995): the model kept is an exponential moving average of the weights
       over the training steps (validated and early-stopped as such); it smooths the step-to-
       step noise of the last updates, which otherwise shows as drift in the sampled
-      marginals. None: the raw weights. Not used under DP (the average would be post-
-      processing too, but DP runs keep the plain recipe that the accountant was tested on).
+      marginals. None: the raw weights. DP training keeps its plain weights.
     - ``fine_inputs`` (False): whether a number's or date's fine sub-bin is an input of the
       other columns' predictors. Off, other columns see only its coarse bin (a 1 % quantile):
       the position inside that bin is near noise for them, and as an input it only gives
