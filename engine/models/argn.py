@@ -501,7 +501,7 @@ class ARGN(Synthesizer):
         pilot = self._draw(min(PILOT_ROWS, max(256, 4 * n)), self.order_, {}, generator)
         kept = [matching(pilot)]
         acceptance = kept[0].shape[0] / pilot.shape[0]
-        if acceptance < MIN_ACCEPTANCE:
+        if acceptance == 0 or acceptance < MIN_ACCEPTANCE:
             return self._draw(n, first + [c for c in self.order_ if c not in first], fixed_codes, generator)
         have = kept[0].shape[0]
         while have < n:
