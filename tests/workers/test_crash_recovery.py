@@ -114,7 +114,10 @@ def test_a_generation_job_killed_mid_write_leaves_nothing_visible_and_completes_
     store = LocalStore(workers.storage_dir)
     tenant = new_tenant(workers.database)
     stored = store_model_version(workers.database, store, tenant, adult, tiny_model_bytes)
-    n_rows = 400_000
+    # As many rows as a request may ask (the default quota), so that the write lasts several
+    # heartbeats even on a quiet machine: TVAE samples ~400k rows/s there, and with 400,000 rows
+    # the job could finish between two polls.
+    n_rows = 1_000_000
     job_id = _submit(workers, tenant, kind="generate", payload={
         "model_version_id": stored.model_version_id, "n_rows": n_rows, "seed": 1, "format": "parquet",
     })
