@@ -47,9 +47,19 @@ def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
 
 
 def type_number(page: Page, label: str, value: int) -> None:
+    """Type ``value`` into the number input ``label`` until it stays there.
+
+    A rerun still in flight from the previous input (a model choice sets its default epochs)
+    can overwrite a value typed too early, so the value is typed again until it holds for a second.
+    """
     field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
+    for _ in range(5):
+        field.fill(str(value))
+        field.press("Enter")
+        page.wait_for_timeout(1_000)
+        if field.input_value() == str(value):
+            return
+    raise AssertionError(f"{label!r} did not keep the value {value} (shows {field.input_value()!r})")
 
 
 def expired_link(data_dir: Path) -> str:
