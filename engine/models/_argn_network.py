@@ -180,28 +180,81 @@ class ARGNNetwork(nn.Module):
         ``tokens``: ``(B, K)`` int64 codes (teacher forcing); ``vis``: ``(K, K)`` bool from
         ``visibility``; ``context``: ``(B, context_dim)`` or None.
         """
-        b = tokens.shape[0]
-        emb = self.embedding(tokens + self.offsets).reshape(b, self.k * self.e).index_select(1, self.keep)
-        emb = self.dropout(emb)
-        visible = vis.index_select(0, self.slots).t().to(self.w_in.dtype)  # [source, target slot]
-        mask = visible.index_select(0, self.row_source)[:, :, None]  # [feature, target slot, 1]
-        w = (self.w_in * mask).reshape(self.d_in, self.k * self.h)
-        pre = torch.addmm(self.b_in.reshape(1, -1), emb, w)
-        pre = self._add_context(pre, context)
-        x = torch.relu(pre).reshape(b, self.k, self.h).transpose(0, 1)  # (K slots, B, H)
-        for layer in range(self.depth - 1):
-            x = torch.relu(torch.baddbmm(self.b_hidden[layer][:, None, :], self.hidden_dropout(x), self.w_hidden[layer]))
-        return self.hidden_dropout(x)
+        return self._hidden(tokens, vis, context, None)
 
     def loss(self, tokens: torch.Tensor, vis: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Per-row negative log-likelihood (nats, summed over sub-columns), shape ``(B,)``."""
-        x = self.hidden(tokens, vis, context)
+        return self._loss(tokens, vis, context, None)
+
+    def loss_and_gradient_norms(self, tokens: torch.Tensor, vis: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row loss ``(B,)`` (with its graph) and the L2 norm of each row's gradient over all parameters.
+
+        For DP-SGD's clipping without materialising per-row gradients ("ghost" norms, Goodfellow
+        2015; Li et al. 2022): every parameter enters a row's loss through one linear map of
+        that row's own activations, so a row's gradient of it is an outer product (a masked
+        one for ``w_in``) whose squared norm is a product of the two factors' squared norms.
+        One extra backward pass gives the gradients at the maps' outputs. Rows never interact
+        (no batch statistics), so the gradient of the summed loss at row ``i``'s activations is
+        row ``i``'s own. Equal to the norms of ``torch.func`` per-row gradients (tested).
+        """
+        record: dict[str, list[torch.Tensor]] = {"inputs": [], "outputs": []}
+        losses = self._loss(tokens, vis, context, record)
+        grads = torch.autograd.grad(losses.sum(), record["outputs"], retain_graph=True)
+        sq = torch.zeros(tokens.shape[0], dtype=losses.dtype, device=losses.device)
+        for kind, x, g in zip(record["kinds"], record["inputs"], grads):
+            g2 = g.detach().pow(2)
+            if kind == "embedding":  # rows of the table a row touches are distinct sub-columns' codes
+                sq += g2.sum((1, 2))
+            elif kind == "first":  # w_in masked by visibility, b_in; x (B, d_in), g (B, K*H)
+                per_target = g2.reshape(g2.shape[0], self.k, self.h).sum(2)  # (B, K slots)
+                sq += per_target.sum(1) + ((x.detach().pow(2) @ record["mask"]) * per_target).sum(1)
+            elif kind == "context":  # w_context: x (B, C), g (B, K*H)
+                sq += x.detach().pow(2).sum(1) * g2.sum(1)
+            else:  # per-target weight and bias: x (K_t, B, H_in), g (K_t, B, H_out)
+                sq += (g2.sum(2) * (1.0 + x.detach().pow(2).sum(2))).sum(0)
+        return losses, sq.sqrt()
+
+    def _hidden(self, tokens: torch.Tensor, vis: torch.Tensor, context: torch.Tensor | None, record: dict | None) -> torch.Tensor:
+        b = tokens.shape[0]
+        table_rows = self.embedding(tokens + self.offsets)  # (B, K, E)
+        emb = self.dropout(table_rows.reshape(b, self.k * self.e).index_select(1, self.keep))
+        visible = vis.index_select(0, self.slots).t().to(self.w_in.dtype)  # [source, target slot]
+        feature_mask = visible.index_select(0, self.row_source)  # [feature, target slot]
+        w = (self.w_in * feature_mask[:, :, None]).reshape(self.d_in, self.k * self.h)
+        pre = torch.addmm(self.b_in.reshape(1, -1), emb, w)
+        pre = self._add_context(pre, context)
+        if record is not None:
+            record["kinds"] = ["embedding", "first"]
+            record["mask"] = feature_mask
+            record["inputs"] += [table_rows, emb]
+            record["outputs"] += [table_rows, pre]
+            if self.context_dim:  # the context map's output is the same pre-activation
+                record["kinds"].append("context")
+                record["inputs"].append(context)
+                record["outputs"].append(pre)
+        x = torch.relu(pre).reshape(b, self.k, self.h).transpose(0, 1)  # (K slots, B, H)
+        for layer in range(self.depth - 1):
+            inputs = self.hidden_dropout(x)
+            out = torch.baddbmm(self.b_hidden[layer][:, None, :], inputs, self.w_hidden[layer])
+            if record is not None:
+                record["kinds"].append("per-target")
+                record["inputs"].append(inputs)
+                record["outputs"].append(out)
+            x = torch.relu(out)
+        return self.hidden_dropout(x)
+
+    def _loss(self, tokens: torch.Tensor, vis: torch.Tensor, context: torch.Tensor | None, record: dict | None) -> torch.Tensor:
+        x = self._hidden(tokens, vis, context, record)
         sizes = [len(members) for members in self.buckets]
         targets = tokens.index_select(1, self.slots).t()  # (K slots, B)
         total = None
         for i, (xb, tb) in enumerate(zip(torch.split(x, sizes), torch.split(targets, sizes))):
             w, bias = self.w_out[i], self.b_out[i]
             logits = torch.baddbmm(bias[:, None, :] + getattr(self, f"pad_{i}"), xb, w)  # (K_b, B, P_b)
+            if record is not None:
+                record["kinds"].append("per-target")
+                record["inputs"].append(xb)
+                record["outputs"].append(logits)
             nll = F.cross_entropy(logits.reshape(-1, w.shape[2]), tb.reshape(-1), reduction="none")
             part = nll.reshape(sizes[i], -1).sum(0)
             total = part if total is None else total + part

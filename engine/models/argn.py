@@ -19,8 +19,9 @@ rows (``size_rule``). Each epoch is seeded from ``(seed, epoch)``, so a run resu
 checkpoint ends with the same weights as an uninterrupted one.
 
 With ``privacy`` (``engine.Privacy``) the whole network trains with DP-SGD
-(``engine.privacy.dpsgd``): per-row gradients of the same loss under one random column order
-per logical step (the orders are public randomness), clipped and noised, Poisson batches,
+(``engine.privacy.dpsgd``): the same loss under one random column order per logical step
+(the orders are public randomness), each row's gradient clipped (by its exact norm, without
+materialising it: ``ARGNNetwork.loss_and_gradient_norms``) and the sum noised, Poisson batches,
 the planned epochs; no validation split, no learning-rate schedule on it, no early stopping,
 and the output biases start at zero instead of the data's log-frequencies.
 
@@ -94,7 +95,8 @@ class ARGN(Synthesizer):
     - ``ema_decay`` (0.995): the model kept is an exponential moving average of the weights
       over the training steps (validated and early-stopped as such); it smooths the step-to-
       step noise of the last updates, which otherwise shows as drift in the sampled
-      marginals. None: the raw weights. DP training keeps its plain weights.
+      marginals. None: the raw weights. Under DP the average is of the released noisy
+      weights (post-processing, no privacy cost).
     - ``fine_inputs`` (False): whether a number's or date's fine sub-bin is an input of the
       other columns' predictors. Off, other columns see only its coarse bin (a 1 % quantile):
       the position inside that bin is near noise for them, and as an input it only gives
@@ -365,12 +367,15 @@ class ARGN(Synthesizer):
         lr = self._learning_rate(batch)
         net = prepare_module(self._new_network(None))  # no log-frequency priors: they would read the rows
         optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
+        average = WeightAverage(net, decay=float(p["ema_decay"])) if p["ema_decay"] is not None else None
         start = 0
         resume = self._resume_point()
         if resume is not None:
             start, state = resume
             net.load_state_dict(state["network"])
             optim.load_state_dict(state["optim"])
+            if average is not None:
+                average.load_state(state["average"])
         dp = DPSGD(
             run=self._dp_run, loss_module=_RowLoss(net), optimizer=optim, n_rows=n, batch_size=batch, epochs=epochs, device=self.device_, seed=self.seed
         )
@@ -388,14 +393,17 @@ class ARGN(Synthesizer):
                 if physical.first:  # one column order per logical step, from the step's public seed
                     order = _batch_orders(given_order, 1, share, torch.Generator().manual_seed(physical.seed))[0]
                     vis = visibility(order, self._column_of, self._shared).to(self.device_)
-                dp.step(tokens[physical.rows], shared=(vis,))
+                if dp.step(tokens[physical.rows], shared=(vis,)) and average is not None:
+                    average.update()  # post-processing of the released noisy weights: free
                 if dp.exhausted:
                     break
             self.metrics_["train_seconds"] = time.perf_counter() - started
             self._record_epoch(epoch, {})
             self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
-            self._maybe_checkpoint(epoch, {"network": net.state_dict(), "optim": optim.state_dict()})
-        self._finish(net, order=given_order, batch=batch, lr=lr, stopped_early=False)
+            self._maybe_checkpoint(
+                epoch, {"network": net.state_dict(), "optim": optim.state_dict(), **({"average": average.state()} if average is not None else {})}
+            )
+        self._finish(average.average if average is not None else net, order=given_order, batch=batch, lr=lr, stopped_early=False)
 
     def _finish(self, net: ARGNNetwork, *, order: list[int], batch: int, lr: float, stopped_early: bool) -> None:
         """Keep the trained network (in eval mode), the generation order and the run's settings."""
@@ -594,6 +602,10 @@ class _RowLoss(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         return self.net.loss(tokens, vis).sum()
+
+    def losses_and_gradient_norms(self, tokens: torch.Tensor, vis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's loss and gradient norm: DP-SGD clips without per-row gradients (``engine.privacy.dpsgd``)."""
+        return self.net.loss_and_gradient_norms(tokens, vis)
 
 
 __all__ = ["ARGN", "SIZE_RULES", "size_rule"]

@@ -9,8 +9,16 @@ one loss per row) through differentially private training:
 - **Per-row gradients**: ``torch.func.vmap(torch.func.grad(...))`` of the loss of one row, so
   any loss works, a gradient penalty (a gradient inside the loss) included; dropout draws
   differ per row (``randomness="different"``).
+- **Clipped sums without per-row gradients** (ghost clipping): a loss module that also
+  defines ``losses_and_gradient_norms(*rows, *shared) -> (losses (B,), norms (B,))`` (each
+  row's loss and the L2 norm of its gradient) skips the per-row gradients: the gradient of
+  ``sum_i min(1, C / norm_i) * loss_i`` *is* the sum of the clipped per-row gradients, with
+  Opacus's clipping factor. One backward instead of a gradient per row (ARGN: ~30x faster
+  on CPU). The module is responsible for the norms being exact; ARGN's are tested against
+  ``per_sample_gradients``.
 - **Clipping and noise**: Opacus's ``DPOptimizer`` (built by ``make_dp_optimizer``, the one
-  function the audit also uses) clips each row's gradient to ``max_grad_norm``, adds
+  function the audit also uses) clips each row's gradient to ``max_grad_norm`` (or, with
+  clipped sums, its ``DPOptimizerFastGradientClipping`` takes the sum as given), adds
   N(0, (noise_multiplier * max_grad_norm)^2) from a generator seeded from ``os.urandom``
   in ``secure_mode`` (robust to floating-point attacks), and averages over the expected batch.
 - **Memory**: Opacus's ``BatchMemoryManager`` splits a logical batch into physical batches of
@@ -56,12 +64,23 @@ def secure_generator(device: str | torch.device = "cpu") -> torch.Generator:
 
 
 def make_dp_optimizer(
-    optimizer: torch.optim.Optimizer, *, noise_multiplier: float, max_grad_norm: float, expected_batch_size: int, generator: torch.Generator | None
+    optimizer: torch.optim.Optimizer,
+    *,
+    noise_multiplier: float,
+    max_grad_norm: float,
+    expected_batch_size: int,
+    generator: torch.Generator | None,
+    clipped_sums: bool = False,
 ) -> Any:
-    """Opacus's ``DPOptimizer`` around ``optimizer``: per-row clipping, secure Gaussian noise, mean over the expected batch."""
-    from opacus.optimizers import DPOptimizer
+    """Opacus's ``DPOptimizer`` around ``optimizer``: per-row clipping, secure Gaussian noise, mean over the expected batch.
 
-    return DPOptimizer(
+    ``clipped_sums``: the caller puts the sum of already clipped per-row gradients in ``p.grad``
+    (Opacus's ``DPOptimizerFastGradientClipping``: same noise, accumulation and scaling).
+    """
+    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
+
+    kind = DPOptimizerFastGradientClipping if clipped_sums else DPOptimizer
+    return kind(
         optimizer,
         noise_multiplier=noise_multiplier,
         max_grad_norm=max_grad_norm,
@@ -96,6 +115,26 @@ def per_sample_gradients(module: nn.Module, params: dict[str, torch.Tensor], row
 
     in_dims = (None, *([0] * len(rows)))
     return vmap(grad(loss_of_one), in_dims=in_dims, randomness="different")(params, *rows)
+
+
+def clipped_gradient_sum(
+    module: nn.Module, params: list[torch.Tensor], rows: tuple[torch.Tensor, ...], shared: tuple[Any, ...] = (), *, max_grad_norm: float
+) -> None:
+    """``p.grad`` = the sum over ``rows`` of each row's gradient clipped to ``max_grad_norm``.
+
+    ``module.losses_and_gradient_norms(*rows, *shared)`` gives each row's loss and gradient
+    norm; the gradient of the loss reweighted by Opacus's clipping factor is the clipped sum.
+    A parameter no row reached (or an empty batch) gets a zero sum.
+    """
+    for p in params:
+        p.grad = None
+    if rows[0].shape[0]:
+        losses, norms = module.losses_and_gradient_norms(*rows, *shared)
+        factor = (max_grad_norm / (norms.detach() + 1e-6)).clamp(max=1.0)
+        (losses * factor).sum().backward()
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
 
 
 class Batch(NamedTuple):
@@ -141,12 +180,14 @@ class DPSGD:
         self.steps_per_epoch = max(1, int(1.0 / self.sample_rate))
         self.planned_steps = max(1, int(epochs)) * self.steps_per_epoch
         self.noise_multiplier = run.sgd_noise(sample_rate=self.sample_rate, steps=self.planned_steps)
+        self.clipped_sums = callable(getattr(loss_module, "losses_and_gradient_norms", None))
         self.optimizer = make_dp_optimizer(
             optimizer,
             noise_multiplier=self.noise_multiplier,
             max_grad_norm=run.privacy.max_grad_norm,
             expected_batch_size=self.expected_batch,
             generator=secure_generator(self.device),
+            clipped_sums=self.clipped_sums,
         )
         self.optimizer.attach_step_hook(run.sgd_accountant().get_optimizer_hook_fn(sample_rate=self.sample_rate))
         dataset = torch.utils.data.TensorDataset(torch.arange(self.n_rows))
@@ -186,7 +227,9 @@ class DPSGD:
 
     def step(self, *rows: torch.Tensor, shared: tuple[Any, ...] = ()) -> bool:
         """Per-row gradients of this physical batch into the optimizer; True when a logical step completed."""
-        if rows[0].shape[0]:
+        if self.clipped_sums:
+            clipped_gradient_sum(self.module, list(self.params.values()), rows, shared, max_grad_norm=self.run.privacy.max_grad_norm)
+        elif rows[0].shape[0]:
             params = {name: p.detach() for name, p in self.params.items()}
             grads = per_sample_gradients(self.module, params, rows, shared)
             for name, p in self.params.items():
@@ -201,4 +244,4 @@ class DPSGD:
         return completed
 
 
-__all__ = ["DPSGD", "Batch", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]
+__all__ = ["DPSGD", "Batch", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]

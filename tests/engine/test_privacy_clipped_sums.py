@@ -1,0 +1,89 @@
+"""DP-SGD without per-row gradients: a network that computes each row's gradient norm exactly
+lets DP-SGD clip by reweighting the loss. These tests hold the shortcut to the definition:
+the norms are those of the per-row gradients ``torch.func`` computes, the reweighted
+gradient is the sum of the clipped per-row gradients, and the noise is the same."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from engine.models._argn_network import ARGNNetwork, visibility
+from engine.privacy.dpsgd import clipped_gradient_sum, make_dp_optimizer, per_sample_gradients, secure_generator
+
+VOCABS = [3, 7, 5, 4, 9]
+COLUMN_OF = [0, 1, 1, 2, 3]  # column 1 has two sub-columns (a number's coarse and fine bins)
+SHARED = [True, True, False, True, True]  # the fine sub-bin informs only its own column
+
+
+class RowLoss(nn.Module):
+    """An ARGN network under one column order, as DP-SGD sees it."""
+
+    def __init__(self, net: ARGNNetwork, vis: torch.Tensor) -> None:
+        super().__init__()
+        self.net, self.vis = net, vis
+
+    def forward(self, tokens: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.loss(tokens, self.vis, context).sum()
+
+    def losses_and_gradient_norms(self, tokens: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net.loss_and_gradient_norms(tokens, self.vis, context)
+
+
+def _argn(depth: int, context_dim: int) -> tuple[RowLoss, tuple[torch.Tensor, ...]]:
+    torch.manual_seed(depth * 10 + context_dim)
+    net = ARGNNetwork(
+        vocab_sizes=VOCABS, column_of=COLUMN_OF, embedding_dim=4, hidden_dim=6, depth=depth, dropout=0.0, context_dim=context_dim, shared=SHARED
+    )
+    if context_dim:
+        nn.init.normal_(net.w_context)
+    tokens = torch.stack([torch.randint(0, v, (13,)) for v in VOCABS], 1)
+    rows = (tokens, torch.randn(13, context_dim)) if context_dim else (tokens,)
+    return RowLoss(net, visibility([2, 0, 3, 1], COLUMN_OF, SHARED)), rows
+
+
+def _per_row(module: RowLoss, rows: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    return per_sample_gradients(module, params, rows)
+
+
+@pytest.mark.parametrize(("depth", "context_dim"), [(1, 0), (3, 0), (2, 4)], ids=["one-layer", "three-layers", "with-context"])
+def test_argn_gradient_norms_equal_the_norms_of_per_row_gradients(depth: int, context_dim: int) -> None:
+    module, rows = _argn(depth, context_dim)
+    expected = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in _per_row(module, rows).values()))
+    losses, norms = module.losses_and_gradient_norms(*rows)
+    assert torch.allclose(norms, expected, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(losses, module.net.loss(rows[0], module.vis, *rows[1:]))
+
+
+def test_the_reweighted_gradient_is_the_sum_of_the_clipped_per_row_gradients() -> None:
+    module, rows = _argn(2, 0)
+    per_row = _per_row(module, rows)
+    norms = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per_row.values()))
+    clip = float(norms.median())  # about half the rows are clipped
+    assert (norms > clip).any() and (norms < clip).any()
+    params = dict(module.named_parameters())
+    clipped_gradient_sum(module, list(params.values()), rows, max_grad_norm=clip)
+    factor = (clip / (norms + 1e-6)).clamp(max=1.0)
+    for name, p in params.items():
+        expected = (per_row[name] * factor.reshape(-1, *[1] * (per_row[name].dim() - 1))).sum(0)
+        assert torch.allclose(p.grad, expected, rtol=1e-4, atol=1e-6), name
+
+
+def test_an_empty_batch_gives_a_zero_sum_so_the_step_is_pure_noise() -> None:
+    module, rows = _argn(1, 0)
+    params = list(module.parameters())
+    clipped_gradient_sum(module, params, (rows[0][:0],), max_grad_norm=1.0)
+    assert all(p.grad is not None and not p.grad.any() for p in params)
+
+
+def test_clipped_sums_get_noise_of_standard_deviation_noise_multiplier_times_clip_over_the_batch() -> None:
+    sigma, clip, batch = 2.0, 0.5, 8
+    param = nn.Parameter(torch.zeros(200_000))
+    optimizer = make_dp_optimizer(
+        torch.optim.SGD([param], lr=1.0), noise_multiplier=sigma, max_grad_norm=clip, expected_batch_size=batch, generator=secure_generator(), clipped_sums=True
+    )
+    param.grad = torch.zeros(200_000)
+    optimizer.step()
+    assert param.grad.numpy().std() == pytest.approx(sigma * clip / batch, rel=0.02)
