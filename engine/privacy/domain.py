@@ -13,10 +13,11 @@ builds the same encoders from:
   - a number or date without declared bounds: two histograms. The first counts on a fixed,
     data-independent partition of the real line (null, exactly zero, and 4 linear cells per
     power of two from 2^-20 to 2^64 on both sides); cells below a noise-level threshold are
-    emptied (post-processing) and the range is the ``cap_quantiles`` quantiles of what
-    remains (the DP stand-in for the P1/P99 caps). The second counts on ``FINE_CELLS`` equal
-    cells of that range (one per integer when it holds fewer), plus exactly zero, cleaned
-    alike; when it kept nearly all the mass its own quantiles narrow the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
+    emptied (post-processing) and the range is the support of what remains (values too rare
+    to rise above the noise are dropped: under DP this replaces the P1/P99 caps). The second
+    counts on ``FINE_CELLS`` equal cells of that range (one per integer when it holds fewer),
+    plus exactly zero, cleaned alike; when it kept nearly all the mass its own support
+    narrows the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
     per quantile bin, ``z`` the position inside it; and the token encoding's coarse bins).
     Exact zero becomes an atom when it holds at least 1/n_bins of the mass, and the column
     is nullable when the null cell survives;
@@ -260,14 +261,18 @@ def _noisy_segments(
 def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
     """Two histograms: where the values lie (the log partition, and the null share: it gives
     the range, whose wide cells keep a thin tail above the noise), then how they spread within
-    (``FINE_CELLS`` equal cells over the support, one per integer when fewer: it gives the bins)."""
+    (``FINE_CELLS`` equal cells over the support, one per integer when fewer: it gives the bins).
+
+    The range is the support of the cells that rise above the noise, not the ``cap_quantiles``
+    of the plain transformer: the cleaning already drops values too rare to stand out from
+    the noise (DP's own protection of extremes, which is why DESIGN asks for P1/P99 caps only
+    without DP), and a quantile cap would cut real, well-populated values (adult's
+    education-num 1 and 2, 0.7 % of rows) and with them the pairs they form."""
     values = x[~missing]
     coarse, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1)
     noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
     nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
-    q_lo, q_hi = params.cap_quantiles if params.cap_quantiles is not None else (0.0, 1.0)
-    lo = coarse[0][0] if q_lo == 0.0 else _quantile(coarse, q_lo)
-    hi = coarse[-1][1] if q_hi == 1.0 else _quantile(coarse, q_hi)
+    lo, hi = coarse[0][0], coarse[-1][1]
     if integer:
         lo, hi = math.floor(lo), math.ceil(hi)
     if not hi > lo:
@@ -279,9 +284,8 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
     coarse_mass = sum(m for _, _, m in _clip_segments(coarse, lo, hi))
     if sum(m for _, _, m in fine) >= FINE_COVERAGE * coarse_mass:
-        # the equal cells kept (nearly) all the mass: their quantiles give the tighter range
-        lo2 = max(lo, fine[0][0] if q_lo == 0.0 else _quantile(fine, q_lo))
-        hi2 = min(hi, fine[-1][1] if q_hi == 1.0 else _quantile(fine, q_hi))
+        # the equal cells kept (nearly) all the mass: their support gives the tighter range
+        lo2, hi2 = max(lo, fine[0][0]), min(hi, fine[-1][1])
         if integer:
             lo2, hi2 = math.floor(lo2 + 0.5), math.ceil(hi2 - 0.5)
         if hi2 > lo2:
