@@ -22,8 +22,9 @@ Early stopping watches the loss on the held-out validation share; the weights of
 validation epoch are kept.
 
 With ``privacy`` (``engine.Privacy``) the whole network (encoder, decoder, sigmas) trains with
-DP-SGD (``engine.privacy.dpsgd``): per-row gradients of the same loss, clipped and noised,
-Poisson batches, for the planned epochs (no validation split, no early stopping).
+DP-SGD (``engine.privacy.dpsgd``): the same loss, each row's gradient clipped (by its exact
+norm, without materialising it: ``engine.privacy.linear_norms``) and the sum noised, Poisson
+batches, for the planned epochs (no validation split, no early stopping).
 """
 
 from __future__ import annotations
@@ -251,20 +252,22 @@ class TVAE(Synthesizer):
         mu, logvar = self._encoder(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self._decoder(z)
-        rec = self._reconstruction(out, x, targets)
-        kld = _kl(mu, logvar)
+        rec = self._reconstruction(out, x, targets).sum()
+        kld = _kl(mu, logvar).sum()
         n = x.shape[0]
         return rec * self.model_params["loss_factor"] / n, kld / n
 
     def _reconstruction(self, out: torch.Tensor, x: torch.Tensor, targets: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-        """Summed negative log-likelihood of ``x`` under the decoder output (constants dropped)."""
+        """Each row's negative log-likelihood under the decoder output (constants dropped), ``(B,)``.
+
+        ``sigma``: the tanh columns' scales, ``(D,)`` or one row each ``(B, D)``.
+        """
         index = self._index
-        total = out.new_zeros(())
+        total = out.new_zeros(out.shape[0])
         if index["tanh"].numel():
             mean = torch.tanh(out.index_select(1, index["tanh"]))
             sigma = self._sigma if sigma is None else sigma
-            total = total + ((x.index_select(1, index["tanh"]) - mean).pow(2) / (2 * sigma.pow(2))).sum()
-            total = total + x.shape[0] * torch.log(sigma).sum()
+            total = total + ((x.index_select(1, index["tanh"]) - mean).pow(2) / (2 * sigma.pow(2)) + torch.log(sigma)).sum(1)
         if index["softmax"].numel():
             total = total + _softmax_nll(out, index, targets)
         return total
@@ -279,8 +282,8 @@ class TVAE(Synthesizer):
             mu, logvar = self._encoder(x)
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             out = self._decoder(mu + eps * torch.exp(0.5 * logvar))
-            rec = self._reconstruction(out, x, targets) * self.model_params["loss_factor"]
-            kld = _kl(mu, logvar)
+            rec = self._reconstruction(out, x, targets).sum() * self.model_params["loss_factor"]
+            kld = _kl(mu, logvar).sum()
             value = float((rec + kld) / x.shape[0])
         return value if math.isfinite(value) else math.inf
 
@@ -405,12 +408,31 @@ class _RowLoss(nn.Module):
         self._model = [model]  # a list: not registered as a submodule
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self._losses(x, targets, self.sigma).sum()
+
+    def losses_and_gradient_norms(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's loss and gradient norm: DP-SGD clips without per-row gradients (``engine.privacy.dpsgd``).
+
+        Every weight is an ``nn.Linear``'s (``LinearNorms``); sigma, shared by all rows, enters
+        through one copy per row, whose gradient is that row's gradient of sigma.
+        """
+        from engine.privacy.linear_norms import LinearNorms
+
+        sigma_rows = self.sigma.expand(x.shape[0], -1)
+        with LinearNorms(self, measured_by_caller=(self.sigma,)) as linear:
+            losses = self._losses(x, targets, sigma_rows)
+        *at_outputs, at_sigma = torch.autograd.grad(losses.sum(), [*linear.outputs, sigma_rows], retain_graph=True, allow_unused=True)
+        squared = linear.squared_norms(at_outputs)
+        if at_sigma is not None:  # None: no tanh column, sigma unused
+            squared = squared + at_sigma.pow(2).sum(1)
+        return losses, squared.sqrt()
+
+    def _losses(self, x: torch.Tensor, targets: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         model = self._model[0]
         mu, logvar = self.encoder(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        rec = model._reconstruction(self.decoder(z), x, targets, sigma=self.sigma)
-        kld = _kl(mu, logvar)
-        return rec * model.model_params["loss_factor"] + kld
+        rec = model._reconstruction(self.decoder(z), x, targets, sigma=sigma)
+        return rec * model.model_params["loss_factor"] + _kl(mu, logvar)
 
 
 class _Layout:
@@ -472,8 +494,8 @@ class _Layout:
 
 
 def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Summed KL divergence of the Gaussian posteriors ``N(mu, exp(logvar))`` to the standard normal."""
-    return -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp())
+    """Each row's KL divergence of its Gaussian posterior ``N(mu, exp(logvar))`` to the standard normal, ``(B,)``."""
+    return -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp(), dim=1)
 
 
 def _gumbel(shape: tuple[int, int], generator: torch.Generator, device: str) -> torch.Tensor:
@@ -490,7 +512,7 @@ def _gumbel(shape: tuple[int, int], generator: torch.Generator, device: str) -> 
 
 
 def _softmax_nll(out: torch.Tensor, index: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of every softmax block of ``out`` against ``targets`` (output columns)."""
+    """Each row's cross-entropy summed over the softmax blocks of ``out`` against ``targets`` (output columns), ``(B,)``."""
     logits = out.index_select(1, index["softmax"])
     block = index["block"].expand(out.shape[0], -1)
     with torch.no_grad():  # per-block maximum: a constant shift that keeps exp() in range
@@ -498,7 +520,7 @@ def _softmax_nll(out: torch.Tensor, index: dict[str, torch.Tensor], targets: tor
         top = top.scatter_reduce(1, block, logits, reduce="amax")
     sums = (logits - top.index_select(1, index["block"])).exp() @ index["membership"]
     log_norm = top + sums.log()
-    return (log_norm - out.gather(1, targets)).sum()
+    return (log_norm - out.gather(1, targets)).sum(1)
 
 
 def _adam(params: list[torch.Tensor], *, lr: float, weight_decay: float) -> torch.optim.Optimizer:

@@ -16,8 +16,7 @@ builds the same encoders from:
     emptied (post-processing) and the range is the support of what remains (values too rare
     to rise above the noise are dropped: under DP this replaces the P1/P99 caps). The second
     counts on ``FINE_CELLS`` equal cells of that range (one per integer when it holds fewer),
-    plus exactly zero, cleaned alike; when it kept nearly all the mass its own support
-    narrows the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
+    plus exactly zero, cleaned alike; its own support narrows the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
     per quantile bin, ``z`` the position inside it; and the token encoding's coarse bins).
     Exact zero becomes an atom when it holds at least 1/n_bins of the mass, and the column
     is nullable when the null cell survives;
@@ -68,10 +67,9 @@ from engine.transform.vgm import ModeNormalizer
 # The public partition of the real line for columns without declared bounds.
 OCTAVES = (-20, 64)
 CELLS_PER_OCTAVE = 4
-# Equal cells of the second histogram, over the range the first one found; when they keep at
-# least FINE_COVERAGE of the first one's mass, their own quantiles narrow the range.
+# Equal cells of the second histogram, over the range the first one found; the support of
+# the ones above the noise narrows the range.
 FINE_CELLS = 64
-FINE_COVERAGE = 0.98
 _SECOND_NS = 10**9
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 
@@ -282,14 +280,11 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     else:
         edges = np.linspace(lo, hi, FINE_CELLS + 1)
     fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
-    coarse_mass = sum(m for _, _, m in _clip_segments(coarse, lo, hi))
-    if sum(m for _, _, m in fine) >= FINE_COVERAGE * coarse_mass:
-        # the equal cells kept (nearly) all the mass: their support gives the tighter range
-        lo2, hi2 = max(lo, fine[0][0]), min(hi, fine[-1][1])
-        if integer:
-            lo2, hi2 = math.floor(lo2 + 0.5), math.ceil(hi2 - 0.5)
-        if hi2 > lo2:
-            lo, hi = float(lo2), float(hi2)
+    lo2, hi2 = max(lo, fine[0][0]), min(hi, fine[-1][1])  # the finer cells above the noise: the tighter range
+    if integer:
+        lo2, hi2 = math.floor(lo2 + 0.5), math.ceil(hi2 - 0.5)
+    if hi2 > lo2:
+        lo, hi = float(lo2), float(hi2)
     inside = _clip_segments(fine, lo, hi) or _clip_segments(coarse, lo, hi)
     total = sum(m for _, _, m in inside)
     zero_share = (zero_mass / total) if (total > 0 and lo <= 0.0 <= hi) else 0.0

@@ -87,3 +87,38 @@ def test_clipped_sums_get_noise_of_standard_deviation_noise_multiplier_times_cli
     param.grad = torch.zeros(200_000)
     optimizer.step()
     assert param.grad.numpy().std() == pytest.approx(sigma * clip / batch, rel=0.02)
+
+
+def test_tvae_gradient_norms_equal_the_norms_of_per_row_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    from engine.models.tvae import TVAE, _RowLoss
+
+    rng = torch.Generator().manual_seed(0)
+    frame = pl.DataFrame({"x": torch.randn(64, generator=rng).tolist(), "c": [["a", "b", "c"][i % 3] for i in range(64)]})
+    model = TVAE(epochs=1, seed=0).fit(frame)
+    module = _RowLoss(model)
+    data = torch.from_numpy(model.transformer_.transform(frame[:9]))
+    rows = (data, model._layout.targets(data))
+    # the latent draw is the one thing the two computations would draw differently: fix it
+    monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    expected = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per_sample_gradients(module, params, rows).values()))
+    _, norms = module.losses_and_gradient_norms(*rows)
+    assert torch.allclose(norms, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_linear_layer_used_twice_in_one_forward_is_refused() -> None:
+    from engine.privacy.linear_norms import LinearNorms
+
+    layer = nn.Linear(3, 3)
+    with pytest.raises(RuntimeError, match="ran twice"), LinearNorms(layer):
+        layer(layer(torch.randn(4, 3)))
+
+
+def test_a_parameter_outside_the_linear_layers_must_be_measured_by_the_caller() -> None:
+    from engine.privacy.linear_norms import LinearNorms
+
+    module = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
+    with pytest.raises(RuntimeError, match="outside nn.Linear"):
+        LinearNorms(module)

@@ -181,9 +181,11 @@ def test_dates_floats_and_nulls_are_learned_privately(airbnb: pl.DataFrame) -> N
     rows = model.sample(5_000, seed=4)
     assert rows.schema == airbnb.schema
     real, fake = airbnb.get_column("last_review"), rows.get_column("last_review")
-    # The private range is exact only to one fine cell: the log partition's cell holding these
-    # dates is 4,096 days wide and is cut into FINE_CELLS (64) equal cells, so 64 days.
-    assert fake.min() >= real.min() and fake.max() <= real.max() + dt.timedelta(days=4096 // FINE_CELLS)
+    # The private range is the support of the cells above the noise, exact only to one fine
+    # cell: the log partition's cells holding these dates (days since 1970) are
+    # [14336, 16384) and [16384, 20480), and their span is cut into FINE_CELLS (64) equal cells.
+    cell = dt.timedelta(days=(20480 - 14336) / FINE_CELLS)
+    assert fake.min() >= real.min() - cell and fake.max() <= real.max() + cell
     assert abs(fake.null_count() - real.null_count()) < 0.05 * len(real)  # the null share is measured too
     assert abs(rows.get_column("reviews_per_month").median() - airbnb.get_column("reviews_per_month").median()) < 0.5
 
