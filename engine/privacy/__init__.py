@@ -3,7 +3,9 @@
 ``engine.Privacy`` (``config``) says what a run may spend; ``PrivateRun`` (``run``) plans and
 accounts for it with one Opacus accountant; ``domain`` builds the transformer from accounted
 histograms only; ``dpsgd`` trains the networks that read real rows with DP-SGD (Opacus's
-clipping and noise, Poisson sampling, BatchMemoryManager); ``audit`` bounds epsilon from
+clipping and noise, Poisson sampling, BatchMemoryManager; ARGN and TVAE clip by exact per-row
+gradient norms computed without per-row gradients, ``linear_norms`` for plain linear layers,
+CTGAN's critic with its gradient penalty by ``torch.func`` per-row gradients); ``audit`` bounds epsilon from
 below empirically. The MST model (``engine.models.mst``) is the marginal-based alternative for
 small budgets.
 
