@@ -174,7 +174,8 @@ class Synthesizer:
       (``engine.privacy``): the transformer is built from accounted statistics, the networks
       that read real rows train with DP-SGD, there is no validation split nor early stopping,
       the metrics hold the epsilon spent instead of losses, and ``privacy_report_`` (the
-      manifest's ``privacy``) says what was spent. None (default): no DP.
+      manifest's ``privacy``) says what was spent. None (default): no DP. A model's own
+      parameters may have other defaults under DP (``default_dp_params``).
 
     Learned attributes: ``transformer_``, ``columns_`` (name -> polars dtype, training order),
     ``metrics_`` (history per epoch, best epoch and validation loss, fit seconds),
@@ -189,6 +190,8 @@ class Synthesizer:
     default_dp_batch_size: ClassVar[int] = 1000
     default_patience: ClassVar[int | None] = None
     default_params: ClassVar[dict[str, Any]] = {}
+    # Own parameters whose default differs under differential privacy (given ones still win).
+    default_dp_params: ClassVar[dict[str, Any]] = {}
     default_transformer_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(
@@ -226,7 +229,10 @@ class Synthesizer:
         if unknown:
             allowed = sorted(set(_BASE_PARAMS) | set(self.default_params) | {"on_progress"})
             raise ConfigError(f"{type(self).__name__} got unknown parameters {unknown}; allowed: {allowed}")
-        self.model_params = {**self.default_params, **model_params}
+        from engine.privacy.config import Privacy
+
+        dp_defaults = self.default_dp_params if Privacy.coerce(privacy) is not None else {}
+        self.model_params = {**self.default_params, **dp_defaults, **model_params}
         self._validate_params()
 
     # -- parameters -----------------------------------------------------------------------

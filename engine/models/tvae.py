@@ -65,13 +65,22 @@ class TVAE(Synthesizer):
       microsecond of arithmetic costs more than it saves; on a busy machine, tens of times more).
 
     Defaults: 300 epochs, batch 500, early stopping after 30 epochs without validation
-    improvement.
+    improvement. Under differential privacy: 100 epochs of expected batch 4,000, latent
+    width 8, ``loss_factor`` 4 and learning rate 5e-3 (``default_dp_params``). Measured on
+    adult at epsilon 10 (SDMetrics quality; DP noise is not seeded, runs vary by about
+    ±0.005): the non-DP defaults at 20 epochs of 1,000 gave 0.843; the latent width 128 lets
+    the noisy encoder collapse (TSTR AUC 0.5–0.65, the decoder ignores it), width 8-16 with
+    the reconstruction weighted 4 keeps the columns' relations (TSTR 0.81–0.84) for
+    0.878–0.881; 200 epochs 0.8845 at twice the time.
     """
 
     kind: ClassVar[str] = "tvae"
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
     default_patience: ClassVar[int | None] = 30
+    default_dp_epochs: ClassVar[int] = 100
+    default_dp_batch_size: ClassVar[int] = 4000
+    default_dp_params: ClassVar[dict[str, Any]] = {"embedding_dim": 8, "loss_factor": 4.0, "learning_rate": 5e-3}
     default_params: ClassVar[dict[str, Any]] = {
         "embedding_dim": 128,
         "compress_dims": (128, 128),

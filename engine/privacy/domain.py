@@ -70,6 +70,12 @@ CELLS_PER_OCTAVE = 4
 # Equal cells of the second histogram, over the range the first one found; the support of
 # the ones above the noise narrows the range.
 FINE_CELLS = 64
+# Chance that noise alone makes an empty cell of the log partition survive the cleaning. The
+# range is the support of what survives, so one spurious far cell would stretch it: kept rare.
+RANGE_MISS = 1e-4
+# An integer column with at most this many values gets one float-encoding mode per value
+# (what a categorical would get without DP); wider ones get private quantile modes.
+MAX_INTEGER_MODES = 32
 _SECOND_NS = 10**9
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 
@@ -234,7 +240,7 @@ class _Numeric:
 
 
 def _noisy_segments(
-    x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int
+    x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int, miss: float = 0.01
 ) -> tuple[list[Segment], float]:
     """One Gaussian histogram of ``x`` on ``edges`` plus an exact-zero cell, cleaned of noise.
 
@@ -244,7 +250,7 @@ def _noisy_segments(
     cells, zero = _histogram(x, edges)
     noisy = gaussian_histogram(cells, sigma, rng)
     noisy_zero = float(gaussian_histogram(zero, sigma, rng)[0])
-    floor = cleaning_threshold(sigma, len(noisy) + 1 + extra_cells)
+    floor = cleaning_threshold(sigma, len(noisy) + 1 + extra_cells, miss=miss)
     segments: list[Segment] = [(float(edges[i]), float(edges[i + 1]), float(noisy[i])) for i in np.flatnonzero(noisy >= floor)]
     zero_mass = noisy_zero if noisy_zero >= floor else 0.0
     if zero_mass:
@@ -267,7 +273,7 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     without DP), and a quantile cap would cut real, well-populated values (adult's
     education-num 1 and 2, 0.7 % of rows) and with them the pairs they form."""
     values = x[~missing]
-    coarse, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1)
+    coarse, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1, miss=RANGE_MISS)
     noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
     nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
     lo, hi = coarse[0][0], coarse[-1][1]
@@ -307,10 +313,9 @@ def _edges(num: _Numeric, k: int) -> np.ndarray:
     return np.unique(np.clip(qs, num.lo, num.hi))
 
 
-def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: int | None) -> NumericCore:
-    span = num.hi - num.lo
+def _quantile_modes(num: _Numeric, *, params: TransformerParams, span: float) -> ModeNormalizer:
+    """Float encoding: one "mode" per private quantile bin, z = position inside it (an atom at zero when it holds 1/n_bins)."""
     atom = num.zero_share >= 1.0 / params.n_bins
-    # float encoding: one "mode" per private quantile bin, z = position inside it
     edges = _edges(num, params.n_modes)
     if len(edges) < 2:
         edges = np.array([num.lo, num.hi])
@@ -325,9 +330,30 @@ def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: 
         means, stds = np.append(means, 0.0), np.append(stds, span * 1e-6)
         weights = np.append(weights * (1.0 - num.zero_share), num.zero_share)
     weights = np.maximum(weights, 1e-6)
-    vgm = ModeNormalizer(means.astype(np.float64), stds.astype(np.float64), weights / weights.sum())
+    return ModeNormalizer(means.astype(np.float64), stds.astype(np.float64), weights / weights.sum())
+
+
+def _integer_modes(num: _Numeric) -> ModeNormalizer:
+    """Float encoding of a small integer range: one mode per value, covering exactly that value's
+    cell (4 std = 0.5), weighted by the private histogram (one cell per integer) or uniform."""
+    means = np.arange(num.lo, num.hi + 1.0)
+    weights = np.ones(len(means))
+    if num.segments is not None:
+        weights = np.array([sum(m for _, _, m in _clip_segments(num.segments, v - 0.5, v + 0.5)) for v in means])
+        weights = np.maximum(weights, 1e-6) if weights.sum() > 0 else np.ones(len(means))
+    return ModeNormalizer(means, np.full(len(means), 0.125), weights / weights.sum())
+
+
+def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: int | None) -> NumericCore:
+    span = num.hi - num.lo
+    small_integers = integer and span + 1 <= params.n_bins
+    if integer and span + 1 <= MAX_INTEGER_MODES:
+        vgm = _integer_modes(num)
+    else:
+        vgm = _quantile_modes(num, params=params, span=span)
     # token encoding: exact atoms for a small integer range, else private quantile bins
-    if integer and span + 1 <= params.n_bins:
+    atom = num.zero_share >= 1.0 / params.n_bins
+    if small_integers:
         bins = QuantileBins(np.arange(num.lo, num.hi + 1.0), np.empty(0), params.n_fine_bins)
     else:
         n_even = max(params.n_bins // 4, 1)

@@ -195,3 +195,12 @@ def test_declared_date_bounds_are_kept(airbnb: pl.DataFrame) -> None:
     model = engine.train(airbnb, model="mst", privacy={"epsilon": 5.0, "delta": 1e-5, "bounds": bounds}, device="cpu")
     dates = model.sample(2_000, seed=4).get_column("last_review").drop_nulls()
     assert dates.min() >= dt.date(2018, 1, 1) and dates.max() <= dt.date(2019, 7, 31)
+
+
+def test_a_model_takes_its_dp_defaults_under_privacy_and_given_parameters_still_win() -> None:
+    from engine.models.tvae import TVAE
+
+    private = TVAE(privacy={"epsilon": 10.0})
+    assert {k: private.model_params[k] for k in TVAE.default_dp_params} == TVAE.default_dp_params
+    assert TVAE(privacy={"epsilon": 10.0}, embedding_dim=32).model_params["embedding_dim"] == 32
+    assert TVAE().model_params["embedding_dim"] == TVAE.default_params["embedding_dim"]
