@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -204,3 +205,19 @@ def test_a_model_takes_its_dp_defaults_under_privacy_and_given_parameters_still_
     assert {k: private.model_params[k] for k in TVAE.default_dp_params} == TVAE.default_dp_params
     assert TVAE(privacy={"epsilon": 10.0}, embedding_dim=32).model_params["embedding_dim"] == 32
     assert TVAE().model_params["embedding_dim"] == TVAE.default_params["embedding_dim"]
+
+
+def test_a_thin_tail_next_to_the_bulk_survives_the_cleaning_where_an_equal_far_cell_does_not() -> None:
+    from engine.privacy.domain import CELLS_PER_OCTAVE, RANGE_MISS, _noisy_segments, log_partition
+
+    rng = np.random.default_rng(0)  # seeded here; the private path draws from the OS
+    bulk = np.repeat(np.arange(2.0, 17.0), 1_700)
+    near_kept = far_kept = 0
+    for _ in range(200):
+        for tail, counter in ((1.0, "near"), (1e9, "far")):  # 40 rows: 1 sits 4 cells below 2, 1e9 far away
+            x = np.concatenate([np.full(40, tail), bulk])
+            segments, _ = _noisy_segments(x, log_partition(), sigma=8.0, rng=rng, extra_cells=1, miss=RANGE_MISS, near=CELLS_PER_OCTAVE)
+            kept = any(low <= tail < high for low, high, _ in segments)
+            near_kept += kept and counter == "near"
+            far_kept += kept and counter == "far"
+    assert near_kept >= 190 and far_kept <= 120  # the far cell meets the strict threshold only
