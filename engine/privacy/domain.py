@@ -258,13 +258,9 @@ def _noisy_segments(
     noisy_zero = float(gaussian_histogram(zero, sigma, rng)[0])
     floor = cleaning_threshold(sigma, len(noisy) + 1 + extra_cells, miss=miss)
     keep = noisy >= floor
-    if near and keep.any():
-        survivors = np.flatnonzero(keep)
-        position = np.searchsorted(survivors, np.arange(len(noisy)))
-        left = survivors[np.clip(position - 1, 0, len(survivors) - 1)]
-        right = survivors[np.clip(position, 0, len(survivors) - 1)]
-        distance = np.minimum(np.abs(np.arange(len(noisy)) - left), np.abs(right - np.arange(len(noisy))))
-        keep |= (distance <= near) & (noisy >= cleaning_threshold(sigma, 2 * near))
+    if near:  # the survivors' neighbourhoods: keep dilated by ``near`` cells
+        close = np.convolve(keep, np.ones(2 * near + 1), mode="same") > 0
+        keep |= close & (noisy >= cleaning_threshold(sigma, 2 * near))
     segments: list[Segment] = [(float(edges[i]), float(edges[i + 1]), float(noisy[i])) for i in np.flatnonzero(keep)]
     zero_mass = noisy_zero if noisy_zero >= floor else 0.0
     if zero_mass:
@@ -276,7 +272,7 @@ def _noisy_segments(
     return segments, zero_mass
 
 
-def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, params: TransformerParams, integer: bool) -> _Numeric:
+def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, integer: bool) -> _Numeric:
     """Two histograms: where the values lie (the log partition, and the null share: it gives
     the range, whose wide cells keep a thin tail above the noise), then how they spread within
     (``FINE_CELLS`` equal cells over the support, one per integer when fewer: it gives the bins).
@@ -557,7 +553,7 @@ def _numeric_encoder(
         num = _uniform_numeric(low, high)
         record = {"column": name, "role": plan.role, "bounds": "public", "low": low, "high": high}
     else:
-        num = _measure_numeric(x, missing, sigma=sigma, rng=rng, params=params, integer=integer)
+        num = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer)
         record = {"column": name, "role": plan.role, "bounds": "private quantiles", "low": num.lo, "high": num.hi}
     core = _core(num, params=params, integer=integer, decimals=decimals)
     record["nullable"] = num.nullable
