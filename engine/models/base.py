@@ -229,9 +229,7 @@ class Synthesizer:
         if unknown:
             allowed = sorted(set(_BASE_PARAMS) | set(self.default_params) | {"on_progress"})
             raise ConfigError(f"{type(self).__name__} got unknown parameters {unknown}; allowed: {allowed}")
-        from engine.privacy.config import Privacy
-
-        dp_defaults = self.default_dp_params if Privacy.coerce(privacy) is not None else {}
+        dp_defaults = self.default_dp_params if self._privacy() is not None else {}
         self.model_params = {**self.default_params, **dp_defaults, **model_params}
         self._validate_params()
 

@@ -31,11 +31,14 @@ alone, is post-processing. Differences from the non-private step, each forced by
 - One example is (real row, generated row, interpolation weight), the generated row drawn for
   it alone (generator in eval mode, so rows do not share BatchNorm statistics): its loss
   ``D(fake) - D(real) + lambda (||grad D(x_hat)|| - 1)^2`` is clipped as a whole, the
-  gradient penalty included (computed per row with ``torch.func``).
+  gradient penalty included, by its exact gradient norm without per-row gradients
+  (``_ctgan_private``).
 - The critic's optimizer is zeroed before every critic step; the generator steps (in training
   mode, on a batch of the expected size) after every ``discriminator_steps`` completed DP
   steps, with conditions from the private counts and randomness seeded per step.
 - The DP step count (what the accountant sees) is the number of critic steps.
+- After training, the generator's one-hot scores are shifted so that sampling reproduces the
+  private marginals the domain measured (``engine.privacy.marginals``; post-processing).
 
 Sampling picks (column, category) by the training frequencies, so the generated rows follow
 the data's distribution; a categorical equality ``{column: value}`` on a condition column
@@ -113,6 +116,14 @@ class CTGAN(Synthesizer):
       that each generate whole chunks of rows with single-threaded kernels (the rows do not
       depend on their number).
 
+    Under differential privacy: 100 epochs of expected batch 500 (``default_dp_epochs``),
+    then the calibration to the private marginals (module docstring). Measured on adult at
+    epsilon 10 (SDMetrics quality, one run each, DP noise unseeded), before the calibration
+    and the per-integer cells of the private domain: 20 epochs 0.818 (99 s on 2 CPU
+    threads), 50 epochs 0.846 (232 s), 100 epochs 0.861 (575 s): more critic steps at more
+    noise per step keep paying at this budget. With both, 100 epochs: 0.900 raw, 0.950
+    calibrated (one fitted model).
+
     Early stopping is off by default (``patience=None``), as in the paper: all rows train.
     With a ``patience``, ``validation_share`` of the rows are held out and the validation
     loss is the mean distance between their per-span marginals and generated rows' (see
@@ -122,6 +133,7 @@ class CTGAN(Synthesizer):
     kind: ClassVar[str] = "ctgan"
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
+    default_dp_epochs: ClassVar[int] = 100
     default_dp_batch_size: ClassVar[int] = 500
     default_patience: ClassVar[int | None] = None
     default_params: ClassVar[dict[str, Any]] = {
@@ -247,6 +259,7 @@ class CTGAN(Synthesizer):
         """DP-SGD on the critic, the generator as post-processing (see the module docstring)."""
         import torch
 
+        from engine.models._ctgan_private import private_critic
         from engine.privacy.dpsgd import DPSGD, prepare_module
 
         run = self._dp_run
@@ -279,7 +292,7 @@ class CTGAN(Synthesizer):
             )
         dp = DPSGD(
             run=run,
-            loss_module=_PrivateCritic(trainer.critic, float(self.model_params["gradient_penalty"])),
+            loss_module=private_critic(trainer.critic, float(self.model_params["gradient_penalty"])),
             optimizer=trainer.opt_d,
             n_rows=len(encoded),
             batch_size=trainer.batch,
@@ -311,6 +324,21 @@ class CTGAN(Synthesizer):
                 self.metrics_["stopped_on_time"] = True
                 break
         self.generator_.eval()
+        self._calibrate_to_private_marginals()
+
+    def _calibrate_to_private_marginals(self) -> None:
+        """Shift the generator's one-hot scores so that sampling (noise and conditions drawn as
+        ``sample`` draws them) reproduces the private marginals the domain measured
+        (``engine.privacy.marginals``: post-processing)."""
+        import torch
+
+        from engine.privacy.marginals import CALIBRATION_ROWS, calibrate
+
+        generator = torch_generator(derive_seed(self.seed, "calibration"), self._layout.device)
+        with torch.no_grad():
+            z = torch.randn((CALIBRATION_ROWS, self.model_params["embedding_dim"]), generator=generator, device=self._layout.device)
+            logits = self.generator_(z, self._condition_index(CALIBRATION_ROWS, generator=generator, target=None))
+        calibrate(run=self._dp_run, transformer=self.transformer_, logits=logits, bias=self.generator_.out.fc.bias)
 
     def _build(self, device: torch.device, *, counts: np.ndarray) -> None:
         """Networks-independent sampling state plus a fresh generator (seeded)."""
@@ -639,31 +667,6 @@ class _Trainer:
         means = _named(totals / self.steps)
         model._report(epoch=epoch, step=self.steps, steps_per_epoch=self.steps, losses=means)
         return means
-
-
-def _private_critic_class() -> type:
-    import torch
-    from torch import nn
-
-    class PrivateCritic(nn.Module):
-        """The critic's loss for one example (real row, generated row, weight), gradient penalty included."""
-
-        def __init__(self, critic: nn.Module, penalty: float) -> None:
-            super().__init__()
-            self.critic = critic
-            self.penalty = penalty
-
-        def forward(self, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-            mixed = alpha * real + (1.0 - alpha) * fake
-            grad = torch.func.grad(lambda x: self.critic(x).sum())(mixed)
-            penalty = self.penalty * ((grad.norm(2, dim=1) - 1.0) ** 2).sum()
-            return (self.critic(fake) - self.critic(real)).sum() + penalty
-
-    return PrivateCritic
-
-
-def _PrivateCritic(critic: Any, penalty: float) -> Any:  # noqa: N802 - a class built lazily (torch)
-    return _private_critic_class()(critic, penalty)
 
 
 def _named(values: torch.Tensor) -> dict[str, float]:

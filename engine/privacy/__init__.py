@@ -3,10 +3,11 @@
 ``engine.Privacy`` (``config``) says what a run may spend; ``PrivateRun`` (``run``) plans and
 accounts for it with one Opacus accountant; ``domain`` builds the transformer from accounted
 histograms only; ``dpsgd`` trains the networks that read real rows with DP-SGD (Opacus's
-clipping and noise, Poisson sampling, BatchMemoryManager; ARGN and TVAE clip by exact per-row
-gradient norms computed without per-row gradients, ``linear_norms`` for plain linear layers,
-CTGAN's critic with its gradient penalty by ``torch.func`` per-row gradients); ``audit`` bounds epsilon from
-below empirically. The MST model (``engine.models.mst``) is the marginal-based alternative for
+clipping and noise, Poisson sampling, BatchMemoryManager; ARGN, TVAE and CTGAN's critic, its
+gradient penalty included, clip by exact per-row gradient norms computed without per-row
+gradients, ``linear_norms`` for plain linear layers); ``marginals`` then shifts TVAE's and
+CTGAN's one-hot outputs to the private marginals the domain measured (post-processing);
+``audit`` bounds epsilon from below empirically. The MST model (``engine.models.mst``) is the marginal-based alternative for
 small budgets.
 
 What reads real rows under DP, and how it is charged:
@@ -15,7 +16,7 @@ What reads real rows under DP, and how it is charged:
 |---|---|---|
 | value ranges, bins, null shares (numbers, dates) | Gaussian histogram on a public partition | preprocessing share |
 | category lists (not declared) | Gaussian counts + noisy threshold | preprocessing share + 10% of delta |
-| category frequencies (CTGAN) | the same counts (or uniform) | preprocessing share |
+| category frequencies (CTGAN's conditions; TVAE's and CTGAN's calibration) | the same counts (or uniform) | preprocessing share |
 | network weights (TVAE, ARGN: all; CTGAN: the critic) | DP-SGD | the rest |
 | MST's marginals and tree | Gaussian marginals, exponential mechanism | the rest |
 

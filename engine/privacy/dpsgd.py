@@ -14,7 +14,8 @@ one loss per row) through differentially private training:
   row's loss and the L2 norm of its gradient) skips the per-row gradients: the gradient of
   ``sum_i min(1, C / norm_i) * loss_i`` *is* the sum of the clipped per-row gradients, with
   Opacus's clipping factor. One backward instead of a gradient per row (ARGN: ~30x faster
-  on CPU). The module is responsible for the norms being exact; ARGN's and TVAE's are tested against
+  on CPU; CTGAN's critic, gradient penalty included: ~15x). The module is responsible for
+  the norms being exact; ARGN's, TVAE's and the critic's are tested against
   ``per_sample_gradients``.
 - **Clipping and noise**: Opacus's ``DPOptimizer`` (built by ``make_dp_optimizer``, the one
   function the audit also uses) clips each row's gradient to ``max_grad_norm`` (or, with

@@ -122,3 +122,60 @@ def test_a_parameter_outside_the_linear_layers_must_be_measured_by_the_caller() 
     module = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
     with pytest.raises(RuntimeError, match="outside nn.Linear"):
         LinearNorms(module)
+
+
+class CriticByDefinition(nn.Module):
+    """CTGAN's private critic loss as written in the paper: ``D(fake) - D(real)`` plus the
+    gradient penalty, the input gradient taken by ``torch.func`` (the reference)."""
+
+    def __init__(self, critic: nn.Sequential, penalty: float) -> None:
+        super().__init__()
+        self.critic, self.penalty = critic, penalty
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        mixed = alpha * real + (1.0 - alpha) * fake
+        grad = torch.func.grad(lambda x: self.critic(x).sum())(mixed)
+        penalty = self.penalty * (grad.norm(2, dim=1) - 1.0) ** 2
+        return (self.critic(fake) - self.critic(real)).squeeze(1) + penalty
+
+
+def _critic(depth: int) -> tuple[nn.Module, CriticByDefinition, tuple[torch.Tensor, ...]]:
+    from engine.models._ctgan_nets import build_critic
+    from engine.models._ctgan_private import private_critic
+
+    torch.manual_seed(depth)
+    critic = build_critic(7, (6, 5, 4)[:depth], pac=1).eval()  # dropout off: both sides draw alike
+    rows = (torch.randn(11, 7), torch.randn(11, 7), torch.rand(11, 1))
+    return private_critic(critic, 10.0).eval(), CriticByDefinition(critic, 10.0).eval(), rows
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3], ids=["one-hidden", "two-hidden", "three-hidden"])
+def test_ctgan_critic_gradient_norms_with_the_penalty_equal_the_norms_of_per_row_gradients(depth: int) -> None:
+    module, reference, rows = _critic(depth)
+    params = {name: p.detach() for name, p in reference.named_parameters()}
+    per_row = per_sample_gradients(reference, params, rows)
+    expected = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per_row.values()))
+    losses, norms = module.losses_and_gradient_norms(*rows)
+    assert torch.allclose(norms, expected, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(losses, reference(*rows), atol=1e-5)
+
+
+def test_ctgan_critic_reweighted_gradient_is_the_sum_of_clipped_per_row_gradients() -> None:
+    module, reference, rows = _critic(2)
+    params = {name: p.detach() for name, p in reference.named_parameters()}
+    per_row = per_sample_gradients(reference, params, rows)
+    norms = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per_row.values()))
+    clip = float(norms.median())
+    named = dict(module.named_parameters())
+    clipped_gradient_sum(module, list(named.values()), rows, max_grad_norm=clip)
+    factor = (clip / (norms + 1e-6)).clamp(max=1.0)
+    for name, g in per_row.items():
+        expected = (g * factor.reshape(-1, *[1] * (g.dim() - 1))).sum(0)
+        assert torch.allclose(named[name].grad, expected, rtol=1e-4, atol=1e-5), name
+
+
+def test_a_critic_layer_the_norms_do_not_cover_is_refused() -> None:
+    from engine.models._ctgan_private import private_critic
+
+    with pytest.raises(TypeError, match="Linear, LeakyReLU and Dropout only"):
+        private_critic(nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1)), 10.0)

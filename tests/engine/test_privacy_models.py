@@ -221,3 +221,19 @@ def test_a_thin_tail_next_to_the_bulk_survives_the_cleaning_where_an_equal_far_c
             near_kept += kept and counter == "near"
             far_kept += kept and counter == "far"
     assert near_kept >= 190 and far_kept <= 120  # the far cell meets the strict threshold only
+
+
+def test_an_integer_spike_keeps_its_value_in_the_float_encoding(datasets: Path) -> None:
+    from engine.privacy.domain import _core, _measure_numeric
+    from engine.transform import DataTransformer
+    from engine.transform.params import validate_params
+
+    hours = pl.read_csv(datasets / "adult.csv", columns=["hours-per-week"]).to_series().to_numpy().astype(np.float64)  # 1..99, 40 on 47 %
+    num = _measure_numeric(hours, np.zeros(len(hours), bool), sigma=8.0, rng=np.random.default_rng(0), integer=True)
+    assert all(high - low <= 1.0 for low, high, _ in num.segments)  # one fine cell per integer
+    assert any((low, high) == (39.5, 40.5) for low, high, _ in num.segments)
+    modes = _core(num, params=validate_params(**DataTransformer().get_params()), integer=True, decimals=None).vgm
+    # every bin holding any of 40's mass decodes (mean +- 4 std, then rounded) to 40 only
+    low, high = modes.means - 4 * modes.stds, modes.means + 4 * modes.stds
+    touching = (high > 39.5) & (low < 40.5)
+    assert touching.any() and (low[touching] >= 39.5 - 1e-9).all() and (high[touching] <= 40.5 + 1e-9).all()
