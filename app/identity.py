@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from auth.gate import auth_section
 from auth.identity import (  # noqa: F401  (re-exported for pages)
     IDENTITY_KEY,
     LOCAL_ACTOR_KEY,
@@ -31,7 +32,7 @@ class NotSignedInError(RuntimeError):
 
 def login_configured() -> bool:
     """Whether the secrets configure a login provider (an ``[auth]`` section)."""
-    return bool(st.secrets.load_if_toml_exists()) and "auth" in st.secrets
+    return auth_section() is not None
 
 
 def current_identity() -> Identity:

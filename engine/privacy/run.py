@@ -27,9 +27,13 @@ sample rate, and every mechanism with its planned share of the budget.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from engine.errors import ConfigError
 from engine.privacy.config import Privacy
@@ -40,24 +44,56 @@ _RHO_RANGE = (1e-14, 1e8)
 _SIGMA_RANGE = (0.05, 1e5)
 
 
-def _orders() -> list[float]:
+# Orders beyond Opacus's defaults: tight for very small epsilons.
+EXTRA_ORDERS = (80.0, 128.0, 256.0, 512.0)
+
+
+def rdp_orders() -> list[float]:
+    """The RDP orders every epsilon here is converted on: Opacus's RDP accountant defaults plus
+    ``EXTRA_ORDERS`` (the ledger's stored curves use the same grid)."""
     from opacus.accountants import RDPAccountant
 
-    return list(RDPAccountant.DEFAULT_ALPHAS) + [80, 128, 256, 512]
+    return [float(a) for a in RDPAccountant.DEFAULT_ALPHAS] + list(EXTRA_ORDERS)
+
+
+def rdp_curve(history: Iterable[Sequence[float]], *, orders: Sequence[float] | None = None) -> list[float]:
+    """Opacus's RDP of a history of (noise multiplier, sample rate, steps) entries at ``orders``
+    (default ``rdp_orders()``): the sum over entries of ``steps`` times one step's RDP, which
+    ``compute_rdp`` gives; one step's is computed once per (noise, rate, orders) and kept, since
+    the noise search and every epsilon report recompute the same entries (seconds each at a
+    large sample rate)."""
+    grid = tuple(float(o) for o in (orders if orders is not None else rdp_orders()))
+    total = np.zeros(len(grid))
+    for sigma, rate, steps in history:
+        total = total + np.asarray(_step_rdp(float(sigma), float(rate), grid)) * int(steps)
+    return [float(v) for v in total]
+
+
+@functools.lru_cache(maxsize=1024)
+def _step_rdp(noise_multiplier: float, sample_rate: float, orders: tuple[float, ...]) -> tuple[float, ...]:
+    from opacus.accountants.analysis.rdp import compute_rdp
+
+    return tuple(float(v) for v in compute_rdp(q=sample_rate, noise_multiplier=noise_multiplier, steps=1, orders=list(orders)))
 
 
 def accountant_epsilon(history: list[tuple[float, float, int]], *, delta: float, accountant: str) -> float:
-    """Epsilon of a history of (noise multiplier, sample rate, steps) entries at ``delta``."""
-    from opacus.accountants import create_accountant
-
+    """Epsilon of a history of (noise multiplier, sample rate, steps) entries at ``delta``: the
+    RDP accountant's conversion of ``rdp_curve`` (what Opacus's ``RDPAccountant.get_epsilon``
+    computes), or Opacus's PRV accountant."""
     if not history:
         return 0.0
-    acc = create_accountant(mechanism=accountant)
-    acc.history = [tuple(entry) for entry in history]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if accountant == "rdp":
-            return float(acc.get_epsilon(delta=delta, alphas=_orders()))
+            from opacus.accountants.analysis.rdp import get_privacy_spent
+
+            orders = rdp_orders()
+            eps, _ = get_privacy_spent(orders=orders, rdp=rdp_curve(history, orders=orders), delta=delta)
+            return float(eps)
+        from opacus.accountants import create_accountant
+
+        acc = create_accountant(mechanism=accountant)
+        acc.history = [tuple(entry) for entry in history]
         return float(acc.get_epsilon(delta=delta))
 
 
@@ -67,7 +103,7 @@ def rho_epsilon(rho: float, delta: float) -> float:
 
     if rho <= 0:
         return 0.0
-    orders = _orders()
+    orders = rdp_orders()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         eps, _ = get_privacy_spent(orders=orders, rdp=[rho * a for a in orders], delta=delta)
@@ -175,14 +211,29 @@ class PrivateRun:
         def eps(sigma: float) -> float:
             return accountant_epsilon([*self.history, (sigma, sample_rate, steps)], delta=delta, accountant=kind)
 
+        spent = accountant_epsilon(self.history, delta=delta, accountant=kind)
+        exhausted = ConfigError(
+            f"epsilon={target:g} is exhausted before DP-SGD can take {steps} steps (already spent: {spent:.3g}); "
+            "raise epsilon, lower preprocessing_share, or declare bounds/categories"
+        )
+        # A bracket [low, high] of ratio 2 walked from sigma 1, then geometric bisection within
+        # it: the accountant is asked only about noises near the answer (a sigma far below it at
+        # a large sample rate, or one far above it, costs it seconds per call).
         low, high = _SIGMA_RANGE
+        if spent >= target:
+            raise exhausted
+        guess = 1.0
+        if eps(guess) <= target:
+            while guess / 2 >= low and eps(guess / 2) <= target:
+                guess /= 2
+            low, high = max(guess / 2, low), guess
+        else:
+            while guess * 2 < high and eps(guess * 2) > target:
+                guess *= 2
+            low, high = guess, min(guess * 2, high)
         eps_high = eps(high)
-        if eps_high > target:
-            raise ConfigError(
-                f"epsilon={target:g} is exhausted before DP-SGD can take {steps} steps "
-                f"(already spent: {accountant_epsilon(self.history, delta=delta, accountant=kind):.3g}); "
-                "raise epsilon, lower preprocessing_share, or declare bounds/categories"
-            )
+        if eps_high > target:  # even the largest noise searched does not fit
+            raise exhausted
         for _ in range(60):
             if target - eps_high <= 0.01 * target or high / low < 1.0 + 1e-4:
                 break
@@ -282,4 +333,4 @@ class PrivateRun:
         return run
 
 
-__all__ = ["THRESHOLD_DELTA_SHARE", "PrivateRun", "accountant_epsilon", "gaussian_multiplier", "rho_epsilon", "rho_for_epsilon"]
+__all__ = ["EXTRA_ORDERS", "THRESHOLD_DELTA_SHARE", "PrivateRun", "accountant_epsilon", "gaussian_multiplier", "rdp_curve", "rdp_orders", "rho_epsilon", "rho_for_epsilon"]

@@ -25,18 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError
-
-
-EXTRA_ORDERS = (80.0, 128.0, 256.0, 512.0)
-"""Orders beyond Opacus's defaults, as the engine's accountant uses (tight for very small epsilons)."""
-
-
-def default_orders() -> list[float]:
-    """The RDP orders used when a curve is computed here: Opacus's RDP accountant defaults plus
-    ``EXTRA_ORDERS`` (the grid the engine converts its own accountant on)."""
-    from opacus.accountants import RDPAccountant
-
-    return [float(a) for a in RDPAccountant.DEFAULT_ALPHAS] + list(EXTRA_ORDERS)
+from engine.privacy.run import rdp_curve
+from engine.privacy.run import rdp_orders as default_orders
 
 
 @dataclass(frozen=True)
@@ -81,10 +71,7 @@ class RdpCurve:
         Each entry is a subsampled Gaussian mechanism repeated ``steps`` times (a full-batch
         Gaussian has sample rate 1); their RDP adds up.
         """
-        from opacus.accountants.analysis.rdp import compute_rdp
-
         grid = [float(o) for o in (orders or default_orders())]
-        total = [0.0] * len(grid)
         entries = [tuple(entry) for entry in history]
         if not entries:
             raise ConfigError("an empty history has no RDP curve (nothing was spent)")
@@ -94,8 +81,7 @@ class RdpCurve:
             sigma, rate, steps = float(entry[0]), float(entry[1]), int(entry[2])
             if not (sigma > 0 and 0 < rate <= 1 and steps >= 0):
                 raise ConfigError(f"invalid history entry {entry!r}: need noise > 0, 0 < sample rate <= 1, steps >= 0")
-            values = compute_rdp(q=rate, noise_multiplier=sigma, steps=steps, orders=grid)
-            total = [t + float(v) for t, v in zip(total, values, strict=True)]
+        total = rdp_curve(entries, orders=grid)
         return cls.of(grid, total, delta_extra=delta_extra)
 
     @classmethod

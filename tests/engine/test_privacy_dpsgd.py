@@ -174,3 +174,34 @@ def test_a_checkpoint_carries_the_accountant_through_a_resumed_run(datasets: Pat
     assert report["epsilon"] <= 4.0
     assert resumed.sample(20, seed=1).equals(resumed.sample(20, seed=1))
     assert isinstance(resumed.sample(5), pl.DataFrame)
+
+
+def test_the_rdp_epsilon_is_exactly_what_opacus_rdp_accountant_gives() -> None:
+    # accountant_epsilon keeps one step's RDP per (noise, rate); the result must not move a bit.
+    from opacus.accountants import RDPAccountant
+
+    from engine.privacy.run import rdp_orders
+
+    history = [(2.5, 1.0, 1), (0.9, 0.02, 300), (3.0, 1.0, 2), (0.9, 0.02, 120), (1.7, 0.3, 7)]
+    reference = RDPAccountant()
+    reference.history = list(history)
+    for delta in (1e-5, 1e-7):
+        expected = reference.get_epsilon(delta=delta, alphas=rdp_orders())
+        assert accountant_epsilon(history, delta=delta, accountant="rdp") == expected
+        assert accountant_epsilon(history, delta=delta, accountant="rdp") == expected  # cached entries
+
+
+def test_dp_sgd_noise_is_searched_within_the_target_and_refused_once_it_is_spent() -> None:
+    from engine.errors import ConfigError
+
+    run = PrivateRun(Privacy(epsilon=2.0, delta=1e-5), 1_000)
+    run.spend_gaussian("histograms", rho=0.01, share=0.1)
+    sigma = run.sgd_noise(sample_rate=0.5, steps=4)
+    spent = accountant_epsilon([*run.history, (sigma, 0.5, 4)], delta=1e-5, accountant="rdp")
+    assert 0.99 * 2.0 <= spent <= 2.0  # the smallest noise within 1 % of the target
+    assert accountant_epsilon([*run.history, (sigma * 0.98, 0.5, 4)], delta=1e-5, accountant="rdp") > 2.0
+
+    spent_run = PrivateRun(Privacy(epsilon=2.0, delta=1e-5), 1_000)
+    spent_run.spend_gaussian("histograms", rho=2.0, share=1.0)
+    with pytest.raises(ConfigError, match="exhausted before DP-SGD can take 10 steps"):
+        spent_run.sgd_noise(sample_rate=0.01, steps=10)
