@@ -117,7 +117,7 @@ def test_a_category_frequent_enough_for_the_plain_protections_is_still_not_kept_
 
 
 def test_ctgan_notes_that_pac_is_one_under_privacy(adult: pl.DataFrame) -> None:
-    model = _train("ctgan", adult.head(400), pac=10)
+    model = _train("ctgan", adult.head(400), pac=10, batch_size=50)
     assert any("pac=10 was set to 1" in note for note in model.privacy_report_["notes"])
 
 
