@@ -211,29 +211,24 @@ class PrivateRun:
         def eps(sigma: float) -> float:
             return accountant_epsilon([*self.history, (sigma, sample_rate, steps)], delta=delta, accountant=kind)
 
+        # The answer bracketed within a factor 2, walking from sigma 1 (up while the noise is too
+        # little, then down while it is enough), then geometric bisection: the accountant is
+        # asked only about noises near the answer (one far below it at a large sample rate, or
+        # far above it, costs it seconds per call).
+        floor, ceiling = _SIGMA_RANGE
         spent = accountant_epsilon(self.history, delta=delta, accountant=kind)
-        exhausted = ConfigError(
-            f"epsilon={target:g} is exhausted before DP-SGD can take {steps} steps (already spent: {spent:.3g}); "
-            "raise epsilon, lower preprocessing_share, or declare bounds/categories"
-        )
-        # A bracket [low, high] of ratio 2 walked from sigma 1, then geometric bisection within
-        # it: the accountant is asked only about noises near the answer (a sigma far below it at
-        # a large sample rate, or one far above it, costs it seconds per call).
-        low, high = _SIGMA_RANGE
-        if spent >= target:
-            raise exhausted
-        guess = 1.0
-        if eps(guess) <= target:
-            while guess / 2 >= low and eps(guess / 2) <= target:
-                guess /= 2
-            low, high = max(guess / 2, low), guess
-        else:
-            while guess * 2 < high and eps(guess * 2) > target:
-                guess *= 2
-            low, high = guess, min(guess * 2, high)
-        eps_high = eps(high)
-        if eps_high > target:  # even the largest noise searched does not fit
-            raise exhausted
+        high = 1.0
+        while spent < target and high < ceiling and eps(high) > target:
+            high *= 2
+        high = min(high, ceiling)
+        while high / 2 >= floor and eps(high / 2) <= target:
+            high /= 2
+        low, eps_high = max(high / 2, floor), eps(high)
+        if eps_high > target:
+            raise ConfigError(
+                f"epsilon={target:g} is exhausted before DP-SGD can take {steps} steps (already spent: {spent:.3g}); "
+                "raise epsilon, lower preprocessing_share, or declare bounds/categories"
+            )
         for _ in range(60):
             if target - eps_high <= 0.01 * target or high / low < 1.0 + 1e-4:
                 break
