@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "read": "engine.data.files:read",
     "scan": "engine.data.files:scan",
+    "split": "engine.split:split",
     "read_sql": "engine.data.sql:read_sql",
     "read_sql_tables": "engine.data.sql:read_sql_tables",
     "profile": "engine.profiling:profile",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.quality.assess import assess
     from engine.quality.report import QualityReport
     from engine.training import train
+    from engine.split import split
     from engine.transform import DataTransformer
 
 
