@@ -60,20 +60,36 @@ def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: 
     return None if coerced is None else coerced.to_dict()
 
 
+def _line_of_dataset(session: TenantSession, *, dataset_id: str, name: str) -> Model | None:
+    """The dataset's model line named ``name``, if it has one."""
+    return next((line for line in catalog.list_models(session, dataset_id=dataset_id) if line.name == name), None)
+
+
 def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, model: str, model_id: str | None,
                 model_name: str | None, actor: str | None) -> Model:
+    """The model line the new version joins: ``model_id``'s, or the one named so for this dataset (created if new).
+
+    Getting or creating is safe under concurrency: when several submissions for one dataset
+    create the same new line at once, the tenant's unique name lets one insert win; the others'
+    insert fails inside its savepoint (``catalog.create_model``), and they read the winner's
+    line again (committed by then: the losing insert waited for it) and join it. Only a name
+    that another dataset's line holds is refused.
+    """
     if model_id is not None:
         line = catalog.get_model(session, model_id)
         if line.dataset_id != dataset_id:
             raise ConfigError(f"model {line.name!r} belongs to another dataset; train a new model for this one")
         return line
-    name = model_name or f"{dataset_name} ({model})"
-    for line in catalog.list_models(session, dataset_id=dataset_id):
-        if line.name == name:
-            return line  # the next version of an existing line
+    name = (model_name or f"{dataset_name} ({model})").strip()  # as the line stores it
+    existing = _line_of_dataset(session, dataset_id=dataset_id, name=name)
+    if existing is not None:
+        return existing  # the next version of an existing line
     try:
         return catalog.create_model(session, name=name, dataset_id=dataset_id, actor=actor)
     except ConflictError as err:
+        created_meanwhile = _line_of_dataset(session, dataset_id=dataset_id, name=name)
+        if created_meanwhile is not None:  # a concurrent submission for this dataset created it first
+            return created_meanwhile
         raise ConflictError(f"{err}, for another dataset; choose another model name") from err
 
 

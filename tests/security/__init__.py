@@ -1,0 +1,1 @@
+"""Attack and abuse cases from the hostile-tenant probe (issue 14), one table-driven file per area."""
