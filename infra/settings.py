@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         default=False, description="Allow private, loopback and link-local database hosts."
     )
     sql_statement_timeout_s: float = Field(default=60.0, gt=0)
+
+    # S3 imports (infra.services.s3_sources): a tenant's own credentials, encrypted at rest.
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that encrypts tenant secrets at rest (S3 credentials); empty = a random key generated "
+        "on first use and kept in DOPPEL_DATA_DIR/secret_key (0600), embedded SQLite only. Production sets it.",
+    )
+    allow_private_s3_endpoints: bool = Field(
+        default=False, description="Allow tenant S3 endpoints on private, loopback and link-local addresses."
+    )
 
     # Object store (infra.storage) and caches (infra.cache).
     s3_region: str = Field(default="", description="S3 signing region; empty = boto3's default, else us-east-1.")
@@ -99,12 +109,38 @@ class Settings(BaseSettings):
     job_retry_min_backoff_s: float = Field(default=15.0, gt=0, description="First retry delay of a transient failure.")
     job_retry_max_backoff_s: float = Field(default=900.0, gt=0, description="Longest retry delay of a transient failure.")
     checkpoint_every_epochs: int = Field(default=5, ge=1, description="Training checkpoints go to the object store this often.")
+    holdout_share: float = Field(
+        default=0.2, gt=0, lt=1,
+        description="Share of a dataset version a training job sets aside, unseen, for the quality report's holdout.",
+    )
+    holdout_min_rows: int = Field(
+        default=1_000, ge=1, description="A holdout has at least this many rows (when the table is large enough)."
+    )
+    holdout_min_table_rows: int = Field(
+        default=5_000, ge=2,
+        description="Tables with fewer rows train on every row: no holdout is set aside (the model version says so).",
+    )
     torchrun_nproc_per_node: int = Field(
         default=0, ge=0, description="GPUs a distributed training job uses on its worker (0 = every GPU torch sees)."
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook POST.")
     allow_private_webhook_hosts: bool = Field(
         default=False, description="Allow webhooks to private, loopback and link-local addresses (tests, closed networks)."
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or CIDR blocks webhook receivers may live on; empty = any public host "
+        "(a CIDR block also allows the non-public addresses it covers; see engine.outbound).",
+    )
+
+    # Differential privacy defaults (infra.services.training_plan, the Privacy and Train pages): a new
+    # dataset's budget, and one training run's charge. Four default runs fit in a default budget.
+    dp_budget_epsilon: float = Field(default=4.0, gt=0, description="Epsilon cap offered for a dataset's new budget.")
+    dp_budget_delta: float = Field(default=1e-5, gt=0, lt=1, description="Delta cap offered for a dataset's new budget.")
+    dp_run_epsilon: float = Field(default=1.0, gt=0, description="Epsilon one DP training run charges unless asked otherwise.")
+    dp_run_delta: float = Field(
+        default=1e-6, gt=0, lt=1,
+        description="Delta one DP training run charges unless asked otherwise (lowered below 0.1 / rows on large tables).",
     )
 
     @model_validator(mode="after")

@@ -13,26 +13,32 @@ Each POST carries a JSON body and three headers:
   webhook's secret (``infra.services.notifications.webhook_signature``). The receiver
   recomputes it, compares in constant time and rejects old timestamps.
 
-Webhook URLs come from tenants, so by default they may not point at private, loopback or
-link-local addresses (``DOPPEL_ALLOW_PRIVATE_WEBHOOK_HOSTS`` lifts this for closed networks
-and tests).
+Webhook URLs come from tenants, so they go through :mod:`engine.outbound`, the address policy
+of every outbound connection: by default they may not point at private, loopback, link-local,
+shared or other non-public addresses, IPv6 embeddings of them included
+(``DOPPEL_ALLOW_PRIVATE_WEBHOOK_HOSTS`` lifts this for closed networks and tests;
+``DOPPEL_WEBHOOK_ALLOWED_HOSTS`` restricts receivers to an allow-list). The host is resolved
+**once** per delivery and the POST goes to that checked address (the name is kept for the
+``Host`` header, SNI and certificate verification), so a DNS answer that changes after the
+check cannot send it to loopback. Redirects are never followed, and no proxy is used.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import http.client
 import json
 import logging
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
+from engine.errors import DoppelError, UnsafeConnectionError
+from engine.outbound import Destination, resolve_destination, url_port
 from infra.db import TenantSession
 from infra.db.models import Job
 from infra.services.notifications import notify, webhook_signature, webhooks_for
@@ -83,71 +89,122 @@ def job_finished(session: TenantSession, job: Job) -> list[WebhookDelivery]:
             for h in webhooks_for(session, event=event)]
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_webhook_url(url: str, *, allow_private: bool = False, allowed: Iterable[str] = ()) -> Destination:
+    """Resolve a webhook URL's host once and judge it; the :class:`Destination` to POST to.
+
+    Raises:
+        UnsafeConnectionError: not an http(s) URL, no host, a port outside 1-65535, a host off
+            ``allowed``, or an address the outbound policy refuses.
+        SourceUnavailableError: the host name does not resolve.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise UnsafeConnectionError(f"webhook URL {url!r} must be an http or https URL")
+    if not parts.hostname:
+        raise UnsafeConnectionError(f"webhook URL {url!r} has no host")
+    port = url_port(parts.netloc, purpose="webhook")
+    return resolve_destination(parts.hostname, port, purpose="webhook host", default_port=_DEFAULT_PORTS[scheme],
+                               allow_private=allow_private, allowed=allowed)
+
+
 def check_webhook_host(url: str, *, allow_private: bool) -> None:
-    """Refuse a webhook URL whose host resolves to a private, loopback or link-local address."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise ValueError(f"webhook URL {url!r} has no host")
-    if allow_private:
-        return
-    for info in socket.getaddrinfo(host, None):
-        address = ipaddress.ip_address(info[4][0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified):
-            raise ValueError(f"webhook host {host!r} resolves to the non-public address {address}; refused")
+    """Refuse a webhook URL the outbound address policy refuses (see :func:`check_webhook_url`)."""
+    check_webhook_url(url, allow_private=allow_private)
 
 
-def signed_request(delivery: WebhookDelivery, *, timestamp: int | None = None) -> urllib.request.Request:
-    """The POST for ``delivery``, signed at ``timestamp`` (default: now)."""
+def signed_headers(delivery: WebhookDelivery, *, timestamp: int | None = None) -> dict[str, str]:
+    """The headers of the POST for ``delivery``, signed at ``timestamp`` (default: now)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = webhook_signature(delivery.secret, delivery.body, timestamp=timestamp)
-    return urllib.request.Request(
-        delivery.url,
-        data=delivery.body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "doppel-webhooks/1",
-            "X-Doppel-Event": delivery.event,
-            "X-Doppel-Timestamp": str(timestamp),
-            "X-Doppel-Signature": f"sha256={signature}",
-        },
-    )
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "doppel-webhooks/1",
+        "X-Doppel-Event": delivery.event,
+        "X-Doppel-Timestamp": str(timestamp),
+        "X-Doppel-Signature": f"sha256={signature}",
+    }
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Plain HTTP to the checked address; ``Host:`` carries the name from the URL."""
+
+    def __init__(self, destination: Destination, *, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self._address = destination.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked address; SNI, certificate verification and ``Host:`` use the name."""
+
+    def __init__(self, destination: Destination, *, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
+        self._address = destination.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def post_to(destination: Destination, url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
+    """POST ``body`` to ``url`` over a connection to ``destination.address``; the HTTP status.
+
+    The connection never resolves the name again and never follows a redirect (a 3xx is
+    returned as it is): a redirect could lead to an address the policy refused.
+    """
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    kind = _PinnedHTTPSConnection if parts.scheme.lower() == "https" else _PinnedHTTPConnection
+    connection = kind(destination, timeout=timeout)
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read(64 * 1024)
+        return answer.status
+    finally:
+        connection.close()
 
 
 def deliver(delivery: WebhookDelivery, *, settings: Settings) -> bool:
     """POST ``delivery`` with retries; True once the receiver answered 2xx."""
     try:
-        check_webhook_host(delivery.url, allow_private=settings.allow_private_webhook_hosts)
-    except (ValueError, OSError) as err:
+        destination = check_webhook_url(delivery.url, allow_private=settings.allow_private_webhook_hosts,
+                                        allowed=settings.webhook_allowed_hosts)
+    except DoppelError as err:
         logger.warning("webhook %s not sent: %s", delivery.webhook_id, err)
         return False
     for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
         try:
-            with _opener.open(signed_request(delivery), timeout=settings.webhook_timeout_s) as answer:
-                if 200 <= answer.status < 300:
-                    return True
-        except urllib.error.HTTPError as err:
-            if err.code < 500:  # the receiver refused it; sending again will not help
-                logger.warning("webhook %s refused with HTTP %d", delivery.webhook_id, err.code)
-                return False
-            logger.info("webhook %s: HTTP %d (attempt %d)", delivery.webhook_id, err.code, attempt)
-        except (urllib.error.URLError, OSError) as err:
+            status = post_to(destination, delivery.url, delivery.body, signed_headers(delivery),
+                             timeout=settings.webhook_timeout_s)
+        except (http.client.HTTPException, OSError) as err:
             logger.info("webhook %s: %s (attempt %d)", delivery.webhook_id, err, attempt)
+        else:
+            if 200 <= status < 300:
+                return True
+            if status < 500:  # refused, or a redirect we do not follow; sending again will not help
+                logger.warning("webhook %s answered HTTP %d; not delivered", delivery.webhook_id, status)
+                return False
+            logger.info("webhook %s: HTTP %d (attempt %d)", delivery.webhook_id, status, attempt)
         if attempt < WEBHOOK_ATTEMPTS:
             time.sleep(WEBHOOK_BACKOFF_S * 2 ** (attempt - 1))
     logger.warning("webhook %s not delivered after %d attempts", delivery.webhook_id, WEBHOOK_ATTEMPTS)
     return False
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Redirects are not followed: one could lead to an address the host check refused."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
 
 
@@ -156,4 +213,5 @@ def send_in_background(deliveries: list[WebhookDelivery], *, settings: Settings)
     return [_pool.submit(deliver, d, settings=settings) for d in deliveries]
 
 
-__all__ = ["WebhookDelivery", "check_webhook_host", "deliver", "job_finished", "send_in_background", "signed_request"]
+__all__ = ["WebhookDelivery", "check_webhook_host", "check_webhook_url", "deliver", "job_finished", "post_to",
+           "send_in_background", "signed_headers"]

@@ -10,9 +10,11 @@ refuses, each with a message that names the problem:
 - hosts not on the allow-list, when one is set (entries are host names, ``*.example.com`` /
   ``.example.com`` suffixes, IP addresses or CIDR blocks);
 - hosts that are, or resolve to, private, loopback, link-local, shared, reserved, multicast
-  or unspecified addresses (every address ``getaddrinfo`` returns is checked), unless
+  or unspecified addresses, IPv6 embeddings of them included (every address ``getaddrinfo``
+  returns is checked; :func:`engine.outbound.address_kind` is the classification), unless
   ``allow_private=True`` or a CIDR entry of the allow-list covers the address. A host-name
   entry alone does not allow a private address: DNS can point any name at 169.254.169.254;
+- ports outside 1-65535;
 - Unix-socket connections (a host that is a path, no host at all for PostgreSQL, or a
   ``host=``/``unix_socket=`` option);
 - options that make the client read files on the Doppel server: libpq ``service``,
@@ -22,26 +24,31 @@ refuses, each with a message that names the problem:
   ``private_key_file``; BigQuery ``credentials_path`` — and any option not on the driver's
   short list of harmless ones.
 
-The returned URL uses the canonical driver and, for PostgreSQL, pins ``hostaddr`` to the
-address that was checked, so a DNS answer that changes between the check and the connection
-(DNS rebinding) cannot redirect it. Passwords never appear in messages.
+Addresses, ports and the allow-list are judged by :mod:`engine.outbound`, the one address
+policy of every outbound connection, which resolves the host **once**. The returned URL uses
+the canonical driver and carries the checked address as ``hostaddr`` for PostgreSQL and
+MySQL/MariaDB; :func:`pinned_engine` opens connections to exactly that address (libpq takes
+``hostaddr`` itself; for PyMySQL the socket is opened to the address and the driver keeps the
+name for TLS, so ``ssl_verify_identity`` still checks the certificate against the name). A DNS
+answer that changes between the check and the connection (DNS rebinding) cannot redirect it.
+Databricks' driver opens its own HTTPS connections by name and cannot be pinned: use the
+allow-list for it. Passwords never appear in messages.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from engine.errors import ConfigError, SourceUnavailableError, UnsafeConnectionError
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from engine.errors import ConfigError, UnsafeConnectionError
+from engine.outbound import check_addresses, check_port, resolve_destination
 
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -61,6 +68,8 @@ _EXTRAS = {
     "databricks": ("databricks.sqlalchemy", "databricks"),
 }
 _DEFAULT_PORTS = {"postgresql+psycopg": 5432, "mysql+pymysql": 3306, "databricks": 443}
+#: Drivers whose returned URL carries the checked address as ``hostaddr`` (see :func:`pinned_engine`).
+_PINNED_DRIVERS = ("postgresql+psycopg", "mysql+pymysql")
 
 _READS_SERVER_FILE = "makes the client read a file on the Doppel server"
 _REFUSED_OPTIONS = {
@@ -125,84 +134,6 @@ _ALLOWED_OPTIONS = {
 _SNOWFLAKE_AUTHENTICATORS = {"snowflake", "oauth", "username_password_mfa", "programmatic_access_token"}
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """One allow-list entry: a host name, a host-name suffix, or an address block."""
-
-    host: str | None = None
-    suffix: str | None = None
-    network: IPNetwork | None = None
-
-
-def _parse_allowed(allowed_hosts: Iterable[str]) -> list[_Rule]:
-    if isinstance(allowed_hosts, str):
-        allowed_hosts = [part for part in allowed_hosts.replace(",", " ").split() if part]
-    rules = []
-    for entry in allowed_hosts:
-        text = str(entry).strip().lower()
-        if not text:
-            continue
-        try:
-            rules.append(_Rule(network=ipaddress.ip_network(text, strict=False)))
-            continue
-        except ValueError:
-            pass
-        if text.startswith("*."):
-            rules.append(_Rule(suffix=text[1:]))
-        elif text.startswith("."):
-            rules.append(_Rule(suffix=text))
-        else:
-            rules.append(_Rule(host=text.rstrip(".")))
-    return rules
-
-
-def _address_kind(address: IPAddress) -> str | None:
-    """Why an address is not a public one ('loopback', 'private', ...), or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _address_kind(address.ipv4_mapped)
-    if address.is_unspecified:
-        return "unspecified"
-    if address.is_multicast:
-        return "multicast"
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local"
-    if address in ipaddress.ip_network("100.64.0.0/10"):
-        return "shared (carrier-grade NAT)"
-    if address.is_private:
-        return "private"
-    if address.is_reserved or not address.is_global:
-        return "reserved"
-    return None
-
-
-def _literal_address(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def _resolve(host: str, port: int | None) -> list[IPAddress]:
-    literal = _literal_address(host)
-    if literal is not None:
-        return [literal]
-    try:
-        infos = socket.getaddrinfo(host, port or None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SourceUnavailableError(f"database host '{host}' could not be resolved ({exc})") from None
-    addresses: list[IPAddress] = []
-    for info in infos:
-        text = str(info[4][0]).split("%", 1)[0]
-        address = ipaddress.ip_address(text)
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
-        raise SourceUnavailableError(f"database host '{host}' resolved to no address")
-    return addresses
-
-
 def _check_options(url: URL, driver: str) -> None:
     refused = _REFUSED_OPTIONS[driver]
     allowed = _ALLOWED_OPTIONS[driver]
@@ -237,16 +168,6 @@ def _effective_host(url: URL, driver: str) -> str | None:
     if driver == "bigquery":
         return "bigquery.googleapis.com"
     return host or None
-
-
-def _host_matches(host: str, rules: list[_Rule]) -> bool:
-    name = host.lower().rstrip(".")
-    for rule in rules:
-        if rule.host is not None and name == rule.host:
-            return True
-        if rule.suffix is not None and name.endswith(rule.suffix):
-            return True
-    return False
 
 
 def check_connection_url(
@@ -291,39 +212,60 @@ def check_connection_url(
             "to the Doppel server itself; give the database's host name"
         )
 
-    rules = _parse_allowed(allowed_hosts)
-    vendor_endpoint = driver in ("snowflake", "bigquery")
-    addresses: list[IPAddress] = []
-    if not vendor_endpoint:
-        addresses = _resolve(host, parsed.port or _DEFAULT_PORTS.get(driver))
-    if rules:
-        name_ok = _host_matches(host, rules)
-        networks = [rule.network for rule in rules if rule.network is not None]
-        address_ok = bool(addresses) and all(any(a in net for net in networks) for a in addresses)
-        if not (name_ok or address_ok):
-            raise UnsafeConnectionError(
-                f"database host '{host}' is not on the allowed-hosts list ({', '.join(map(str, allowed_hosts))})"
-            )
-    networks = [rule.network for rule in rules if rule.network is not None]
-    for address in addresses:
-        kind = _address_kind(address)
-        if kind is None:
-            continue
-        article = "an" if kind[0] in "aeiou" else "a"
-        if _literal_address(host) == address:
-            subject = f"database host '{host}' is {article} {kind} address"
-        else:
-            subject = f"database host '{host}' resolves to {address}, {article} {kind} address"
-        if kind in ("unspecified", "multicast"):
-            raise UnsafeConnectionError(f"{subject}, which is never a database")
-        if allow_private or any(address in net for net in networks):
-            continue
-        raise UnsafeConnectionError(
-            f"{subject}; private, loopback and link-local databases are refused unless allowed "
-            "(allow_private=True, or list their CIDR block in the allowed hosts)"
-        )
+    port = parsed.port or _DEFAULT_PORTS.get(driver)
+    if parsed.port is not None:
+        check_port(parsed.port, purpose="database")
+    destination = None
+    if port is None:  # Snowflake, BigQuery: the vendor's endpoint; only the allow-list applies
+        check_addresses(host, [], purpose="database host", allowed=allowed_hosts)
+    else:
+        destination = resolve_destination(host, port, purpose="database host", allow_private=allow_private,
+                                          allowed=allowed_hosts)
 
     checked = parsed.set(drivername=driver)
-    if driver == "postgresql+psycopg" and addresses:
-        checked = checked.update_query_dict({"hostaddr": str(addresses[0])})
+    if destination is not None and driver in _PINNED_DRIVERS:
+        checked = checked.update_query_dict({"hostaddr": destination.address})
     return checked
+
+
+def _connect_pymysql_to(address: str, port: int) -> Any:
+    """A ``do_connect`` hook: open the socket to ``address``, then let PyMySQL speak over it.
+
+    PyMySQL keeps the URL's host name as ``Connection.host``, which it passes as
+    ``server_hostname`` when it upgrades the socket to TLS, so certificate verification and SNI
+    use the name while the TCP connection goes to the checked address.
+    """
+
+    def connect(dialect: Any, connection_record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+        dbapi = dialect.loaded_dbapi
+        timeout = cparams.get("connect_timeout", 10)
+        try:
+            sock = socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            raise dbapi.err.OperationalError(
+                2003, f"Can't connect to MySQL server on {cparams.get('host')!r} at {address}:{port} ({exc})"
+            ) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        connection = dbapi.connect(*cargs, **cparams, defer_connect=True)
+        connection.connect(sock=sock)  # closes the socket itself when the handshake fails
+        return connection
+
+    return connect
+
+
+def pinned_engine(url: URL, **kwargs: Any) -> Engine:
+    """An SQLAlchemy engine for a URL returned by :func:`check_connection_url`.
+
+    Its connections go to the address the check judged (the URL's ``hostaddr``), never to a
+    second DNS answer for the host name. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    """
+    address = url.query.get("hostaddr")
+    if url.drivername != "mysql+pymysql" or address is None:
+        return sa.create_engine(url, **kwargs)
+    if isinstance(address, tuple):
+        raise UnsafeConnectionError("the URL names more than one hostaddr; pass it through check_connection_url")
+    bare = url.difference_update_query(["hostaddr"])
+    engine = sa.create_engine(bare, **kwargs)
+    event.listen(engine, "do_connect", _connect_pymysql_to(str(address), bare.port or _DEFAULT_PORTS["mysql+pymysql"]))
+    return engine

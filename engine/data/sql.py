@@ -4,11 +4,15 @@ Every read goes through the same locks, in order:
 
 1. :func:`engine.data.connections.check_connection_url` refuses unsafe connection strings
    before anything connects (driver, host allow-list, private addresses, file-reading options);
-2. a query must be a single read-only SELECT (:mod:`engine.data.sql_guard`);
+2. a query must be a single read-only SELECT whose every function is a pure one
+   (:mod:`engine.data.sql_guard`, on sqlglot's syntax tree); the server is sent the guard's
+   rendering of the checked tree, never the user's text, so both read the same statement;
 3. the statement runs inside a read-only transaction with a statement timeout, so the server
    enforces both too — PostgreSQL: ``SET TRANSACTION READ ONLY`` and ``SET LOCAL
    statement_timeout``; MariaDB: ``max_statement_time`` (MySQL: ``max_execution_time``) and
-   ``START TRANSACTION READ ONLY``; the transaction is always rolled back;
+   ``START TRANSACTION READ ONLY``; the transaction is always rolled back. The query cannot
+   lift the timeout: ``SET``, ``set_config``, optimizer hints and server variables are all
+   refused by the guard, so the setting made here holds for the whole streamed read;
 4. rows are streamed with a server-side cursor and counted: more than ``row_cap`` rows is a
    :class:`LimitExceededError` unless ``sample=``/``n=`` asked for a sample, which is then drawn
    while streaming (:mod:`engine.data.sampling`), so only the sample is held. A table is
@@ -48,7 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 
-from engine.data.connections import check_connection_url
+from engine.data.connections import check_connection_url, pinned_engine
 from engine.data.sampling import RowSampler, check_sampling
 from engine.data.sql_guard import check_read_only_query
 from engine.errors import ConfigError, InputError, LimitExceededError, SourceUnavailableError
@@ -163,11 +167,19 @@ def _begin_read_only(conn: Connection, family: str, timeout_s: float, *, snapsho
         isolation = "ISOLATION LEVEL REPEATABLE READ, " if snapshot else ""
         conn.exec_driver_sql(f"SET TRANSACTION {isolation}READ ONLY")
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+        # The guard renders string literals for standard strings (a backslash is a character);
+        # pin that reading so a server configured otherwise cannot end a literal early.
+        conn.exec_driver_sql("SET LOCAL standard_conforming_strings = on")
     elif family == "mysql":
         if getattr(conn.dialect, "is_mariadb", False):
             conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
         else:
             conn.exec_driver_sql(f"SET SESSION MAX_EXECUTION_TIME = {max(1, int(timeout_s * 1000))}")
+        # The guard renders literals with backslash escapes and names in backticks; take out the
+        # two modes that would make the server read either differently.
+        conn.exec_driver_sql(
+            "SET SESSION sql_mode = REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')"
+        )
         consistent = "WITH CONSISTENT SNAPSHOT, " if snapshot else ""
         conn.exec_driver_sql(f"START TRANSACTION {consistent}READ ONLY")
     elif family == "snowflake":
@@ -181,7 +193,7 @@ def _read_only_connection(url: URL, *, timeout_s: float, snapshot: bool = False)
     connect_args: dict[str, Any] = {}
     if family in ("postgresql", "mysql"):
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    engine = pinned_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
         try:
             conn = engine.connect()
@@ -295,7 +307,12 @@ def _stream(
             stream_results=True, max_row_buffer=_FETCH_ROWS, no_parameters=True
         ).exec_driver_sql(sql)
         try:
+            if not result.returns_rows:
+                # e.g. MySQL's SELECT ... INTO: the server answers with a status, not rows.
+                raise InputError(f"{what} returned no result set (it ran as a statement that produces no rows); pass a SELECT that returns rows")
             columns = list(result.keys())
+            if not columns:
+                raise InputError(f"{what} returns rows without any column (an empty SELECT list); name the columns to read")
             seen: set[str] = set()
             for name in columns:
                 if name in seen:

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from engine.errors import UnsafeConnectionError
+from engine.outbound import url_port
 from infra.db.errors import ConfigError
 from infra.db.lookup import get_owned
 from infra.db.models import Notification, Webhook
@@ -68,6 +70,10 @@ def add_webhook(
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f"webhook URL {url!r} must be an absolute http(s) URL")
+    try:
+        url_port(parts.netloc, purpose="webhook")
+    except UnsafeConnectionError as exc:
+        raise ConfigError(f"webhook URL {url!r}: {exc}") from None
     webhook = Webhook(tenant_id=session.tenant, url=url, secret=secret or secrets.token_urlsafe(32),
                       events=list(events or []))
     session.add(webhook)

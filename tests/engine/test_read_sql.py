@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 import engine
-from engine.data.sql import DeclaredForeignKey, SqlTables
+from engine.data.connections import check_connection_url
+from engine.data.sql import DeclaredForeignKey, SqlTables, _read_only_connection, _stream
 from engine.errors import ConfigError, InputError, LimitExceededError, SourceUnavailableError, UnsafeConnectionError
 from tests.conftest import MARIADB_URL, POSTGRES_URL
 from tests.engine.data_fixtures import (  # noqa: F401 - fixtures
@@ -145,10 +146,20 @@ def test_non_select_statements_are_refused_and_the_table_is_intact(baseball_db: 
     assert _count(baseball_db, baseball_db.players) == before == baseball_db.players_frame.height
 
 
+def _run_past_the_guard(url: str, sql: str) -> None:
+    """Run ``sql`` the way read_sql does once the guard has passed it: the second lock alone."""
+    checked = check_connection_url(url, allow_private=True)
+    with _read_only_connection(checked, timeout_s=5) as conn:
+        _stream(conn, sql, what="the query", url=checked, timeout_s=5, row_cap=10, sample=None, n=None, seed=0)
+
+
 def test_postgres_refuses_a_write_hidden_in_a_select(postgres_baseball: LoadedDatabase):
     sequence = f'"{postgres_baseball.schema}"."{postgres_baseball.sequence}"'
-    with pytest.raises(InputError, match=r"tried to write, and the read-only transaction refused it: cannot execute nextval\(\)"):
+    with pytest.raises(InputError, match=r"the function nextval\(\) is not on the allow-list of pure functions"):
         engine.read_sql(postgres_baseball.url, query=f"SELECT nextval('{sequence}')", allow_private=True)
+    # Underneath the guard, the read-only transaction refuses the write as well.
+    with pytest.raises(InputError, match=r"tried to write, and the read-only transaction refused it: cannot execute nextval\(\)"):
+        _run_past_the_guard(postgres_baseball.url, f"SELECT nextval('{sequence}')")
 
 
 @pytest.fixture
@@ -174,8 +185,11 @@ def mariadb_writing_function() -> Iterator[tuple[str, str]]:
 
 def test_mariadb_refuses_a_write_hidden_in_a_select(mariadb_writing_function: tuple[str, str]):
     table, function = mariadb_writing_function
-    with pytest.raises(InputError, match=r"read-only transaction refused it: Cannot execute statement in a READ ONLY transaction"):
+    with pytest.raises(InputError, match=rf"the function {function.lower()}\(\) is not on the allow-list of pure functions"):
         engine.read_sql(MARIADB_URL, query=f"SELECT `{function}`() AS touched", allow_private=True)
+    # Underneath the guard, the read-only transaction refuses the write as well.
+    with pytest.raises(InputError, match=r"read-only transaction refused it: Cannot execute statement in a READ ONLY transaction"):
+        _run_past_the_guard(MARIADB_URL, f"SELECT `{function}`() AS touched")
     engine_ = sa.create_engine(MARIADB_URL)
     try:
         with engine_.connect() as conn:
@@ -184,10 +198,37 @@ def test_mariadb_refuses_a_write_hidden_in_a_select(mariadb_writing_function: tu
         engine_.dispose()
 
 
-@pytest.mark.parametrize(("url", "sleep"), [(POSTGRES_URL, "pg_sleep(5)"), (MARIADB_URL, "SLEEP(5)")], ids=["postgresql", "mariadb"])
-def test_statement_timeout_stops_a_slow_query(url: str, sleep: str):
+# pg_sleep and SLEEP are not pure functions and the guard refuses them; a big cross join of
+# generated rows is slow with allowed functions only.
+_SLOW_QUERIES = [
+    (POSTGRES_URL, "SELECT count(*) AS n FROM generate_series(1, 100000) AS a CROSS JOIN generate_series(1, 100000) AS b"),
+    (
+        MARIADB_URL,
+        "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000) "
+        "SELECT count(*) AS n FROM r AS a CROSS JOIN r AS b CROSS JOIN r AS c",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "slow"), _SLOW_QUERIES, ids=["postgresql", "mariadb"])
+def test_statement_timeout_stops_a_slow_query(url: str, slow: str):
     with pytest.raises(LimitExceededError, match=r"ran longer than the statement timeout of 0\.5 s"):
-        engine.read_sql(url, query=f"SELECT {sleep} AS slept", statement_timeout_s=0.5, allow_private=True)
+        engine.read_sql(url, query=slow, statement_timeout_s=0.5, allow_private=True)
+
+
+@pytest.mark.parametrize("url", [POSTGRES_URL, MARIADB_URL], ids=["postgresql", "mariadb"])
+def test_a_statement_without_a_result_set_is_a_named_input_error(url: str):
+    # MySQL's SELECT ... INTO @variable answers with a status, not rows; before, that reached
+    # the user as SQLAlchemy's ResourceClosedError. The guard refuses it up front ...
+    if url == MARIADB_URL:
+        with pytest.raises(InputError, match=r"SELECT \.\.\. INTO creates a table, sets a variable or writes a file"):
+            engine.read_sql(url, query="SELECT 1 INTO @doppel_x", allow_private=True)
+        # ... and the reader names the case if such a statement ever gets past it.
+        with pytest.raises(InputError, match=r"the query returned no result set"):
+            _run_past_the_guard(url, "SELECT 1 INTO @doppel_x")
+    else:
+        with pytest.raises(InputError, match=r"the query returns rows without any column"):
+            engine.read_sql(url, query="SELECT", allow_private=True)
 
 
 @pytest.fixture

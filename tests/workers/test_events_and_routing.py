@@ -22,7 +22,7 @@ from infra.jobs.routing import actor_name, expand_queues, queue_for, queue_prior
 from infra.services.generation import submit_generation
 from infra.services.notifications import add_webhook, list_notifications, webhook_signature
 from tests.workers.conftest import Embedded, job_settings
-from tests.workers.support import tenant_with_model, wait_for, wait_for_state
+from tests.workers.support import new_tenant, tenant_with_model, wait_for, wait_for_state
 from workers.events import WebhookDelivery, deliver
 from workers.tasks import ACTORS
 from workers.training import child_command
@@ -88,6 +88,21 @@ def test_webhooks_to_private_addresses_are_refused_unless_allowed(tmp_path: Path
     assert receiver.requests == []
     assert deliver(delivery, settings=job_settings(tmp_path, allow_private_webhook_hosts=True)) is True
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("url", ["http://100.64.1.1/hook", "http://[2002:7f00:1::]/hook", "http://[::ffff:10.0.0.1]/hook"])
+def test_webhooks_to_shared_or_embedded_private_addresses_are_not_sent(tmp_path: Path, url: str) -> None:
+    delivery = WebhookDelivery(webhook_id="w2", url=url, secret="s", event="job.failed", body=b"{}")
+
+    assert deliver(delivery, settings=job_settings(tmp_path, allow_private_webhook_hosts=False)) is False
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_a_webhook_url_with_a_port_outside_the_tcp_range_is_refused_at_registration(embedded: Embedded, port: str) -> None:
+    tenant = new_tenant(embedded.database)
+    with pytest.raises(ConfigError, match=rf"port {port} is outside 1-65535"):
+        with tenant_session(tenant, database=embedded.database) as session:
+            add_webhook(session, url=f"https://hooks.example.com:{port}/doppel", secret="s", actor="ana")
 
 
 def test_each_tier_has_its_own_queue_and_higher_tiers_have_higher_priority() -> None:
