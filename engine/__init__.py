@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "read": "engine.data.files:read",
     "scan": "engine.data.files:scan",
-    "split": "engine.split:split",
+    "split": "engine.splitting:split",
     "read_sql": "engine.data.sql:read_sql",
     "read_sql_tables": "engine.data.sql:read_sql_tables",
     "profile": "engine.profiling:profile",
@@ -39,10 +39,12 @@ _LAZY = {
     "load_model": "engine.models.registry:load_model",
     "Synthesizer": "engine.models.base:Synthesizer",
     "rebalance": "engine.generation.rebalance:rebalance",
+    "S3Credentials": "engine.data.s3:S3Credentials",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.data.files import read, scan
+    from engine.data.s3 import S3Credentials
     from engine.data.sql import read_sql, read_sql_tables
     from engine.generation.rebalance import rebalance
     from engine.models.base import Synthesizer
@@ -52,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.quality.assess import assess
     from engine.quality.report import QualityReport
     from engine.training import train
-    from engine.split import split
+    from engine.splitting import split
     from engine.transform import DataTransformer
 
 

@@ -16,7 +16,7 @@ from app.components.pickers import remember
 from app.components.profile_view import render_uploaded_profile
 from app.failures import show_error
 from app.uploads import ACCEPTED_TYPES, forget_upload, profile_uploaded_file, upload_limit_mb
-from infra.services import database_sources, dataset_store
+from infra.services import database_sources, dataset_store, s3_sources
 
 st.title("Data")
 who = acting()
@@ -32,8 +32,8 @@ def saved(stored: dataset_store.StoredVersion) -> None:
             icon=":material/check_circle:",
         )
     else:
-        st.info(f"This content already is **{markdown_literal(stored.dataset_name)} v{stored.version}**; "
-                "no new version was made.", icon=":material/info:")
+        st.info(f"Identical to **{markdown_literal(stored.dataset_name)} v{stored.version}** (the same table, "
+                f"SHA-256 {stored.content_hash[:12]}…): no new version was made.", icon=":material/info:")
     cells = st.columns(2)
     with cells[0]:
         link_to("profile", "Review and edit its profile", icon=":material/analytics:")
@@ -114,7 +114,16 @@ with database_tab:
 
 with s3_tab:
     st.markdown("**Read a file from S3** (or an S3-compatible store): CSV, Parquet, JSON or NDJSON, compressed "
-                "or not. Credentials come from the server's environment.")
+                "or not. It is read with this workspace's own S3 credentials, never the server's.")
+    s3_source = attempt("reading the workspace's S3 credentials", s3_sources.describe, who.tenant, actor=who.actor)
+    if s3_source is None:
+        st.info("This workspace has no S3 credentials yet: an admin adds them in **Settings**, under "
+                "**S3 credentials**.", icon=":material/key:")
+        link_to("settings", "Open Settings", icon=":material/settings:")
+    else:
+        allowed = ", ".join(s3_source.allowed_buckets) or "any bucket the key can read"
+        st.caption(f"Key {markdown_literal(s3_source.key_id_label)} · "
+                   f"{markdown_literal(s3_source.endpoint_url or 'AWS')} · buckets: {markdown_literal(allowed)}")
     path = st.text_input("S3 path", key="s3_path", placeholder="s3://bucket/folder/table.parquet")
     s3_name = st.text_input("Dataset name", key="s3_name",
                             value=dataset_store.dataset_name_for(path.rsplit("/", 1)[-1]) if path.strip() else "")

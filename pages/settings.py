@@ -1,4 +1,4 @@
-"""Settings: the workspace's quality-gate thresholds, its quotas and usage, its members.
+"""Settings: the workspace's quality-gate thresholds, its quotas and usage, its members, its S3 credentials.
 
 Everyone sees them; owners and admins change them (the services check the role again).
 """
@@ -10,7 +10,7 @@ import streamlit as st
 
 from app.components.acting import acting, attempt
 from app.components.literal_text import markdown_literal
-from infra.services import quality_gates, workspace_settings
+from infra.services import quality_gates, s3_sources, workspace_settings
 from infra.services.quality_gates import GATE_DESCRIPTIONS
 
 ROLES = ["owner", "admin", "member", "viewer"]
@@ -127,3 +127,41 @@ if admin and not who.identity.local_mode:
             "expires (UTC)": [f"{i.expires_at:%Y-%m-%d %H:%M}" for i in pending],
             "accepted": [i.accepted for i in pending],
         }), hide_index=True)
+
+st.subheader("S3 credentials", anchor=False)
+st.caption("Imports from S3 on the Data page read with these credentials only, never the server's. The secret is "
+           "stored encrypted and never shown again.")
+s3_source = attempt("reading the S3 credentials", s3_sources.describe, who.tenant, actor=who.actor)
+if s3_source is None:
+    st.caption("None yet: imports from S3 are refused until an admin adds them.")
+else:
+    st.markdown(f"Key **{markdown_literal(s3_source.key_id_label)}** · endpoint "
+                f"{markdown_literal(s3_source.endpoint_url or 'AWS')} · region {markdown_literal(s3_source.region or 'us-east-1')}"
+                f" · buckets: {markdown_literal(', '.join(s3_source.allowed_buckets) or 'any the key can read')}")
+if admin:
+    with st.expander("Add or replace the S3 credentials (owners and admins)"):
+        c = st.columns(2)
+        s3_key_id = c[0].text_input("Access key id", key="settings_s3_key_id")
+        s3_secret = c[1].text_input("Secret access key", type="password", key="settings_s3_secret",
+                                    help="Leave it empty to keep the stored secret of the same key id.")
+        c = st.columns(2)
+        s3_endpoint = c[0].text_input("Endpoint URL (empty: AWS)", key="settings_s3_endpoint",
+                                      value=s3_source.endpoint_url or "" if s3_source else "",
+                                      placeholder="https://minio.example.com:9000")
+        s3_region = c[1].text_input("Region (empty: us-east-1)", key="settings_s3_region",
+                                    value=s3_source.region or "" if s3_source else "")
+        s3_buckets = st.text_input("Buckets imports may read (empty: any the key can read)", key="settings_s3_buckets",
+                                   value=", ".join(s3_source.allowed_buckets) if s3_source else "",
+                                   placeholder="sales-exports, research-data")
+        c = st.columns(2)
+        if c[0].button("Save the S3 credentials", type="primary", key="settings_s3_save", icon=":material/key:"):
+            if attempt("saving the S3 credentials", s3_sources.save_credentials, who.tenant, access_key_id=s3_key_id,
+                       secret_access_key=s3_secret, endpoint_url=s3_endpoint, region=s3_region,
+                       allowed_buckets=s3_buckets, actor=who.actor) is not None:
+                st.session_state.pop("settings_s3_secret", None)
+                st.toast("S3 credentials saved.", icon=":material/key:")
+                st.rerun()
+        if c[1].button("Remove them", key="settings_s3_remove", disabled=s3_source is None, icon=":material/delete:"):
+            if attempt("removing the S3 credentials", s3_sources.remove_credentials, who.tenant,
+                       actor=who.actor) is not None:
+                st.rerun()

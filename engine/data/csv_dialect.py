@@ -10,7 +10,8 @@
 - Header: the first record is a header when, in a column whose values below are numbers (or
   dates), its cell is not; it is data when its cells are numbers over numeric columns. In an
   all-text table the first record is a header unless one of its cells also occurs as a value
-  in its own column. Empty header cells become ``column_N``; a duplicated name is an error.
+  in its own column. Empty header cells become ``column_N`` (unique among the names); a
+  duplicated name is an error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from engine.data.names import name_blank_columns, unique_name
 from engine.data.sniff import detect_encoding
 from engine.errors import InputError
 
@@ -46,12 +48,19 @@ class CsvDialect:
         """The encoding name for pyarrow, which skips a UTF-8 BOM by itself."""
         return "utf8" if self.encoding in ("utf-8", "utf-8-sig", "utf_8", "utf8") else self.encoding
 
+    @property
+    def row_index(self) -> str:
+        """Name of the helper column holding each record's data-row number: one that is not
+        among the file's own columns, whatever they are called."""
+        return unique_name("__doppel_row", self.columns)
+
     def with_encoding(self, encoding: str) -> CsvDialect:
         return replace(self, encoding=encoding)
 
 
 def _records(text: str, delimiter: str, quotechar: str, complete: bool) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar)
+    # newline="": records end at \n, \r\n or a lone \r (old Mac files), never inside quotes
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
     rows: list[list[str]] = []
     try:
         for row in reader:
@@ -64,6 +73,22 @@ def _records(text: str, delimiter: str, quotechar: str, complete: bool) -> list[
     if not complete and len(rows) <= _SAMPLE_RECORDS and len(rows) > 1:
         rows = rows[:-1]  # the last record of a cut sample may be partial
     return rows[:_SAMPLE_RECORDS]
+
+
+_QUOTE_OR_NEWLINE = re.compile(rb'["\r\n]')
+
+
+def header_end(head: bytes) -> int | None:
+    """Offset just past the first record's line ending (``\n``, ``\r\n`` or ``\r``, outside
+    double quotes), or None when ``head`` holds no complete first record."""
+    quoted = False
+    for match in _QUOTE_OR_NEWLINE.finditer(head):
+        if match.group() == b'"':
+            quoted = not quoted
+        elif not quoted:
+            end = match.end()
+            return end + 1 if head[end - 1 : end + 1] == b"\r\n" else end
+    return None
 
 
 def _consistency(rows: list[list[str]]) -> tuple[float, int]:
@@ -125,7 +150,7 @@ def _has_header(rows: list[list[str]]) -> bool:
 
 
 def _column_names(header: list[str], label: str) -> tuple[str, ...]:
-    names = [cell.strip() or f"column_{j + 1}" for j, cell in enumerate(header)]
+    names = name_blank_columns([cell.strip() for cell in header])
     seen: dict[str, int] = {}
     for j, name in enumerate(names):
         if name in seen:

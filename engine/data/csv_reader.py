@@ -3,8 +3,10 @@
 Parsing is Arrow's streaming CSV reader: fast, bounded memory, and strict about ragged rows
 (a record with more or fewer fields than the header is an error, never silently padded). Every
 cell is kept as text here — cleaning and type inference come after, on the whole table or on a
-sample — and every batch carries the data-row number of each record in ``ROW_INDEX``, so that
-a later error can name the line it came from.
+sample — and every batch carries the data-row number of each record in a helper column
+(``dialect.row_index``, named apart from the file's own columns), so that a later error can
+name the line it came from. The header is skipped as a parsed record, so a quoted header cell
+holding a newline is one column name, never a made-up first row.
 
 Arrow does not report line numbers when quoted fields may hold newlines, so on an error
 :class:`CsvLocator` re-reads the payload with Python's ``csv`` module, which counts physical
@@ -21,10 +23,15 @@ from collections.abc import Iterable, Iterator
 import polars as pl
 
 from engine.data.csv_dialect import CsvDialect
+from engine.data.limits import MAX_RECORD_BYTES
 from engine.data.payload import Payload
-from engine.errors import InputError
+from engine.errors import InputError, LimitExceededError
 
-ROW_INDEX = "__doppel_row"
+_FIRST_BLOCK = 1 << 20
+_STRADDLING = "straddling"
+# Python's csv module refuses fields over 128 KiB by default; the error paths re-read with it.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
+
 _RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
 
 
@@ -137,21 +144,64 @@ def _translate_arrow_error(exc: Exception, payload: Payload, dialect: CsvDialect
 
 
 def csv_string_batches(payload: Payload, dialect: CsvDialect) -> Iterator[pl.DataFrame]:
-    """Batches of the payload's data records, every column as text, plus ``ROW_INDEX``.
+    """Batches of the payload's data records, every column as text, plus ``dialect.row_index``.
+
+    The header is skipped as one parsed record (a quoted header cell may hold a newline).
+    Arrow parses in blocks and a record must fit in one: a file with a record longer than the
+    first block (1 MiB) is parsed again with blocks four times larger, the rows already
+    produced skipped, up to :data:`~engine.data.limits.MAX_RECORD_BYTES`, past which it is a
+    :class:`~engine.errors.LimitExceededError` naming that limit.
 
     Raises :class:`InputError` naming the line of the first ragged record or unclosed quote,
     :class:`NotDecodableError` when the bytes are not valid in the dialect's encoding, and lets
     :class:`~engine.errors.LimitExceededError` from a capped decompressor through.
     """
     import pyarrow as pa
+
+    block = _FIRST_BLOCK
+    produced = 0
+    while True:
+        try:
+            for frame in _parse(payload, dialect, block_size=block, skip=produced):
+                produced += frame.height
+                yield frame
+            return
+        except _BlockTooSmall:
+            if block >= MAX_RECORD_BYTES:
+                raise _too_long(payload) from None
+            block = min(block * 4, MAX_RECORD_BYTES)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+            raise _translate_arrow_error(exc, payload, dialect) from None
+
+
+def _too_long(payload: Payload) -> LimitExceededError:
+    return LimitExceededError(
+        f"{payload.label}: a CSV record (one row) is longer than {MAX_RECORD_BYTES:,} bytes, "
+        "the longest the reader accepts (MAX_RECORD_BYTES); is a quote left open?"
+    )
+
+
+def _check_record_lengths(frame: pl.DataFrame, payload: Payload) -> None:
+    longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes()).max()).item()
+    if longest is not None and longest > MAX_RECORD_BYTES:
+        raise _too_long(payload)
+
+
+class _BlockTooSmall(Exception):
+    """Arrow found a record longer than its block size."""
+
+
+def _parse(payload: Payload, dialect: CsvDialect, *, block_size: int, skip: int) -> Iterator[pl.DataFrame]:
+    """One pass of Arrow's streaming reader, skipping the first ``skip`` data records."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     columns = list(dialect.columns)
     read_options = pacsv.ReadOptions(
         column_names=columns,
-        skip_rows=1 if dialect.has_header else 0,
+        skip_rows_after_names=1 if dialect.has_header else 0,
         encoding=dialect.arrow_encoding,
-        block_size=1 << 20,
+        block_size=block_size,
         use_threads=True,
     )
     parse_options = pacsv.ParseOptions(
@@ -183,13 +233,22 @@ def csv_string_batches(payload: Payload, dialect: CsvDialect) -> Iterator[pl.Dat
             )
             offset = 0
             for batch in reader:
+                start = offset
+                offset += batch.num_rows
+                if offset <= skip:
+                    continue
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
-                frame = frame.with_row_index(ROW_INDEX, offset=offset)
-                offset += frame.height
+                if block_size >= MAX_RECORD_BYTES:  # Arrow lets the last block run long: check
+                    _check_record_lengths(frame, payload)
+                frame = frame.with_row_index(dialect.row_index, offset=start)
+                if start < skip:
+                    frame = frame.slice(skip - start)
                 yield frame
-        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
-            raise _translate_arrow_error(exc, payload, dialect) from None
+        except pa.ArrowInvalid as exc:
+            if _STRADDLING in str(exc):
+                raise _BlockTooSmall from None
+            raise
     finally:
         if stream is not None:
             stream.close()

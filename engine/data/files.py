@@ -11,8 +11,11 @@ date-times; a numeric column with a few stray text cells is refused as corrupted
 line number; ``dtypes=`` forces a column's type).
 
 Limits: ``max_bytes`` (the raw file, upload or S3 object: checked from its size before it is
-read); ``max_decompressed_bytes`` (gzip/zstd output, counted while streaming and stopped at the
-cap; Parquet uncompressed column sizes, read from the footer before any page is decoded);
+read); ``max_decompressed_bytes`` (2 GiB unless the caller says otherwise: gzip/zstd output,
+counted while streaming and stopped at the cap; Parquet column data, counted batch by batch as
+it is decoded, whatever the footer claims; CSV cells, counted as they are parsed, up to a third
+of it; JSON text,
+which polars parses whole, up to an eighth of it — see :mod:`engine.data.limits`);
 ``max_rows`` (rows returned: Parquet's footer row count, CSV rows counted while parsing and
 stopped at the cap, JSON records after parsing, which the byte limits already bound).
 
@@ -35,12 +38,14 @@ from typing import Any, TypeVar
 import polars as pl
 
 from engine.data.cleaning import apply_cleaning, plan_cleaning
-from engine.data.csv_dialect import CsvDialect, sniff_dialect
-from engine.data.csv_reader import ROW_INDEX, CsvLocator, NotDecodableError, csv_string_batches
+from engine.data.csv_dialect import CsvDialect, header_end, sniff_dialect
+from engine.data.csv_reader import CsvLocator, NotDecodableError, csv_string_batches
 from engine.data.infer import apply_types, check_overrides, plan_types
 from engine.data.json_reader import read_json_payload
+from engine.data.limits import CELL_BYTES, CSV_PARSE_FACTOR, DEFAULT_MAX_DECOMPRESSED_BYTES, MAX_RECORD_BYTES
 from engine.data.parquet_reader import read_parquet, scan_parquet
-from engine.data.payload import Payload
+from engine.data.payload import HEAD_BYTES, Payload
+from engine.data.s3 import S3Credentials
 from engine.data.sampling import RowSampler, check_sampling
 from engine.data.sniff import (
     check_encoding_name,
@@ -103,8 +108,28 @@ def _open_payload(raw: ByteSource, max_decompressed_bytes: int | None) -> tuple[
 # --------------------------------------------------------------------------------------- CSV
 
 
+def _head_with_header(payload: Payload, head: bytes, complete: bool) -> tuple[bytes, bool]:
+    """The payload's head, read further until it holds the whole header record and a few
+    records after it (a table of 20,000 columns has a header far longer than 64 KiB).
+
+    Raises :class:`LimitExceededError` when the header is longer than ``MAX_RECORD_BYTES``.
+    """
+    while not complete:
+        end = header_end(head)
+        if end is not None and (end <= HEAD_BYTES // 2 or len(head) >= 3 * end):
+            break
+        if end is None and len(head) >= MAX_RECORD_BYTES:
+            raise LimitExceededError(
+                f"{payload.label}: the header line is longer than {MAX_RECORD_BYTES:,} bytes, the longest "
+                "the reader accepts (MAX_RECORD_BYTES); is it a table?"
+            )
+        head, complete = payload.head(min(4 * len(head), 3 * MAX_RECORD_BYTES))
+    return head, complete
+
+
 def _sniff_csv(payload: Payload, head: bytes, complete: bool, *, fmt: str, delimiter: str | None, encoding: str | None) -> CsvDialect:
     refuse_binary(head, label=payload.label, fmt="csv")
+    head, complete = _head_with_header(payload, head, complete)
     return sniff_dialect(
         head,
         complete=complete,
@@ -159,10 +184,17 @@ def _collect_strings(
     n: int | None,
     seed: int,
     max_rows: int | None,
+    max_cell_bytes: int | None,
 ) -> tuple[pl.DataFrame, int]:
-    """All (or a sample of) the records as text, and how many records the file has."""
+    """All (or a sample of) the records as text, and how many records the file has.
+
+    The cells held in memory are counted as batches arrive (``CELL_BYTES`` per cell plus the
+    text polars keeps outside the cells: one-digit cells cost 16 times their text) and the
+    read stops once they pass ``max_cell_bytes``, so the parse cannot multiply a file that
+    fits the byte caps into many times the memory.
+    """
     batches = csv_string_batches(payload, dialect)
-    empty = pl.DataFrame(schema={**{c: pl.String for c in dialect.columns}, ROW_INDEX: pl.UInt32})
+    empty = pl.DataFrame(schema={**{c: pl.String for c in dialect.columns}, dialect.row_index: pl.UInt32})
     if sample is not None or n is not None:
         sampler = RowSampler(fraction=sample, n=n, seed=seed).add_all(batches)
         frame = sampler.result(empty=empty)
@@ -173,8 +205,17 @@ def _collect_strings(
         return frame, sampler.rows_seen
     parts: list[pl.DataFrame] = []
     total = 0
+    held = 0
     for batch in batches:
         total += batch.height
+        held += batch.height * batch.width * CELL_BYTES + batch.estimated_size()
+        if max_cell_bytes is not None and held > max_cell_bytes:
+            raise LimitExceededError(
+                f"{payload.label}: its {total:,} first rows already take {held:,} bytes in memory once parsed "
+                f"into cells, over the {max_cell_bytes:,} bytes (1/{CSV_PARSE_FACTOR} of max_decompressed_bytes, "
+                f"as cleaning and typing need about {CSV_PARSE_FACTOR}x the cells) a read may hold; reading "
+                "stopped there. Pass sample= or n= to read a sample, or raise max_decompressed_bytes"
+            )
         if max_rows is not None and total > max_rows:
             raise LimitExceededError(
                 f"{payload.label} has more than {max_rows:,} rows, over the limit (max_rows); reading "
@@ -183,7 +224,7 @@ def _collect_strings(
         parts.append(batch)
     if not parts:
         return empty, 0
-    return pl.concat(parts, how="vertical", rechunk=True), total
+    return pl.concat(parts, how="vertical", rechunk=False), total
 
 
 def _no_rows_error(payload: Payload, dialect: CsvDialect) -> InputError:
@@ -207,6 +248,7 @@ def _read_csv(
     n: int | None,
     seed: int,
     max_rows: int | None,
+    max_decompressed_bytes: int | None,
 ) -> pl.DataFrame:
     dialect = _sniff_csv(payload, head, complete, fmt=fmt, delimiter=delimiter, encoding=encoding)
     columns = list(dialect.columns)
@@ -216,16 +258,26 @@ def _read_csv(
         dialect,
         head,
         encoding_given=encoding is not None,
-        run=lambda d: _collect_strings(payload, d, sample=sample, n=n, seed=seed, max_rows=max_rows),
+        run=lambda d: _collect_strings(
+            payload,
+            d,
+            sample=sample,
+            n=n,
+            seed=seed,
+            max_rows=max_rows,
+            max_cell_bytes=None if max_decompressed_bytes is None else max_decompressed_bytes // CSV_PARSE_FACTOR,
+        ),
     )
     if total == 0:
         raise _no_rows_error(payload, dialect)
     locator = CsvLocator(payload, dialect)
-    cleaned = apply_cleaning(strings, plan_cleaning(strings, columns=columns, null_values=null_values))
-    row_ids = cleaned.get_column(ROW_INDEX)
+    cleaning = plan_cleaning(strings, columns=columns, null_values=null_values)
+    cleaned = apply_cleaning(strings, cleaning)
+    del strings  # the raw text cells: free them before typing makes its own copies
+    row_ids = cleaned.get_column(dialect.row_index)
     plan = plan_types(cleaned, columns=columns, label=payload.label, where=locator.where, overrides=overrides, row_ids=row_ids)
     typed = apply_types(cleaned, plan, label=payload.label, where=locator.where, row_ids=row_ids)
-    return typed.drop(ROW_INDEX)
+    return typed.drop(dialect.row_index)
 
 
 def _scan_csv(
@@ -263,7 +315,7 @@ def _scan_csv(
     locator = CsvLocator(payload, dialect)
     cleaning = plan_cleaning(sample_rows, columns=columns, null_values=null_values)
     cleaned = apply_cleaning(sample_rows, cleaning)
-    row_ids = cleaned.get_column(ROW_INDEX)
+    row_ids = cleaned.get_column(dialect.row_index)
     types = plan_types(cleaned, columns=columns, label=payload.label, where=locator.where, overrides=overrides, row_ids=row_ids)
     schema = {c: types.dtypes.get(c, pl.String()) for c in columns}
     final_dialect = dialect
@@ -275,8 +327,8 @@ def _scan_csv(
         for batch in csv_string_batches(payload, final_dialect):
             frame = apply_cleaning(batch, cleaning)
             frame = apply_types(
-                frame, types, label=payload.label, where=locator.where, row_ids=frame.get_column(ROW_INDEX)
-            ).drop(ROW_INDEX)
+                frame, types, label=payload.label, where=locator.where, row_ids=frame.get_column(final_dialect.row_index)
+            ).drop(final_dialect.row_index)
             if with_columns is not None:
                 frame = frame.select(with_columns)
             if predicate is not None:
@@ -321,8 +373,9 @@ def read(
     dtypes: Mapping[str, object] | None = None,
     max_bytes: int | None = None,
     max_rows: int | None = None,
-    max_decompressed_bytes: int | None = None,
+    max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED_BYTES,
     s3_endpoint_url: str | None = None,
+    s3_credentials: S3Credentials | None = None,
 ) -> pl.DataFrame:
     """Read one table from a file, an upload or an S3 object into a polars DataFrame.
 
@@ -340,10 +393,19 @@ def read(
         dtypes: ``{column: polars dtype}`` forcing types instead of inferring them.
         max_bytes: refuse sources larger than this many bytes (checked before reading).
         max_rows: refuse results with more rows (file rows, or sample rows when sampling).
-        max_decompressed_bytes: stop gzip/zstd decompression past this many bytes; refuse
-            Parquet whose footer declares more uncompressed data.
+        max_decompressed_bytes: the memory the decoded data may take, 2 GiB by default
+            (``None`` lifts it): gzip/zstd output is counted while streaming and stopped past
+            it; Parquet column data is counted as it is decoded (whatever the footer says); CSV
+            cells, counted as they are parsed, may take a third of it (cleaning and typing
+            need about 3x); a JSON/NDJSON text may be at most an eighth of it, as polars
+            parses it whole with several times its size. See
+            :mod:`engine.data.limits`.
         s3_endpoint_url: S3-compatible endpoint for ``s3://`` sources (else the
-            ``DOPPEL_S3_ENDPOINT_URL`` environment variable, else AWS).
+            ``DOPPEL_S3_ENDPOINT_URL`` environment variable, else AWS); only without
+            ``s3_credentials``.
+        s3_credentials: an :class:`engine.data.s3.S3Credentials` to read ``s3://`` sources
+            with (its endpoint and region included) instead of this machine's AWS
+            environment, profile or role; None uses boto3's usual chain.
 
     Raises:
         InputError: the source is missing, empty, header-only, binary, ragged, corrupted or
@@ -365,7 +427,8 @@ def read(
     )
     if delimiter is not None and fmt is None:
         fmt = "csv"
-    raw = resolve_source(source, name=name, max_bytes=max_bytes, s3_endpoint_url=s3_endpoint_url)
+    raw = resolve_source(source, name=name, max_bytes=max_bytes, s3_endpoint_url=s3_endpoint_url,
+                         s3_credentials=s3_credentials)
     payload, head, complete = _open_payload(raw, max_decompressed_bytes)
     kind = decide_format(explicit=fmt, name=raw.name, payload_head=head, label=raw.label)
     if kind == "parquet":
@@ -375,7 +438,15 @@ def read(
         return _apply_overrides(frame, dtypes, raw.label)
     if kind in ("json", "ndjson"):
         return read_json_payload(
-            payload, fmt=kind, encoding=encoding, dtypes=dtypes, sample=sample, n=n, seed=seed, max_rows=max_rows
+            payload,
+            fmt=kind,
+            encoding=encoding,
+            dtypes=dtypes,
+            sample=sample,
+            n=n,
+            seed=seed,
+            max_rows=max_rows,
+            max_decompressed_bytes=max_decompressed_bytes,
         )
     return _read_csv(
         payload,
@@ -390,6 +461,7 @@ def read(
         n=n,
         seed=seed,
         max_rows=max_rows,
+        max_decompressed_bytes=max_decompressed_bytes,
     )
 
 
@@ -403,8 +475,9 @@ def scan(
     null_values: Sequence[str] | None = None,
     dtypes: Mapping[str, object] | None = None,
     max_bytes: int | None = None,
-    max_decompressed_bytes: int | None = None,
+    max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED_BYTES,
     s3_endpoint_url: str | None = None,
+    s3_credentials: S3Credentials | None = None,
     infer_rows: int = 10_000,
 ) -> pl.LazyFrame:
     """A polars LazyFrame over a large file, read batch by batch when it is collected.
@@ -430,7 +503,8 @@ def scan(
     _check_positive(infer_rows, "infer_rows")
     if delimiter is not None and fmt is None:
         fmt = "csv"
-    raw = resolve_source(source, name=name, max_bytes=max_bytes, s3_endpoint_url=s3_endpoint_url)
+    raw = resolve_source(source, name=name, max_bytes=max_bytes, s3_endpoint_url=s3_endpoint_url,
+                         s3_credentials=s3_credentials)
     payload, head, complete = _open_payload(raw, max_decompressed_bytes)
     kind = decide_format(explicit=fmt, name=raw.name, payload_head=head, label=raw.label)
     if kind == "parquet":
@@ -439,7 +513,15 @@ def scan(
         return pl.scan_ndjson(payload.local_path, infer_schema_length=infer_rows)
     if kind in ("json", "ndjson"):
         return read_json_payload(
-            payload, fmt=kind, encoding=encoding, dtypes=dtypes, sample=None, n=None, seed=0, max_rows=None
+            payload,
+            fmt=kind,
+            encoding=encoding,
+            dtypes=dtypes,
+            sample=None,
+            n=None,
+            seed=0,
+            max_rows=None,
+            max_decompressed_bytes=max_decompressed_bytes,
         ).lazy()
     return _scan_csv(
         payload,

@@ -3,7 +3,10 @@
 For each text column (after cleaning, nulls ignored):
 
 1. ``true``/``false`` in any case only -> Boolean.
-2. Every cell a plain number -> Int64 when all are integers (Float64 otherwise). Two
+2. Every cell a plain number -> Int64 when all are integers (Float64 otherwise). The
+   non-finite spellings ``inf``, ``-inf``, ``Infinity``, ``nan``, ``NaN`` (any case) are
+   numbers too: they make a column Float64 holding ±inf/NaN (with the default missing
+   markers, ``nan``/``NaN`` cells are already null by then, see :mod:`engine.data.cleaning`). Two
    exceptions stay text, because they are identifiers rather than quantities: integers written
    with a leading zero (``"02134"``, a ZIP code) and integers too large for Int64.
 3. Every cell an ISO date ``YYYY-MM-DD`` -> Date; every cell an ISO date-time
@@ -34,7 +37,7 @@ from engine.errors import ConfigError, InputError
 STRAY_MIN_NUMBERS = 50
 STRAY_MAX_FRACTION = 0.01
 
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
 _INTEGER = r"^[+-]?\d+$"
 _LEADING_ZERO = r"^[+-]?0\d"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"

@@ -3,27 +3,51 @@
 Values keep the types JSON gave them. Text fields that all hold ISO dates or date-times become
 Date/Datetime, and a field whose values are numbers except for a few strings is refused as
 corrupted, by the same rule as CSV (:mod:`engine.data.infer`). Nested objects and arrays stay
-polars Struct and List columns.
+polars Struct and List columns. A field named "" becomes ``column_N``, as in CSV.
 
 When polars cannot parse the payload, Python's ``json`` module re-reads it to say where: the
-line and column of a syntax error, or the record that is not an object.
+line and column of a syntax error, or the record that is not an object. A document nested
+deeper than :data:`~engine.data.limits.MAX_JSON_DEPTH` levels is refused as such first (the
+``json`` module would recurse until Python's stack ran out).
+
+polars parses the text whole and needs several times its size while doing so, so the text may
+be at most ``max_decompressed_bytes / JSON_PARSE_FACTOR`` bytes (:mod:`engine.data.limits`).
+The row-number helper column gets a name none of the records' fields has.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Mapping
 
 import polars as pl
 
 from engine.data.infer import apply_types, check_overrides, plan_types
+from engine.data.limits import JSON_PARSE_FACTOR, MAX_JSON_DEPTH
+from engine.data.names import name_blank_columns, unique_name
 from engine.data.payload import Payload
 from engine.data.sampling import RowSampler
 from engine.data.sniff import detect_encoding, refuse_binary
 from engine.errors import InputError, LimitExceededError
 
-_ROW = "__doppel_json_row"
+_ROW_BASE = "__doppel_json_row"
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', flags=re.DOTALL)
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings ignored), computed
+    without recursion so that a hostile document cannot exhaust the stack."""
+    import numpy as np
+
+    brackets = _STRING.sub(b"", data).translate(None, delete=bytes(b for b in range(256) if b not in b"[]{}"))
+    if not brackets:
+        return 0
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    opens = (steps == ord("[")) | (steps == ord("{"))
+    depth = np.cumsum(np.where(opens, 1, -1))
+    return int(depth.max())
 
 
 def _utf8_text(data: bytes, *, encoding: str | None, label: str, fmt: str) -> bytes:
@@ -49,6 +73,12 @@ def _describe(value: object) -> str:
 
 
 def _diagnose(text: str, *, fmt: str, label: str, polars_message: str) -> InputError:
+    depth = nesting_depth(text.encode("utf-8"))
+    if depth > MAX_JSON_DEPTH:
+        return InputError(
+            f"{label}: the JSON is nested {depth:,} levels deep, deeper than the {MAX_JSON_DEPTH} levels "
+            "the reader accepts (MAX_JSON_DEPTH); a table's records hold a few levels at most"
+        )
     if fmt == "json":
         try:
             value = json.loads(text)
@@ -98,8 +128,9 @@ def _finish(
     label: str,
     dtypes: Mapping[str, object] | None,
     text: Callable[[], str],
+    row: str,
 ) -> pl.DataFrame:
-    """Infer dates in text fields, apply ``dtypes``, drop the row-number column."""
+    """Infer dates in text fields, apply ``dtypes``, drop the row-number column ``row``."""
     lines: dict[str, str] = {}
 
     def where(row: int) -> str:
@@ -109,10 +140,10 @@ def _finish(
                 return f"line {line:,}"
         return f"record {row + 1:,}"
 
-    columns = [c for c in frame.columns if c != _ROW]
+    columns = [c for c in frame.columns if c != row]
     overrides = check_overrides(dtypes, columns, label)
     text_columns = [c for c in columns if frame.schema[c] == pl.String]
-    row_ids = frame.get_column(_ROW)
+    row_ids = frame.get_column(row)
     plan = plan_types(
         frame,
         columns=text_columns,
@@ -122,7 +153,7 @@ def _finish(
         row_ids=row_ids,
         numbers_from_text=False,
     )
-    return apply_types(frame, plan, label=label, where=where, row_ids=row_ids).drop(_ROW)
+    return apply_types(frame, plan, label=label, where=where, row_ids=row_ids).drop(row)
 
 
 def _check_sample_size(frame: pl.DataFrame, max_rows: int | None, label: str) -> None:
@@ -149,18 +180,42 @@ def sample_ndjson_file(
             return handle.read()
 
     sampler = RowSampler(fraction=sample, n=n, seed=seed)
+    row = _ROW_BASE
     try:
         for batch in pl.scan_ndjson(path, infer_schema_length=None).collect_batches():
-            sampler.add(batch.with_row_index(_ROW, offset=sampler.rows_seen))
+            if sampler.rows_seen == 0:
+                row = unique_name(_ROW_BASE, batch.columns)
+            sampler.add(batch.with_row_index(row, offset=sampler.rows_seen))
     except pl.exceptions.PolarsError as exc:
         raise _diagnose(text(), fmt="ndjson", label=label, polars_message=str(exc)) from None
     if sampler.rows_seen == 0:
         raise InputError(f"{label}: there are no records")
     frame = sampler.result()
+    frame.columns = name_blank_columns(frame.columns)
     if frame.width == 0:
-        frame = pl.DataFrame(schema={_ROW: pl.UInt32})
+        frame = pl.DataFrame(schema={row: pl.UInt32})
     _check_sample_size(frame, max_rows, label)
-    return _finish(frame, fmt="ndjson", label=label, dtypes=dtypes, text=text)
+    return _finish(frame, fmt="ndjson", label=label, dtypes=dtypes, text=text, row=row)
+
+
+def _read_text(payload: Payload, max_decompressed_bytes: int | None) -> bytes:
+    """The whole JSON text, refused past ``max_decompressed_bytes / JSON_PARSE_FACTOR`` bytes
+    (checked from a file's size, or counted while decompressing)."""
+    if max_decompressed_bytes is None:
+        return payload.read_all()
+    cap = max(1, max_decompressed_bytes // JSON_PARSE_FACTOR)
+    refusal = LimitExceededError(
+        f"{payload.label}: the JSON text is more than {cap:,} bytes; polars parses JSON whole with about "
+        f"{JSON_PARSE_FACTOR}x its size in memory, so the text may be at most 1/{JSON_PARSE_FACTOR} of "
+        f"max_decompressed_bytes ({max_decompressed_bytes:,} bytes); nothing was parsed. Convert it to "
+        "CSV or Parquet, or read a sample of an NDJSON file with sample= or n="
+    )
+    if payload.compression is None and payload.source.size > cap:
+        raise refusal
+    try:
+        return payload.read_all(cap=cap)
+    except LimitExceededError:
+        raise refusal from None
 
 
 def read_json_payload(
@@ -173,6 +228,7 @@ def read_json_payload(
     n: int | None,
     seed: int,
     max_rows: int | None,
+    max_decompressed_bytes: int | None = None,
 ) -> pl.DataFrame:
     """Parse a JSON or NDJSON payload into a frame (see the module docstring).
 
@@ -186,7 +242,7 @@ def read_json_payload(
         refuse_binary(head[:8192], label=label, fmt=fmt)
         if detect_encoding(head, complete=complete) == "utf-8":
             return sample_ndjson_file(payload, dtypes=dtypes, sample=sample, n=n, seed=seed, max_rows=max_rows)
-    data = _utf8_text(payload.read_all(), encoding=encoding, label=label, fmt=fmt)
+    data = _utf8_text(_read_text(payload, max_decompressed_bytes), encoding=encoding, label=label, fmt=fmt)
     if not data.strip():
         raise InputError(f"{label} is empty: there are no records")
     try:
@@ -199,13 +255,15 @@ def read_json_payload(
         raise _diagnose(data.decode("utf-8"), fmt=fmt, label=label, polars_message=str(exc)) from None
     if frame.height == 0 or frame.width == 0:
         raise InputError(f"{label}: there are no records")
+    frame.columns = name_blank_columns(frame.columns)
     if not sampling and max_rows is not None and frame.height > max_rows:
         raise LimitExceededError(
             f"{label} has more than {max_rows:,} records, over the limit (max_rows); "
             "pass sample= or n= to read a sample"
         )
-    frame = frame.with_row_index(_ROW)
+    row = unique_name(_ROW_BASE, frame.columns)
+    frame = frame.with_row_index(row)
     if sampling:
         frame = RowSampler(fraction=sample, n=n, seed=seed).add_all([frame]).result(empty=frame.clear())
         _check_sample_size(frame, max_rows, label)
-    return _finish(frame, fmt=fmt, label=label, dtypes=dtypes, text=lambda: data.decode("utf-8"))
+    return _finish(frame, fmt=fmt, label=label, dtypes=dtypes, text=lambda: data.decode("utf-8"), row=row)

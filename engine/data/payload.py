@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 from engine.data.decompress import open_decompressed, read_all_capped
 from engine.data.sources import ByteSource
+from engine.errors import LimitExceededError
 
 HEAD_BYTES = 64 * 1024
 
@@ -41,13 +42,20 @@ class Payload:
                 head = stream.read(n_bytes + 1)
         return head[:n_bytes], len(head) <= n_bytes
 
-    def read_all(self) -> bytes:
-        """All decompressed bytes in memory (bounded by ``max_decompressed_bytes``)."""
+    def read_all(self, cap: int | None = None) -> bytes:
+        """All decompressed bytes in memory, bounded by ``max_decompressed_bytes`` (or by a
+        tighter ``cap``, counted while reading, for readers that need a multiple of the text)."""
         if self.compression is None and self.source.data is not None:
+            if cap is not None and len(self.source.data) > cap:
+                raise LimitExceededError(
+                    f"{self.label} is larger than {cap:,} bytes (max_decompressed_bytes); nothing was read"
+                )
             return self.source.data
         with self.open() as stream:
-            cap = self.max_decompressed_bytes if self.compression else None
-            return read_all_capped(stream, cap=cap, label=self.label, what="max_decompressed_bytes")
+            limit = self.max_decompressed_bytes if self.compression else None
+            if cap is not None:
+                limit = cap if limit is None else min(cap, limit)
+            return read_all_capped(stream, cap=limit, label=self.label, what="max_decompressed_bytes")
 
     @property
     def local_path(self) -> str | None:

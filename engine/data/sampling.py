@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
+from engine.data.names import unique_name
 from engine.errors import ConfigError
 
 _KEY = "__doppel_sample_key"
@@ -51,6 +52,8 @@ class RowSampler:
         self._position = 0
         self._parts: list[pl.DataFrame] = []
         self._kept: pl.DataFrame | None = None
+        self._key = _KEY
+        self._pos = _POSITION
         self.rows_seen = 0
 
     def add(self, batch: pl.DataFrame) -> None:
@@ -66,13 +69,16 @@ class RowSampler:
                 self._parts.append(batch.filter(pl.Series(mask)))
             return
         assert self._n is not None
-        candidate = batch.with_columns(pl.Series(_KEY, keys), pl.Series(_POSITION, positions))
+        if self._kept is None:  # helper columns named apart from the user's columns
+            self._key = unique_name(_KEY, batch.columns)
+            self._pos = unique_name(_POSITION, [*batch.columns, self._key])
+        candidate = batch.with_columns(pl.Series(self._key, keys), pl.Series(self._pos, positions))
         if self._kept is not None and self._kept.height >= self._n:
-            threshold = self._kept.get_column(_KEY).max()
-            candidate = candidate.filter(pl.col(_KEY) < threshold)
+            threshold = self._kept.get_column(self._key).max()
+            candidate = candidate.filter(pl.col(self._key) < threshold)
         merged = candidate if self._kept is None else pl.concat([self._kept, candidate], how="vertical_relaxed")
         if merged.height > self._n:
-            merged = merged.sort(_KEY).head(self._n)
+            merged = merged.sort(self._key).head(self._n)
         self._kept = merged
 
     def add_all(self, batches: Iterable[pl.DataFrame]) -> RowSampler:
@@ -86,7 +92,7 @@ class RowSampler:
             if self._parts:
                 return pl.concat(self._parts, how="vertical_relaxed")
         elif self._kept is not None:
-            return self._kept.sort(_POSITION).drop(_KEY, _POSITION)
+            return self._kept.sort(self._pos).drop(self._key, self._pos)
         if empty is not None:
             return empty
         return pl.DataFrame()

@@ -4,7 +4,9 @@ Order of evidence: an explicit ``format=`` wins; then magic bytes for the binary
 (Parquet ``PAR1``, gzip ``1f 8b``, zstd ``28 b5 2f fd``), which cannot be mistaken; then the file
 extension; last the first non-space character (``[`` JSON array, ``{`` NDJSON) with CSV as the
 default. Text that is not text (NUL bytes, a ZIP or PDF signature) is refused with a message
-saying what it looks like, so a workbook or an image renamed ``.csv`` gets a useful answer.
+saying what it looks like, so a workbook or an image renamed ``.csv`` gets a useful answer;
+UTF-16 text saved without a byte-order mark (zero bytes in alternate positions) is text, and
+is decoded as such.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ def describe_binary(head: bytes) -> str | None:
     if any(head.startswith(bom) for bom, _ in _BOMS):
         return None
     sample = head[:8192]
+    if utf16_without_bom(sample) is not None:
+        return None
     if b"\x00" in sample:
         return "binary data (it contains NUL bytes)"
     control = sum(1 for byte in sample if byte < 0x20 and byte not in (0x09, 0x0A, 0x0C, 0x0D))
@@ -149,10 +153,42 @@ def refuse_binary(head: bytes, *, label: str, fmt: str) -> None:
         )
 
 
+def utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when ``sample`` is UTF-16 text without a byte-order mark.
+
+    Text that is mostly ASCII, written as UTF-16, has a zero byte in every other position
+    (after each character in little-endian, before it in big-endian) and almost none in the
+    others, and decodes as UTF-16 to printable text: that pattern, not "it holds NUL bytes",
+    tells it from binary data.
+    """
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zero_odd >= 0.5 and zero_even <= 0.01:
+        codec = "utf-16-le"
+    elif zero_even >= 0.5 and zero_odd <= 0.01:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = sample.decode(codec)
+    except UnicodeDecodeError as exc:
+        if exc.end < len(sample) - 2:  # a surrogate pair cut at the end of the sample is fine
+            return None
+        text = sample[: exc.start].decode(codec)
+    control = sum(1 for char in text if ord(char) < 0x20 and char not in "\t\n\x0c\r")
+    if control > 0.05 * max(len(text), 1):  # small 16-bit integers, not text
+        return None
+    return codec
+
+
 def detect_encoding(head: bytes, *, complete: bool) -> str:
     """Python codec name for a text payload, decided from its first bytes.
 
-    A byte-order mark decides (UTF-8/16/32). Otherwise UTF-8 when the head decodes as UTF-8
+    A byte-order mark decides (UTF-8/16/32); then UTF-16 without a byte-order mark, told by
+    its zero bytes in alternate positions (:func:`utf16_without_bom`). Otherwise UTF-8 when the head decodes as UTF-8
     (a multi-byte character cut at the end of an incomplete head is allowed); otherwise
     Windows-1252 when the head uses its 0x80-0x9F printable range, else Latin-1, which
     decodes any byte.
@@ -160,6 +196,9 @@ def detect_encoding(head: bytes, *, complete: bool) -> str:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding
+    utf16 = utf16_without_bom(head[:8192])
+    if utf16 is not None:
+        return utf16
     try:
         head.decode("utf-8")
         return "utf-8"

@@ -13,9 +13,12 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import ConfigError, InputError, LimitExceededError
+
+if TYPE_CHECKING:  # pragma: no cover - the S3 module loads boto3 only when a path needs it
+    from engine.data.s3 import S3Credentials
 
 _READ_CHUNK = 1 << 20
 
@@ -60,6 +63,7 @@ def resolve_source(
     name: str | None,
     max_bytes: int | None,
     s3_endpoint_url: str | None,
+    s3_credentials: S3Credentials | None = None,
 ) -> ByteSource:
     """Check ``source`` and wrap it as a :class:`ByteSource`, enforcing ``max_bytes`` first.
 
@@ -74,11 +78,14 @@ def resolve_source(
 
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
-        if isinstance(text, str) and text.lower().startswith("s3://"):
-            from engine.data.s3 import fetch_s3_object
+        from engine.data.s3 import is_s3_uri
 
-            data = fetch_s3_object(text, endpoint_url=s3_endpoint_url, max_bytes=max_bytes)
-            key_name = PurePosixPath(text[5:]).name
+        if is_s3_uri(text):
+            from engine.data.s3 import fetch_s3_object, parse_s3_path
+
+            data = fetch_s3_object(text, endpoint_url=s3_endpoint_url, max_bytes=max_bytes,
+                                   credentials=s3_credentials)
+            key_name = PurePosixPath(parse_s3_path(text).key).name
             return ByteSource(name=name or key_name, label=text, data=data)
         path = Path(text).expanduser()
         if not path.exists():

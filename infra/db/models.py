@@ -540,6 +540,29 @@ class DirectoryEntry(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+# --- sources (infra/services/s3_sources) --------------------------------------------------
+
+
+class S3Source(TenantOwned, Base):
+    """A workspace's S3 credentials for imports, set by an admin; one per workspace.
+
+    ``sealed_credentials`` is the Fernet token of the key id and secret (``infra.secret_box``);
+    the secret is never stored in clear. ``key_id_hint`` is the key id's last 4 characters, all
+    the pages ever show. ``allowed_buckets``: the buckets imports may read (empty: any).
+    """
+
+    __tablename__ = "s3_sources"
+
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID, ForeignKey("tenants.id"), primary_key=True)
+    key_id_hint: Mapped[str] = mapped_column(String(8), nullable=False)
+    sealed_credentials: Mapped[str] = mapped_column(Text, nullable=False)
+    endpoint_url: Mapped[str | None] = mapped_column(String(2000))
+    region: Mapped[str | None] = mapped_column(String(64))
+    allowed_buckets: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False, default=list)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+
+
 TENANT_TABLES: tuple[str, ...] = tuple(
     table.name for table in Base.metadata.sorted_tables if "tenant_id" in table.c
 )

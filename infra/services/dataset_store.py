@@ -4,7 +4,8 @@ A table comes from an uploaded file, a database table or an ``s3://`` object. It
 (with the configured limits), profiled, written to the object store as Parquet under
 ``datasets/<dataset id>/<hash prefix>.parquet`` and recorded as version N+1 of the dataset
 with its content hash (SHA-256 of the stored Parquet), its profile and where it came from.
-Storing the same content again as the latest version adds nothing and says so.
+Storing content that any version of the dataset already holds (same SHA-256, same profile
+edits) adds nothing and names that version (``identical_version``).
 
 Profile edits (``stored_profiles.ColumnEdits``) make a new version too, since versions are
 immutable: the table without the removed columns, the profile with the corrected types, and
@@ -33,7 +34,7 @@ from engine.errors import InputError
 from infra.db import tenant_session
 from infra.db.errors import ConflictError
 from infra.db.models import Dataset, DatasetVersion, Model, PrivacyBudget, PrivacyLedgerEntry
-from infra.services import catalog
+from infra.services import catalog, s3_sources
 from infra.services.audit import record_event
 from infra.services.authz import Actor, require_permission
 from infra.services.datasets import clean_filename
@@ -58,7 +59,7 @@ class StoredVersion:
     content_hash: str
     n_rows: int
     n_columns: int
-    created: bool  # False: the same content already was the dataset's latest version
+    created: bool  # False: a version of the dataset (this one) already held the same content
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,21 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def identical_version(
+    versions: list[DatasetVersion], *, content_hash: str, edits: dict[str, Any] | None
+) -> DatasetVersion | None:
+    """The newest of ``versions`` that already holds this table: the same SHA-256 and the same edits.
+
+    Any version counts, not only the latest: uploading v1's file again after v2 gives v1 back,
+    never a v3 equal to v1. A version with profile edits holds the same table under other
+    types, so it is identical only for the same edits.
+    """
+    for version in versions:
+        if version.content_hash == content_hash and (version.source or {}).get("edits") == edits:
+            return version
+    return None
+
+
 def store_table(
     tenant: str,
     *,
@@ -183,12 +199,11 @@ def store_table(
         if dataset is None:
             dataset = catalog.create_dataset(session, name=name, actor=actor.label)
         else:
-            latest = catalog.list_dataset_versions(session, dataset.id)
-            if (latest and latest[0].content_hash == content_hash
-                    and (latest[0].source or {}).get("edits") == source.get("edits")):
-                version = latest[0]
-                return StoredVersion(dataset.id, dataset.name, version.id, version.version, content_hash,
-                                     version.n_rows or frame.height, version.n_columns or frame.width, created=False)
+            same = identical_version(catalog.list_dataset_versions(session, dataset.id), content_hash=content_hash,
+                                     edits=source.get("edits"))
+            if same is not None:
+                return StoredVersion(dataset.id, dataset.name, same.id, same.version, content_hash,
+                                     same.n_rows or frame.height, same.n_columns or frame.width, created=False)
         key = f"datasets/{dataset.id}/{content_hash[:32]}.parquet"
         existed = store.exists(key)
         if not existed:
@@ -234,16 +249,19 @@ def store_upload(
 def store_s3_object(
     tenant: str, *, path: str, dataset_name: str, actor: Actor, settings: Settings | None = None
 ) -> StoredVersion:
-    """Read an ``s3://bucket/key`` object (CSV, Parquet, JSON, …) and store it as a dataset version."""
+    """Read an ``s3://bucket/key`` object (CSV, Parquet, JSON, …) and store it as a dataset version.
+
+    The object is read with the workspace's own S3 credentials, never the server's:
+    ``s3_sources.import_access`` refuses a workspace without credentials, a bucket off its
+    allow-list and (like a missing object) the platform's own objects, before anything is read.
+    """
     settings = settings or get_settings()
-    path = (path or "").strip()
-    if not path.lower().startswith("s3://"):
-        raise InputError(f"{path!r} is not an S3 path: write it as s3://bucket/folder/file.csv")
+    access = s3_sources.import_access(tenant, path=path, actor=actor, settings=settings)
     frame = engine.read(
-        path, max_bytes=settings.max_upload_bytes, max_rows=settings.max_rows,
-        max_decompressed_bytes=settings.max_decompressed_bytes, s3_endpoint_url=settings.s3_endpoint_url or None,
+        access.path.uri, max_bytes=settings.max_upload_bytes, max_rows=settings.max_rows,
+        max_decompressed_bytes=settings.max_decompressed_bytes, s3_credentials=access.credentials,
     )
-    return store_table(tenant, frame=frame, dataset_name=dataset_name, source={"kind": "s3", "path": path},
+    return store_table(tenant, frame=frame, dataset_name=dataset_name, source={"kind": "s3", "path": access.path.uri},
                        actor=actor, settings=settings)
 
 

@@ -48,8 +48,26 @@ def test_saving_the_same_content_again_adds_no_version(app_env, datasets):
     at.run()
     button(at, "Save as dataset").click()
     at.run()
-    assert any("already is" in s for s in texts(at.info))
+    assert any(f"Identical to {name} v1" in s.replace("**", "") and "no new version" in s for s in texts(at.info))
     assert len(datasets_named(app_env, name)[0].versions) == 1
+
+
+def test_uploading_an_earlier_versions_file_again_names_that_version(app_env, datasets):
+    name = f"again-{uuid.uuid4().hex[:6]}"
+    first = csv_bytes(adult_sample(datasets, rows=70))
+    at = upload(open_page("data"), f"{name}.csv", first)
+    button(at, "Save as dataset").click()
+    at.run()
+    at = upload(at, f"{name}.csv", csv_bytes(adult_sample(datasets, rows=95)))
+    button(at, "Save as dataset").click()
+    at.run()
+    assert any(f"{name} v2" in s for s in texts(at.success))
+    at = upload(at, f"{name}.csv", first)  # v1's file, byte for byte, after v2
+    button(at, "Save as dataset").click()
+    at.run()
+    no_traceback(at)
+    assert any(f"Identical to {name} v1" in s.replace("**", "") and "no new version" in s for s in texts(at.info))
+    assert [v.version for v in datasets_named(app_env, name)[0].versions] == [2, 1]
 
 
 def test_saving_changed_content_makes_the_next_version(app_env, datasets):
@@ -171,21 +189,38 @@ def test_connecting_a_database_lists_its_tables_and_keys_and_imports_one(app_env
     assert orders.latest.source["primary_key"] == ["id"] and orders.latest.source["foreign_keys"] == ["customer_id"]
 
 
-def test_an_s3_path_is_read_and_saved_as_a_dataset_version(app_env, s3_server, monkeypatch):
+def test_an_s3_path_is_read_with_the_workspaces_own_credentials(app_env, s3_server, monkeypatch):
+    from infra.services import s3_sources
     from tests.app.page_support import clear_caches
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "doppel-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "doppel-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("DOPPEL_S3_ENDPOINT_URL", s3_server.endpoint)
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DOPPEL_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)  # the server has no S3 identity of its own to lend
+    monkeypatch.setenv("DOPPEL_ALLOW_PRIVATE_S3_ENDPOINTS", "true")  # the S3 server is on loopback
     clear_caches()
-    name = f"s3-adult-{uuid.uuid4().hex[:6]}"
+    s3_sources.save_credentials(app_env.tenant, access_key_id="AKIAWORKSPACE0001", secret_access_key="ws-secret",
+                                endpoint_url=s3_server.endpoint, allowed_buckets=[s3_server.bucket],
+                                actor=app_env.actor)
+    try:
+        name = f"s3-adult-{uuid.uuid4().hex[:6]}"
+        at = open_page("data")
+        assert any("…0001" in c for c in texts(at.caption))
+        at.text_input(key="s3_path").input(f"s3://{s3_server.bucket}/raw/adult.csv.gz").run()
+        at.text_input(key="s3_name").input(name).run()
+        button(at, "Import from S3").click()
+        at.run()
+        no_traceback(at)
+        assert any(f"{name} v1" in s and "32,561 rows" in s for s in texts(at.success))
+        [dataset] = datasets_named(app_env, name)
+        assert dataset.latest.source == {"kind": "s3", "path": f"s3://{s3_server.bucket}/raw/adult.csv.gz"}
+    finally:
+        s3_sources.remove_credentials(app_env.tenant, actor=app_env.actor)
+
+
+def test_without_s3_credentials_the_page_says_where_to_add_them(app_env):
     at = open_page("data")
-    at.text_input(key="s3_path").input(f"s3://{s3_server.bucket}/raw/adult.csv.gz").run()
-    at.text_input(key="s3_name").input(name).run()
+    assert any("no S3 credentials" in i and "Settings" in i for i in texts(at.info))
+    at.text_input(key="s3_path").input("s3://some-bucket/table.csv").run()
     button(at, "Import from S3").click()
     at.run()
     no_traceback(at)
-    assert any(f"{name} v1" in s and "32,561 rows" in s for s in texts(at.success))
-    [dataset] = datasets_named(app_env, name)
-    assert dataset.latest.source == {"kind": "s3", "path": f"s3://{s3_server.bucket}/raw/adult.csv.gz"}
+    assert any("ask an admin to add S3 credentials in Settings" in e for e in texts(at.error))

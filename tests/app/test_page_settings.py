@@ -90,3 +90,26 @@ def test_an_address_that_is_not_one_is_refused_in_words(app_env, monkeypatch):
     at.run()
     no_traceback(at)
     assert any("is not an e-mail address" in e for e in texts(at.error))
+
+
+def test_an_admin_saves_s3_credentials_and_the_secret_is_never_shown_again(app_env):
+    from infra.services import s3_sources
+
+    secret = "never-shown-secret-0123456789"
+    try:
+        at = open_page("settings")
+        at.text_input(key="settings_s3_key_id").input("AKIASETTINGSPAGEWXYZ")
+        at.text_input(key="settings_s3_secret").input(secret)
+        at.text_input(key="settings_s3_region").input("eu-west-1")
+        at.text_input(key="settings_s3_buckets").input("team-exports, Research-Data")
+        at.run()
+        button(at, "Save the S3 credentials").click()
+        at.run()
+        no_traceback(at)
+        view = s3_sources.describe(app_env.tenant, actor=app_env.actor)
+        assert view is not None and view.key_id_hint == "WXYZ"
+        assert view.allowed_buckets == ("team-exports", "research-data") and view.region == "eu-west-1"
+        shown = " ".join(texts(at.markdown) + texts(at.caption) + [str(t.value) for t in at.text_input])
+        assert "…WXYZ" in shown and secret not in shown and "AKIASETTINGSPAGEWXYZ" not in " ".join(texts(at.markdown))
+    finally:
+        s3_sources.remove_credentials(app_env.tenant, actor=app_env.actor)
