@@ -110,7 +110,9 @@ def run_generation(ctx: JobContext) -> Completion:
     with ctx.store.open_write(key, content_type=FORMATS[fmt]) as sink:
         writer = _FrameWriter(sink, fmt)
         try:
-            for frame in model.iter_samples(n_rows, batch_rows=CHUNK_ROWS, seed=seed, conditions=conditions):
+            # n_rows was checked against the tenant's quota when the job was submitted.
+            rows = model.iter_samples(n_rows, batch_rows=CHUNK_ROWS, seed=seed, conditions=conditions, max_rows=n_rows)
+            for frame in rows:
                 writer.write(frame)
                 ctx.progress(writer.rows / n_rows, f"{writer.rows:,} of {n_rows:,} rows")
                 ctx.check()  # a cancellation or a lost lease aborts the writer: nothing becomes visible

@@ -8,7 +8,10 @@ Two spellings:
   None constants, lists or tuples of constants, comparisons ``== != < <= > >= in not in``
   (chains too), ``and``, ``or``, ``not`` and parentheses. Nothing is evaluated: the text is
   parsed with ``ast`` and every node is checked against that list, so a condition cannot
-  call functions, read attributes or run code.
+  call functions, read attributes or run code. A column whose name is not a Python
+  identifier (``hours-per-week``, ``first name``, ``""``) is written in backticks:
+  ``"`hours-per-week` > 40"``. Nesting is limited to ``MAX_DEPTH`` levels
+  (``ConditionTooComplexError``), so a hostile condition cannot exhaust the stack.
 - a dict ``{column: value}``: every entry must hold; a list, tuple or set value means
   "one of"; ``None`` means missing.
 
@@ -30,9 +33,12 @@ from typing import Any
 
 import polars as pl
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, LimitExceededError
 
 _MAX_TEXT = 10_000
+# Deepest nesting of a condition's syntax tree (``not not ... x`` or ``((...))``): far above
+# any real condition, far below what would exhaust Python's stack while it is checked.
+MAX_DEPTH = 200
 _COMPARE_OPS: dict[type, str] = {
     ast.Eq: "==",
     ast.NotEq: "!=",
@@ -53,6 +59,10 @@ class InfeasibleConditionError(ConfigError):
         super().__init__(message)
         self.condition = condition
         self.acceptance_rate = acceptance_rate
+
+
+class ConditionTooComplexError(ConfigError, LimitExceededError):
+    """A condition nests deeper than ``MAX_DEPTH`` levels; the message names the limit."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +150,19 @@ def _parse_text(text: str, schema: Mapping[str, pl.DataType]) -> ConditionSet | 
         return None
     if len(text) > _MAX_TEXT:
         raise ConfigError(f"the condition is {len(text):,} characters long; at most {_MAX_TEXT:,} are allowed")
+    source, quoted = _unquote_columns(text.strip(), text)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
-        raise ConfigError(f"condition {text!r} is not valid syntax at column {err.offset}: {err.msg}") from None
+        raise ConfigError(
+            f"condition {text!r} is not valid syntax at column {err.offset}: {err.msg}. {_QUOTING_HINT}"
+        ) from None
+    except (RecursionError, MemoryError):  # the parser's own stack, before any check of ours
+        raise _too_deep(text) from None
+    _check_depth(tree, text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in quoted:
+            node.id = quoted[node.id]
     body = tree.body
     terms = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     conjuncts = []
@@ -151,16 +170,87 @@ def _parse_text(text: str, schema: Mapping[str, pl.DataType]) -> ConditionSet | 
         if isinstance(term, ast.Compare) and len(term.ops) > 1:  # 18 <= age < 30: one term per link
             for i, op in enumerate(term.ops):
                 link = ast.Compare(left=term.left if i == 0 else term.comparators[i - 1], ops=[op], comparators=[term.comparators[i]])
-                conjuncts.append(_term(link, text, schema))
+                conjuncts.append(_term(link, text, source, quoted, schema))
         else:
-            conjuncts.append(_term(term, text, schema))
+            conjuncts.append(_term(term, text, source, quoted, schema))
     return ConditionSet(text=text.strip(), conjuncts=tuple(conjuncts))
 
 
-def _term(node: ast.expr, text: str, schema: Mapping[str, pl.DataType]) -> Condition:
+_QUOTING_HINT = (
+    "A column name that is not a plain identifier (letters, digits, _) goes in backticks, e.g. "
+    "`hours-per-week` > 40, or use the dict form {column: value}"
+)
+
+
+def _unquote_columns(text: str, original: str) -> tuple[str, dict[str, str]]:
+    """``text`` with each backtick-quoted column name replaced by a placeholder identifier.
+
+    A small scanner: string literals (single, double, triple quoted, with escapes) are copied
+    as they are, so a backtick inside a string is just a character. Returns the text for
+    ``ast.parse`` and {placeholder: column name}.
+    """
+    prefix = "_doppel_column_"
+    while prefix in text:
+        prefix += "_"
+    out: list[str] = []
+    quoted: dict[str, str] = {}
+    i, n, quote = 0, len(text), ""
+    while i < n:
+        if quote:
+            if text.startswith(quote, i):
+                out.append(quote)
+                i += len(quote)
+                quote = ""
+            elif text[i] == "\\":
+                out.append(text[i : i + 2])
+                i += 2
+            else:
+                out.append(text[i])
+                i += 1
+        elif text[i] in "'\"":
+            quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i]
+            out.append(quote)
+            i += len(quote)
+        elif text[i] == "`":
+            end = text.find("`", i + 1)
+            if end < 0:
+                raise ConfigError(f"condition {original!r}: the backtick at column {i + 1} is not closed")
+            placeholder = f"{prefix}{len(quoted)}"
+            quoted[placeholder] = text[i + 1 : end]
+            out.append(placeholder)
+            i = end + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out), quoted
+
+
+def _too_deep(text: str) -> ConditionTooComplexError:
+    return ConditionTooComplexError(
+        f"condition {text[:60]!r}{'...' if len(text) > 60 else ''} nests deeper than {MAX_DEPTH} levels "
+        f"(not / parentheses / operators), the most allowed; simplify it, e.g. drop doubled `not`s"
+    )
+
+
+def _check_depth(tree: ast.AST, text: str) -> None:
+    """Refuse trees nesting more than ``MAX_DEPTH`` expressions; iterative, so the check cannot overflow."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(text)
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + isinstance(child, ast.expr)))
+
+
+def _term(
+    node: ast.expr, text: str, source: str, quoted: Mapping[str, str], schema: Mapping[str, pl.DataType]
+) -> Condition:
     expr = _to_expr(node, text, schema)
-    source = ast.get_source_segment(text.strip(), node) or ast.unparse(node)
-    return Condition(source, expr, _equality(node, schema))
+    segment = ast.get_source_segment(source, node) or ast.unparse(node)
+    for placeholder, name in quoted.items():
+        segment = segment.replace(placeholder, f"`{name}`")
+    return Condition(segment, expr, _equality(node, schema))
 
 
 def _equality(node: ast.expr, schema: Mapping[str, pl.DataType]) -> tuple[str, Any] | None:
@@ -194,7 +284,28 @@ def _to_expr(node: ast.expr, text: str, schema: Mapping[str, pl.DataType]) -> pl
         return out
     if isinstance(node, ast.Name):
         raise ConfigError(f"condition {text!r}: a bare column ({node.id!r}) is not a condition; compare it, e.g. {node.id} == ...")
-    raise ConfigError(f"condition {text!r}: {_describe(node)} is not allowed; use comparisons joined by and / or / not")
+    raise ConfigError(
+        f"condition {text!r}: {_describe(node)} is not allowed; use comparisons joined by and / or / not"
+        f"{_name_hint(node, schema)}"
+    )
+
+
+def _name_hint(node: ast.AST, schema: Mapping[str, pl.DataType]) -> str:
+    """Advice when ``node`` looks like a column name that Python read as arithmetic (``hours-per-week``)."""
+    if not isinstance(node, ast.BinOp):
+        return ""
+    try:
+        spelled = ast.unparse(node).replace(" ", "")
+    except Exception:  # pragma: no cover - unparse handles every expression node
+        return ""
+    if spelled in schema:
+        return (
+            f". {spelled!r} is a column: write it in backticks, `{spelled}`, so that it is not read as "
+            f"arithmetic, or use the dict form {{{spelled!r}: value}}"
+        )
+    if all(isinstance(n, (ast.BinOp, ast.Name, ast.Sub, ast.Div, ast.Mult, ast.Add, ast.Load)) for n in ast.walk(node)):
+        return f". {_QUOTING_HINT}"
+    return ""
 
 
 def _comparison(left: ast.expr, op: ast.cmpop, right: ast.expr, text: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
@@ -219,7 +330,7 @@ def _comparison(left: ast.expr, op: ast.cmpop, right: ast.expr, text: str, schem
         culprit = left if not isinstance(left, ast.Constant) else right
         raise ConfigError(
             f"condition {text!r}: {_describe(culprit)} is not allowed; each comparison needs a column on one side "
-            f"and a constant (or another column) on the other"
+            f"and a constant (or another column) on the other{_name_hint(culprit, schema)}"
         )
     dtype = _column_dtype(left.id, schema)
     value = _constant(left.id, dtype, _literal(right, text))
@@ -335,4 +446,4 @@ def _check_domains(parsed: ConditionSet, domains: Mapping[str, list[Any]]) -> No
             )
 
 
-__all__ = ["Condition", "ConditionSet", "InfeasibleConditionError", "parse_conditions"]
+__all__ = ["MAX_DEPTH", "Condition", "ConditionSet", "ConditionTooComplexError", "InfeasibleConditionError", "parse_conditions"]

@@ -49,7 +49,8 @@ from engine.models._argn_network import ARGNNetwork, SamplingPlan, visibility
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, numpy_seed
-from engine.models.threads import TorchThreads
+from engine.models.sizing import meta_shapes, weights_mismatch
+from engine.models.threads import TorchThreads, check_thread_count
 from engine.models.weight_average import WeightAverage
 
 # (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
@@ -185,7 +186,7 @@ class ARGN(Synthesizer):
         top_p = p["top_p"]
         if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
             raise ConfigError(f"top_p must be a number in (0, 1]; got {top_p!r}")
-        _positive_int("num_threads", p["num_threads"])
+        check_thread_count("num_threads", p["num_threads"])
 
     @property
     def epochs_(self) -> int:
@@ -230,8 +231,12 @@ class ARGN(Synthesizer):
             self._subcolumns.setdefault(token.column, []).append(k)
 
     def _new_network(self, log_priors: Sequence[torch.Tensor] | None = None) -> ARGNNetwork:
-        p = self.model_params
         torch.manual_seed(derive_seed(self.seed, "init"))
+        return self._network_module(log_priors).to(self.device_)
+
+    def _network_module(self, log_priors: Sequence[torch.Tensor] | None = None) -> ARGNNetwork:
+        """The network for the learned layout, on torch's current default device (unseeded)."""
+        p = self.model_params
         return ARGNNetwork(
             vocab_sizes=self._vocab_sizes,
             column_of=self._column_of,
@@ -242,7 +247,7 @@ class ARGN(Synthesizer):
             hidden_dropout=p["hidden_dropout"],
             log_priors=log_priors,
             shared=self._shared,
-        ).to(self.device_)
+        )
 
     def _threads(self) -> TorchThreads:
         return TorchThreads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
@@ -551,13 +556,11 @@ class ARGN(Synthesizer):
         if not self._vocab_sizes:
             self.network_ = None
             return
+        # shapes first, on the meta device: the manifest's sizes must be the weights' before anything is allocated
+        problem = weights_mismatch(meta_shapes(self._network_module, prefix="network."), tensors)
+        if problem is not None:
+            raise ValueError(f"the weights do not fit an ARGN of this layout and configuration ({problem})")
         net = self._new_network()
-        expected = {f"network.{k}": v.shape for k, v in net.state_dict().items()}
-        got = {k: v.shape for k, v in tensors.items()}
-        if got != expected:
-            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-            wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
-            raise ValueError(f"the weights do not fit an ARGN of this layout (missing {missing}, unexpected {extra}, wrong shape {wrong})")
         net.load_state_dict({k.removeprefix("network."): v.to(self.device_) for k, v in tensors.items()})
         net.eval()
         self.network_ = net

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import polars as pl
 
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError, InputError, LimitExceededError
 from engine.models.files import ModelFile, ModelFileError, read_model_file, write_model_file
 from engine.models.seeds import derive_seed, torch_generator
 from engine.models.state import flatten_state, unflatten_state
@@ -53,6 +53,9 @@ if TYPE_CHECKING:  # pragma: no cover
 CHECKPOINT_NAME = "checkpoint.zip"
 # Rows generated per round by ``sample``; bounds memory whatever n is.
 SAMPLE_ROUND_ROWS = 65_536
+# Rows one ``sample`` / ``iter_samples`` call may ask for unless the caller passes its own
+# ``max_rows`` (the platform passes the tenant's per-request quota): the largest tier's quota.
+MAX_SAMPLE_ROWS = 100_000_000
 _DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 _BASE_PARAMS = (
     "epochs",
@@ -123,6 +126,18 @@ def _round_rows(n: int) -> int:
     """Equal generation rounds of at most ``SAMPLE_ROUND_ROWS`` covering ``n`` rows."""
     n = max(n, 1)
     return math.ceil(n / math.ceil(n / SAMPLE_ROUND_ROWS))
+
+
+def _check_rows(n: Any, max_rows: Any) -> None:
+    """``ConfigError`` unless ``n`` is a row count; ``LimitExceededError`` naming the limit when over ``max_rows``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"n must be a non-negative integer number of rows; got {n!r}")
+    _positive_int("max_rows", max_rows, allow_none=False)
+    if n > max_rows:
+        raise LimitExceededError(
+            f"{n:,} rows were asked for; one call may generate at most {max_rows:,} rows (max_rows). "
+            "Ask for fewer rows, or pass a larger max_rows and write them with iter_samples"
+        )
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
@@ -351,6 +366,7 @@ class Synthesizer:
             self._pending_resume = None
         self.metrics_["fit_seconds"] = time.perf_counter() - started
         self.metrics_["epochs_run"] = len(self.metrics_["history"])
+        self.metrics_["epochs_planned"] = self.epochs_  # with epochs_run and stopped_early: "stopped at 4 of 5"
         if self._dp_run is not None:
             self.privacy_report_ = self._dp_run.report()
             self.metrics_["epsilon"] = self.privacy_report_["epsilon"]
@@ -531,7 +547,9 @@ class Synthesizer:
         return pending
 
     # -- sampling -------------------------------------------------------------------------
-    def sample(self, n: int, *, seed: int | None = None, conditions: str | dict[str, Any] | None = None) -> pl.DataFrame:
+    def sample(
+        self, n: int, *, seed: int | None = None, conditions: str | dict[str, Any] | None = None, max_rows: int = MAX_SAMPLE_ROWS
+    ) -> pl.DataFrame:
         """``n`` synthetic rows with the training columns and dtypes.
 
         The same model, seed and conditions give identical rows (on one machine and device);
@@ -540,30 +558,40 @@ class Synthesizer:
         means "one of"); see ``engine.generation.conditions``. Categorical equalities go
         through the model's own conditioning where it has one, the rest by rejection
         sampling; an infeasible condition raises ``InfeasibleConditionError`` naming it and
-        its observed acceptance rate.
+        its observed acceptance rate. More than ``max_rows`` rows (default ``MAX_SAMPLE_ROWS``;
+        the platform passes its per-request quota) are refused with ``LimitExceededError``
+        before anything is generated.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"n must be a non-negative integer number of rows; got {n!r}")
+        _check_rows(n, max_rows)
         source = self._row_source(seed=seed, conditions=conditions, round_rows=_round_rows(n))
         return source.take(n)
 
     def iter_samples(
-        self, n: int, *, batch_rows: int = SAMPLE_ROUND_ROWS, seed: int | None = None, conditions: str | dict[str, Any] | None = None
+        self,
+        n: int,
+        *,
+        batch_rows: int = SAMPLE_ROUND_ROWS,
+        seed: int | None = None,
+        conditions: str | dict[str, Any] | None = None,
+        max_rows: int = MAX_SAMPLE_ROWS,
     ) -> Iterator[pl.DataFrame]:
         """``sample(n, seed=, conditions=)`` as consecutive frames of at most ``batch_rows`` rows.
 
         The frames concatenate to exactly ``sample(n, ...)``'s rows, but at most one round
-        of generation is held in memory (the chunked writer uses this).
+        of generation is held in memory (the chunked writer uses this). ``max_rows`` as in ``sample``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"n must be a non-negative integer number of rows; got {n!r}")
+        _check_rows(n, max_rows)  # checked at the call, not at the first next()
         _positive_int("batch_rows", batch_rows, allow_none=False)
         source = self._row_source(seed=seed, conditions=conditions, round_rows=_round_rows(n))
-        left = n
-        while left > 0:
-            frame = source.take(min(batch_rows, left))
-            left -= frame.height
-            yield frame
+
+        def frames() -> Iterator[pl.DataFrame]:
+            left = n
+            while left > 0:
+                frame = source.take(min(batch_rows, left))
+                left -= frame.height
+                yield frame
+
+        return frames()
 
     def stream(
         self, *, batch_size: int = 1, seed: int | None = None, conditions: str | dict[str, Any] | None = None
@@ -713,4 +741,4 @@ class Synthesizer:
         return model
 
 
-__all__ = ["SAMPLE_ROUND_ROWS", "Progress", "Synthesizer", "frame_hash", "resolve_device"]
+__all__ = ["MAX_SAMPLE_ROWS", "SAMPLE_ROUND_ROWS", "Progress", "Synthesizer", "frame_hash", "resolve_device"]

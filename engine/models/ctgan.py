@@ -60,7 +60,8 @@ from engine.errors import ConfigError
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, torch_generator
-from engine.models.threads import TorchThreads
+from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
+from engine.models.threads import TorchThreads, check_thread_count
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -94,6 +95,16 @@ def _positive_number(name: str, value: Any) -> float:
     return float(value)
 
 
+def pac_batch(batch_size: int, pac: int) -> int:
+    """The batch CTGAN trains with for ``batch_size``: a multiple of ``pac`` (the critic judges pac rows at a time).
+
+    Rounded down to the nearest multiple (512 -> 510 at pac 10), so a step never takes more
+    rows than asked, and up to ``pac`` itself when ``batch_size`` is smaller. A default or a
+    user's batch size is never refused for it; the run's notes say when it was rounded.
+    """
+    return max(pac, batch_size // pac * pac)
+
+
 class CTGAN(Synthesizer):
     """Conditional tabular GAN (Xu et al. 2019) with PacGAN and WGAN-GP.
 
@@ -103,8 +114,9 @@ class CTGAN(Synthesizer):
     - ``embedding_dim`` (128): noise dimensions fed to the generator.
     - ``generator_dim`` ((256, 256)): widths of the generator's residual blocks.
     - ``discriminator_dim`` ((256, 256)): widths of the critic's hidden layers.
-    - ``pac`` (10): rows the critic judges together (PacGAN); the batch size must be a
-      multiple of it. 1 for differentially private training.
+    - ``pac`` (10): rows the critic judges together (PacGAN); the batch size is rounded
+      to a multiple of it (``pac_batch``; the run's notes say so). 1 for differentially
+      private training.
     - ``generator_lr`` / ``discriminator_lr`` (2e-4), ``weight_decay`` (1e-6): Adam with
       betas (0.5, 0.9).
     - ``discriminator_steps`` (1): critic updates per generator update.
@@ -166,13 +178,7 @@ class CTGAN(Synthesizer):
                 raise ConfigError(f"{name} must be a non-negative number; got {value!r}")
         if not isinstance(p["log_frequency"], bool):
             raise ConfigError(f"log_frequency must be True or False; got {p['log_frequency']!r}")
-        threads = p["n_threads"]
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ConfigError(f"n_threads must be a positive integer or None (all cores); got {threads!r}")
-        if self.batch_size is not None and self.batch_size % p["pac"] and not self.private_:
-            raise ConfigError(
-                f"batch_size ({self.batch_size}) must be a multiple of pac ({p['pac']}): the critic judges pac rows at a time"
-            )
+        check_thread_count("n_threads", p["n_threads"])
 
     def _pac(self) -> int:
         """Rows per critic input: ``pac``, or 1 under differential privacy (per-row clipping)."""
@@ -182,10 +188,18 @@ class CTGAN(Synthesizer):
         return self._privacy().frequencies == "dp"
 
     def _effective_batch(self, n_rows: int) -> int:
-        """The batch size for ``n_rows`` training rows, rounded up to a multiple of ``pac``."""
-        pac = self._pac()
-        size = self._batch_size(n_rows)
-        return max(pac, -(-size // pac) * pac)
+        """The batch size for ``n_rows`` training rows as a multiple of ``pac`` (``pac_batch``)."""
+        return pac_batch(self._batch_size(n_rows), self._pac())
+
+    def _note_batch(self, n_rows: int) -> None:
+        """Say in ``metrics_["notes"]`` (the run's notes) when the batch size was rounded to a multiple of pac."""
+        asked, batch = self._batch_size(n_rows), self._effective_batch(n_rows)
+        if asked != batch:
+            note = (f"batch size {asked} was rounded to {batch}, a multiple of pac ({self._pac()}): "
+                    "the critic judges pac rows at a time")
+            notes = self.metrics_.setdefault("notes", [])
+            if note not in notes:
+                notes.append(note)
 
     # -- fitting --------------------------------------------------------------------------
     def _threads(self) -> TorchThreads:
@@ -216,7 +230,9 @@ class CTGAN(Synthesizer):
             train_frame = frame[train_idx]
             val_frame = frame[val_idx] if len(val_idx) else None
         encoded = self.transformer_.transform(train_frame)
-        self._build(device, counts=ConditionSampler.count_categories(encoded, self.transformer_.condition_spans_))
+        self._note_batch(len(encoded))
+        counts = ConditionSampler.count_categories(encoded, self.transformer_.condition_spans_)
+        self._build(device, counts=counts, batch_rows=self._effective_batch(len(encoded)))
         val_encoded = None if val_frame is None else self.transformer_.transform(val_frame)
         trainer = _Trainer(self, encoded, RowSampler(encoded, self.transformer_.condition_spans_, device=device))
         stopper = EarlyStopping(patience)
@@ -275,7 +291,7 @@ class CTGAN(Synthesizer):
             if self._privacy().frequencies == "uniform" or len(values) != span.size:
                 values = np.ones(span.size)
             counts[j, : span.size] = np.maximum(np.rint(values), 1)
-        self._build(device, counts=counts)
+        self._build(device, counts=counts, batch_rows=self._effective_batch(len(encoded)))
         trainer = _Trainer(self, encoded, None)
         trainer.critic = prepare_module(trainer.critic)
         trainer.opt_d = torch.optim.Adam(trainer.critic.parameters(), lr=self.model_params["discriminator_lr"], betas=(0.5, 0.9), weight_decay=self.model_params["weight_decay"])
@@ -340,23 +356,49 @@ class CTGAN(Synthesizer):
             logits = self.generator_(z, self._condition_index(CALIBRATION_ROWS, generator=generator, target=None))
         calibrate(run=self._dp_run, transformer=self.transformer_, logits=logits, bias=self.generator_.out.fc.bias)
 
-    def _build(self, device: torch.device, *, counts: np.ndarray) -> None:
-        """Networks-independent sampling state plus a fresh generator (seeded)."""
+    def _build(
+        self, device: torch.device, *, counts: np.ndarray, batch_rows: int | None = None, weights: dict[str, torch.Tensor] | None = None
+    ) -> None:
+        """Networks-independent sampling state plus a fresh generator (seeded).
+
+        Before the generator is allocated, its size is checked (``engine.models.sizing``):
+        for training (``batch_rows`` given) the memory generator and critic would need; for a
+        model file (``weights`` given) that the parameters make exactly the weights' shapes.
+        """
         import torch
 
         from engine.models._ctgan_layout import OutputLayout
-        from engine.models._ctgan_nets import make_generator
+        from engine.models._ctgan_nets import build_critic, make_generator
         from engine.models._ctgan_sampler import ConditionSampler
 
         t = self.transformer_
+        p = self.model_params
         self._folded_cache = None  # see ``_folded_generator``
-        self._layout = OutputLayout(t.output_info_, t.span_starts_, t.condition_spans_, device=device)
+        layout = OutputLayout(t.output_info_, t.span_starts_, t.condition_spans_, device=device)
+        generator_dim = _hidden("generator_dim", p["generator_dim"])
+
+        def generator() -> torch.nn.Module:
+            return make_generator(p["embedding_dim"], layout.condition_width, generator_dim, t.output_dim_)
+
+        if weights is not None:
+            generator_weights = {k: v for k, v in weights.items() if k.startswith("generator.")}
+            problem = weights_mismatch(meta_shapes(generator, prefix="generator."), generator_weights)
+            if problem is not None:
+                raise ValueError(f"the weights do not fit a CTGAN of this layout and configuration ({problem})")
+        if batch_rows is not None:
+            discriminator_dim = _hidden("discriminator_dim", p["discriminator_dim"])
+            critic_in = layout.width + layout.condition_width
+            check_training_memory(
+                model="CTGAN",
+                params={name: p[name] for name in ("generator_dim", "discriminator_dim", "embedding_dim", "pac")},
+                parameters=meta_parameter_count(generator) + meta_parameter_count(lambda: build_critic(critic_in, discriminator_dim, pac=self._pac())),
+                activation_width=2 * sum(generator_dim) + p["embedding_dim"] + t.output_dim_ + critic_in + sum(discriminator_dim),
+                batch_rows=batch_rows,
+            )
+        self._layout = layout
         self._conditions = ConditionSampler(counts, device=device)
         torch.manual_seed(derive_seed(self.seed, "init", "generator"))
-        p = self.model_params
-        self.generator_ = make_generator(
-            p["embedding_dim"], self._layout.condition_width, _hidden("generator_dim", p["generator_dim"]), t.output_dim_
-        ).to(device)
+        self.generator_ = generator().to(device)
 
     # -- sampling -------------------------------------------------------------------------
     def _native_condition_columns(self) -> set[str] | Literal["any"]:
@@ -470,7 +512,7 @@ class CTGAN(Synthesizer):
 
         device = torch.device(self.device_)
         counts = tensors["condition_counts"].cpu().numpy()
-        self._build(device, counts=counts)
+        self._build(device, counts=counts, weights=tensors)
         state = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
         self.generator_.load_state_dict(state)
         self.generator_.eval()

@@ -67,7 +67,12 @@ def unflatten_state(skeleton: Any, tensors: dict[str, Any]) -> Any:
             if set(obj) == {_FLOAT}:
                 return float(obj[_FLOAT])
             if set(obj) == {_ITEMS}:
-                return {key: walk(value) for key, value in obj[_ITEMS]}
+                items = obj[_ITEMS]
+                if not isinstance(items, list) or not all(
+                    isinstance(item, list) and len(item) == 2 and isinstance(item[0], (str, int)) for item in items
+                ):
+                    raise InputError("malformed state entry: __items__ must list [key, value] pairs with str or int keys")
+                return {key: walk(value) for key, value in items}
             raise InputError(f"malformed state entry with keys {sorted(obj)}")
         if isinstance(obj, list):
             return [walk(v) for v in obj]

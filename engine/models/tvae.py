@@ -32,6 +32,7 @@ measured (``engine.privacy.marginals``; post-processing, no budget).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,7 +44,8 @@ from engine.errors import ConfigError
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
 from engine.models.seeds import derive_seed, numpy_seed, torch_generator
-from engine.models.threads import TorchThreads
+from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
+from engine.models.threads import TorchThreads, check_thread_count
 
 CATEGORICAL_SAMPLING = ("sample", "argmax")
 SIGMA_RANGE = (0.01, 1.0)
@@ -114,19 +116,39 @@ class TVAE(Synthesizer):
             raise ConfigError(f"weight_decay must be a non-negative number; got {p['weight_decay']!r}")
         if p["categorical_sampling"] not in CATEGORICAL_SAMPLING:
             raise ConfigError(f"categorical_sampling must be one of {CATEGORICAL_SAMPLING}; got {p['categorical_sampling']!r}")
-        _positive_int("num_threads", p["num_threads"])
+        check_thread_count("num_threads", p["num_threads"])
 
     # -- networks -------------------------------------------------------------------------
-    def _build(self) -> None:
-        """Create encoder, decoder and sigma for the fitted transformer's layout (seeded init)."""
+    def _build(self, *, batch_rows: int) -> None:
+        """Create encoder, decoder and sigma for the fitted transformer's layout (seeded init).
+
+        The memory training would need is checked first (``engine.models.sizing``): layer widths
+        too large for it are refused naming them, before anything is allocated.
+        """
         layout = _Layout.from_spans(self.transformer_.output_info_)
-        self._layout = layout
         p = self.model_params
+        encoder, decoder = self._network_builders(layout)
+        check_training_memory(
+            model="TVAE",
+            params={name: p[name] for name in ("compress_dims", "decompress_dims", "embedding_dim")},
+            parameters=meta_parameter_count(encoder) + meta_parameter_count(decoder) + len(layout.tanh_index),
+            activation_width=sum(p["compress_dims"]) + 2 * p["embedding_dim"] + sum(p["decompress_dims"]) + 2 * layout.dim,
+            batch_rows=batch_rows,
+        )
+        self._layout = layout
         torch.manual_seed(derive_seed(self.seed, "init"))
-        self._encoder = _Encoder(layout.dim, tuple(p["compress_dims"]), p["embedding_dim"]).to(self.device_)
-        self._decoder = _mlp(p["embedding_dim"], tuple(p["decompress_dims"]), layout.dim).to(self.device_)
+        self._encoder = encoder().to(self.device_)
+        self._decoder = decoder().to(self.device_)
         self._sigma = nn.Parameter(torch.full((len(layout.tanh_index),), 0.1, device=self.device_))
         self._index = layout.tensors(self.device_)
+
+    def _network_builders(self, layout: _Layout) -> tuple[Callable[[], nn.Module], Callable[[], nn.Module]]:
+        """Functions that make the encoder and the decoder for ``layout`` from the parameters."""
+        p = self.model_params
+        return (
+            lambda: _Encoder(layout.dim, tuple(p["compress_dims"]), p["embedding_dim"]),
+            lambda: _mlp(p["embedding_dim"], tuple(p["decompress_dims"]), layout.dim),
+        )
 
     def _threads(self, *, fitting: bool, rows: int = 0) -> TorchThreads:
         if self.device_ != "cpu":
@@ -145,7 +167,7 @@ class TVAE(Synthesizer):
         if self._dp_run is not None:
             self._train_private(frame)
             return
-        self._build()
+        self._build(batch_rows=self._batch_size(frame.height))
         layout, device = self._layout, self.device_
         data = torch.from_numpy(self.transformer_.transform(frame)).to(device)
         targets = layout.targets(data)
@@ -222,7 +244,7 @@ class TVAE(Synthesizer):
         """DP-SGD over the whole network (see the module docstring)."""
         from engine.privacy.dpsgd import DPSGD, prepare_module
 
-        self._build()
+        self._build(batch_rows=self._batch_size(frame.height))
         device = self.device_
         self._encoder = prepare_module(self._encoder)
         self._decoder = prepare_module(self._decoder)
@@ -402,13 +424,19 @@ class TVAE(Synthesizer):
         return tensors
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> None:
-        self._build()
-        expected = {f"decoder.{k}": v.shape for k, v in self._decoder.state_dict().items()} | {"sigma": self._sigma.shape}
-        got = {k: v.shape for k, v in tensors.items()}
-        if got != expected:
-            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-            wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
-            raise ValueError(f"the weights do not fit a TVAE of this layout (missing {missing}, unexpected {extra}, wrong shape {wrong})")
+        """The decoder and sigma from the weights; the shapes the manifest's parameters make are
+        checked against the weights before any network is built (the encoder is not in the file
+        and is never built: its widths cannot be checked, and sampling does not need it)."""
+        layout = _Layout.from_spans(self.transformer_.output_info_)
+        _, decoder = self._network_builders(layout)
+        expected = meta_shapes(decoder, prefix="decoder.") | {"sigma": (len(layout.tanh_index),)}
+        problem = weights_mismatch(expected, tensors)
+        if problem is not None:
+            raise ValueError(f"the weights do not fit a TVAE of this layout and configuration ({problem})")
+        self._layout = layout
+        self._decoder = decoder().to(self.device_)
+        self._sigma = nn.Parameter(torch.full((len(layout.tanh_index),), 0.1, device=self.device_))
+        self._index = layout.tensors(self.device_)
         self._decoder.load_state_dict({k.removeprefix("decoder."): v for k, v in tensors.items() if k.startswith("decoder.")})
         with torch.no_grad():
             self._sigma.copy_(tensors["sigma"])

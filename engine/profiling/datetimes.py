@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
+
 _EPOCH = dt.datetime(1970, 1, 1)
 _PER_SECOND = {"d": 1 / 86_400, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -20,7 +22,26 @@ def to_seconds(value: float, unit: str) -> float:
 
 
 def to_iso(value: float, unit: str) -> str:
-    """A physical temporal value as an ISO string: a date for whole days of a Date column."""
+    """A physical temporal value as an ISO string: a date for whole days of a Date column.
+
+    Polars dates reach beyond Python's years 1..9999 (and a histogram's last edge may sit one
+    day past 9999-12-31): such values are written by numpy, whose calendar has no such limit.
+    """
+    try:
+        return _python_iso(value, unit)
+    except (OverflowError, ValueError):
+        return _numpy_iso(value, unit)
+
+
+def _numpy_iso(value: float, unit: str) -> str:
+    if unit == "d":
+        return str(np.datetime_as_string(np.datetime64(math.floor(value), "D"), unit="D"))
+    moment = np.datetime64(round(value), unit)
+    fine = moment.astype("datetime64[us]") != moment.astype("datetime64[s]")
+    return str(np.datetime_as_string(moment, unit="us" if fine else "s"))
+
+
+def _python_iso(value: float, unit: str) -> str:
     if unit == "d" and float(value).is_integer():
         return (_EPOCH + dt.timedelta(days=value)).date().isoformat()
     seconds = to_seconds(value, unit)

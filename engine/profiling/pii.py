@@ -86,8 +86,12 @@ _PERSON_NAME = r"^\p{Lu}[\p{L}'’.-]*(?:[\s-]+\p{L}[\p{L}'’.-]*){0,3}$"
 def detect(sample: pl.DataFrame, semantic: dict[str, SemanticType]) -> list[PIIFinding]:
     """PII findings for the string and integer columns of the (unparsed) sample."""
     findings: list[PIIFinding] = []
-    for name, dtype in sample.schema.items():
+    schema = dict(sample.schema)
+    hopeless = _hopeless_columns(sample, schema, semantic)
+    for name, dtype in schema.items():
         if semantic.get(name) in (SemanticType.EMPTY, SemanticType.CONSTANT, SemanticType.BOOLEAN):
+            continue
+        if name in hopeless:
             continue
         if dtype == pl.String:
             values = sample.get_column(name).drop_nulls().head(PII_MAX_VALUES).str.strip_chars()
@@ -102,6 +106,47 @@ def detect(sample: pl.DataFrame, semantic: dict[str, SemanticType]) -> list[PIIF
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+def _hopeless_columns(
+    sample: pl.DataFrame, schema: dict[str, pl.DataType], semantic: dict[str, SemanticType]
+) -> set[str]:
+    """Columns without a name hint whose values cannot reach ``PII_MIN_SHARE`` for any kind.
+
+    One select over every such column, so a table of thousands of columns is screened in one
+    pass instead of running every detector on every column. The screen is a necessary
+    condition, never a guess: without a name hint, every kind needs a value with ``@`` (e-mail),
+    ``:`` (IPv6) or a digit and at least five characters (IBAN, card, SSN, IPv4, phone,
+    postcode); an integer can only be a card number (13 digits or more).
+    """
+    exprs: list[pl.Expr] = []
+    names_: list[str] = []
+    for i, (name, dtype) in enumerate(schema.items()):
+        if semantic.get(name) in (SemanticType.EMPTY, SemanticType.CONSTANT, SemanticType.BOOLEAN) or hinted_kinds(name):
+            continue
+        col = pl.col(name).drop_nulls().head(PII_MAX_VALUES)
+        if dtype == pl.String:
+            values = col.str.strip_chars()
+            values = values.filter(values != "")
+            possible = values.str.contains(":", literal=True) | (
+                (values.str.len_chars() >= 5) & values.str.contains(r"[\d@]")
+            )
+        elif dtype.is_integer():
+            values = col
+            possible = col.cast(pl.Float64).abs() >= 1e12
+        else:
+            continue
+        exprs += [possible.sum().alias(f"{i}|possible"), values.len().alias(f"{i}|n")]
+        names_.append(f"{i}")
+    if not exprs:
+        return set()
+    row = sample.select(exprs).row(0, named=True)
+    by_index = list(schema)
+    return {
+        by_index[int(i)]
+        for i in names_
+        if row[f"{i}|n"] == 0 or row[f"{i}|possible"] < PII_MIN_SHARE * row[f"{i}|n"]
+    }
 
 
 def hinted_kinds(column: str) -> set[str]:

@@ -1,7 +1,7 @@
 """Plain-language warnings about a profiled table, each with a code the app can filter on.
 
 Codes: ``too_few_rows``, ``empty``, ``constant``, ``high_cardinality``, ``skewed``,
-``identifying``, ``derived_column``. The thresholds are module constants quoted in the messages.
+``identifying``, ``derived_column``, ``overflow``. The thresholds are module constants quoted in the messages.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def collect(
     skew: Mapping[str, float | None],
     pii: Sequence[PIIFinding],
     dependencies: Sequence[Dependency],
+    overflowed: Mapping[str, Sequence[str]] | None = None,
 ) -> list[ProfileWarning]:
     """All warnings for one table, table-level first, then per column in column order."""
     out: list[ProfileWarning] = []
@@ -46,6 +47,18 @@ def collect(
     pii_by_column = {f.column: f for f in pii}
     for name, col in columns.items():
         out.extend(_column_warnings(name, col, n_rows, skew.get(name), pii_by_column.get(name)))
+        lost = (overflowed or {}).get(name)
+        if lost:
+            out.append(
+                ProfileWarning(
+                    "overflow",
+                    name,
+                    f"Column {name!r} holds values near the float64 limit (about 1.8e308): its "
+                    f"{', '.join(lost)} overflow and are left out of the statistics. Rescale the column "
+                    "(e.g. divide by a power of ten) if they matter.",
+                    (name,),
+                )
+            )
     for dep in dependencies:
         out.append(_dependency_warning(dep, columns))
     return out

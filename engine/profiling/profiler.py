@@ -140,6 +140,10 @@ def _profile(
     top = stats.top_categories(full, sample, [n for n, st in types.items() if st in _TOP_TYPES], facts)
     step("categories")
 
+    physical = histograms.physical_values(
+        sample,
+        [n for n, f in facts.items() if types[n] in histograms.HISTOGRAM_TYPES and f.kind in ("integer", "float", "temporal")],
+    )
     columns: dict[str, ColumnProfile] = {}
     for name, f in facts.items():
         st, reason = decided[name]
@@ -153,7 +157,7 @@ def _profile(
             n_distinct=f.n_distinct,
             stats=_stats_dict(f),
             top_categories=categories,
-            histogram=histograms.histogram(sample.get_column(name), f, st),
+            histogram=histograms.histogram(physical[name], f, st) if name in physical else None,
             datetime_range=_datetime_range(f),
             datetime_granularity=f.granularity if f.kind == "temporal" else None,
             null_count=f.null_count,
@@ -177,6 +181,7 @@ def _profile(
         skew={n: f.skew for n, f in facts.items()},
         pii=findings,
         dependencies=deps,
+        overflowed={n: f.overflowed for n, f in facts.items() if f.overflowed},
     )
     recommendation = recommend.recommend(n_rows=n_rows, columns=columns, pii=findings)
     step("advice")

@@ -1,4 +1,4 @@
-"""Column statistics in few passes: one select on the full data, one on the sample.
+"""Column statistics in few passes: selects over the full data, selects over the sample.
 
 The full pass takes what is cheap and must be exact (null counts, distinct counts, min, max,
 mean, std); the sample pass takes what costs more (quantiles, skew, string shapes, date
@@ -8,6 +8,7 @@ on the sample otherwise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ TOP_CATEGORIES = 20
 TOP_EXACT_MAX_DISTINCT = 10_000
 # A string "looks like a code" when it is one token of word characters and a few punctuation marks.
 _CODE_PATTERN = r"^[\w\-.:/@+#]+$"
+# Columns per multi-column expression and select in ``measure``.
+_SELECT_COLUMNS = 500
 
 
 @dataclass
@@ -47,6 +50,9 @@ class ColumnFacts:
     mean_spaces: float | None = None
     code_share: float | None = None
     granularity: str | None = None
+    # Statistics that overflowed float64 (values near +-1.8e308: a mean, a spread or an
+    # interpolated quantile past the largest float) and are left out rather than reported as inf.
+    overflowed: list[str] = field(default_factory=list)
 
     @property
     def nonnull(self) -> int:
@@ -78,41 +84,61 @@ def measure(
     parsed_from: dict[str, str],
     notes: dict[str, str],
 ) -> dict[str, ColumnFacts]:
-    """Measure every column: one select over ``data``, one over ``sample``."""
-    names = data.columns
-    kinds = {name: kind_of(dtype) for name, dtype in data.schema.items()}
+    """Measure every column: selects over ``data`` and over ``sample``, a few hundred columns each."""
+    # The schema is read once: ``DataFrame.schema`` builds a new mapping of every column on each
+    # call, so looking a dtype up through it inside the per-column loop made this quadratic in
+    # the number of columns (10 rows x 10,000 columns took minutes).
+    schema = dict(data.schema)
+    names = list(schema)
+    kinds = {name: kind_of(dtype) for name, dtype in schema.items()}
 
-    full_exprs: list[pl.Expr] = []
-    sample_exprs: list[pl.Expr] = []
+    # Vectorised over columns: the frames are seen under positional names ("0", "1", ...), and
+    # each statistic is one multi-column expression per chunk of columns of a kind, so the
+    # cost grows with the number of columns, not with the number of expressions polars plans.
+    positional = [str(i) for i in range(len(names))]
+    full_frame, sample_frame = data.clone(), sample.clone()
+    full_frame.columns = positional
+    sample_frame.columns = positional
+    by_kind: dict[str, list[str]] = {}
     for i, name in enumerate(names):
-        col = pl.col(name)
-        kind = kinds[name]
-        full_exprs += [col.null_count().alias(f"{i}|nulls"), col.n_unique().alias(f"{i}|nu")]
-        sample_exprs.append(col.count().alias(f"{i}|count"))
-        if kind in ("integer", "float", "temporal"):
-            num = col.to_physical().cast(pl.Float64) if kind == "temporal" else col.cast(pl.Float64)
-            full_exprs += [
-                num.min().alias(f"{i}|min"),
-                num.max().alias(f"{i}|max"),
-                num.mean().alias(f"{i}|mean"),
-                num.std().alias(f"{i}|std"),
-            ]
-            sample_exprs += [num.quantile(q, interpolation="linear").alias(f"{i}|{k}") for k, q in QUANTILES.items()]
-            if kind != "temporal":
-                sample_exprs.append(num.skew().alias(f"{i}|skew"))
-            if kind == "float":
-                sample_exprs.append((col == col.round()).all().alias(f"{i}|whole"))
-            if kind == "temporal":
-                sample_exprs += _granularity_exprs(col, data.schema[name], i)
-        elif kind == "string":
-            sample_exprs += [
-                col.str.len_chars().mean().alias(f"{i}|len"),
-                col.str.count_matches(" ", literal=True).mean().alias(f"{i}|spaces"),
-                col.str.contains(_CODE_PATTERN).mean().alias(f"{i}|code"),
-            ]
+        by_kind.setdefault(kinds[name], []).append(str(i))
+    temporal = by_kind.get("temporal", [])
+    is_temporal = set(temporal)
 
-    full = data.select(full_exprs).row(0, named=True)
-    part = sample.select(sample_exprs).row(0, named=True)
+    full: dict[str, Any] = {}
+    part: dict[str, Any] = {}
+    for chunk in _chunks(positional):
+        full.update(_row(full_frame, [_each(chunk, lambda c: c.null_count(), "nulls"), _each(chunk, lambda c: c.n_unique(), "nu")]))
+        part.update(_row(sample_frame, [_each(chunk, lambda c: c.count(), "count")]))
+    numeric = [c for kind in ("integer", "float") for c in by_kind.get(kind, [])] + temporal
+    for chunk in _chunks(numeric):
+        in_temporal = [c for c in chunk if c in is_temporal]
+        plain = [c for c in chunk if c not in is_temporal]
+        views = [pl.col(plain).cast(pl.Float64)] if plain else []
+        views += [pl.col(in_temporal).to_physical().cast(pl.Float64)] if in_temporal else []
+        full.update(_row(full_frame, [
+            e for v in views for e in (
+                v.min().name.suffix("|min"), v.max().name.suffix("|max"),
+                v.mean().name.suffix("|mean"), v.std().name.suffix("|std"),
+            )
+        ]))  # fmt: skip
+        sample_exprs = [
+            v.quantile(q, interpolation="linear").name.suffix(f"|{k}") for v in views for k, q in QUANTILES.items()
+        ]
+        if plain:
+            sample_exprs.append(views[0].skew().name.suffix("|skew"))
+        part.update(_row(sample_frame, sample_exprs))
+    for chunk in _chunks(by_kind.get("float", [])):
+        part.update(_row(sample_frame, [(pl.col(chunk) == pl.col(chunk).round()).all().name.suffix("|whole")]))
+    for chunk in _chunks(temporal):
+        part.update(_row(sample_frame, [e for c in chunk for e in _granularity_exprs(pl.col(c), schema[names[int(c)]], int(c))]))
+    for chunk in _chunks(by_kind.get("string", [])):
+        col = pl.col(chunk)
+        part.update(_row(sample_frame, [
+            col.str.len_chars().mean().name.suffix("|len"),
+            col.str.count_matches(" ", literal=True).mean().name.suffix("|spaces"),
+            col.str.contains(_CODE_PATTERN).mean().name.suffix("|code"),
+        ]))  # fmt: skip
 
     facts: dict[str, ColumnFacts] = {}
     n_rows = data.height
@@ -120,7 +146,7 @@ def measure(
         kind = kinds[name]
         nulls = int(full[f"{i}|nulls"])
         distinct = int(full[f"{i}|nu"]) - (1 if nulls else 0)
-        dtype = data.schema[name]
+        dtype = schema[name]
         f = ColumnFacts(
             name=name,
             dtype=dtypes[name],
@@ -135,9 +161,14 @@ def measure(
         )
         if kind in ("integer", "float", "temporal"):
             f.minimum, f.maximum = _num(full[f"{i}|min"]), _num(full[f"{i}|max"])
-            f.mean, f.std = _num(full[f"{i}|mean"]), _num(full[f"{i}|std"])
-            f.quantiles = {k: v for k in QUANTILES if (v := _num(part[f"{i}|{k}"])) is not None}
-            f.skew = _num(part.get(f"{i}|skew"))
+            derived = {"mean": full[f"{i}|mean"], "std": full[f"{i}|std"], "skew": part.get(f"{i}|skew")}
+            derived.update({k: part[f"{i}|{k}"] for k in QUANTILES})
+            if f.minimum is not None and f.maximum is not None and math.isfinite(f.minimum) and math.isfinite(f.maximum):
+                # Finite data, infinite statistic: an overflow, not a property of the data.
+                f.overflowed = [k for k, v in derived.items() if v is not None and math.isinf(float(v))]
+            clean = {k: (None if k in f.overflowed else _num(v)) for k, v in derived.items()}
+            f.mean, f.std, f.skew = clean["mean"], clean["std"], clean["skew"]
+            f.quantiles = {k: v for k in QUANTILES if (v := clean[k]) is not None}
             if kind == "float":
                 f.whole = bool(part[f"{i}|whole"]) if part[f"{i}|whole"] is not None else None
             if kind == "temporal":
@@ -151,6 +182,20 @@ def measure(
     return facts
 
 
+def _chunks(columns: list[str]) -> list[list[str]]:
+    return [columns[i : i + _SELECT_COLUMNS] for i in range(0, len(columns), _SELECT_COLUMNS)]
+
+
+def _each(columns: list[str], stat: Any, key: str) -> pl.Expr:
+    """``stat`` of every column of ``columns``, each named ``"<column>|<key>"``."""
+    return stat(pl.col(columns)).name.suffix(f"|{key}")
+
+
+def _row(frame: pl.DataFrame, exprs: list[pl.Expr]) -> dict[str, Any]:
+    """The one-row result of ``exprs`` over ``frame``, as {name: value}."""
+    return frame.select(exprs).row(0, named=True) if exprs else {}
+
+
 def top_categories(
     data: pl.DataFrame, sample: pl.DataFrame, names: list[str], facts: dict[str, ColumnFacts]
 ) -> dict[str, tuple[list[tuple[str, int, float]], bool]]:
@@ -159,22 +204,24 @@ def top_categories(
     Counted on the full data when a column has few distinct values (cheap and exact), on the
     sample otherwise (near-unique columns: the values are examples, counts are the sample's).
     """
-    queries: list[pl.LazyFrame] = []
+    # One eager count per column (polars runs each group-by in parallel). Not one
+    # ``pl.collect_all`` of per-column queries: its cost grows with the square of the number of
+    # queries (10,000 columns took minutes). The column is renamed so that a user column
+    # called "count" or "value" cannot clash with the count's name.
     plan: list[tuple[str, bool]] = []
+    results: list[pl.DataFrame] = []
     for name in names:
         exact = facts[name].n_distinct <= TOP_EXACT_MAX_DISTINCT or data.height == sample.height
         source = data if exact else sample
-        queries.append(
-            source.lazy()
-            .select(pl.col(name))
+        results.append(
+            source.get_column(name)
             .drop_nulls()
-            .group_by(name)
-            .len()
-            .sort(["len", name], descending=[True, False], nulls_last=True)
+            .rename("value")
+            .value_counts(name="count")
+            .sort(["count", "value"], descending=[True, False], nulls_last=True)
             .head(TOP_CATEGORIES)
         )
         plan.append((name, not exact))
-    results = pl.collect_all(queries) if queries else []
     out: dict[str, tuple[list[tuple[str, int, float]], bool]] = {}
     for (name, from_sample), frame in zip(plan, results, strict=True):
         denominator = facts[name].sample_nonnull if from_sample else facts[name].nonnull

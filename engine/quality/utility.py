@@ -104,6 +104,17 @@ class _ConstantModel:
         return np.ones((x.shape[0], 1))
 
 
+class _NoDataModel(_ConstantModel):
+    """Stands in when the synthetic table has no row with the target: a model that learned nothing.
+
+    It predicts no real class (classification: AUC 0.5, accuracy 0) or 0 (regression), so the
+    TSTR score is the floor and the utility gate gets a verdict instead of the run failing.
+    """
+
+    def __init__(self, task: str) -> None:
+        super().__init__(-1 if task == "classification" else 0.0)
+
+
 def _fit(task: str, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, max_iter: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -113,6 +124,13 @@ def _fit(task: str, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, max_i
         model = HistGradientBoostingClassifier(max_iter=max_iter, random_state=0, categorical_features=categorical)
     else:
         model = HistGradientBoostingRegressor(max_iter=max_iter, random_state=0, categorical_features=categorical)
+    # A feature with no finite value in the training rows (an all-null, all-NaN or all-inf
+    # synthetic column) carries nothing to learn, and scikit-learn's binning fails on it
+    # ("window shape cannot be larger than input array shape"): it becomes a constant.
+    empty = ~np.isfinite(x).any(axis=0) if x.size else np.zeros(x.shape[1], dtype=bool)
+    if empty.any():
+        x = x.copy()
+        x[:, empty] = 0.0
     return model.fit(x, y)
 
 
@@ -229,6 +247,12 @@ def _assess_utility(
     if test_y.size == 0:
         raise InputError(f"target {target!r} is null in every test row: utility cannot be measured")
     for role, (x, y) in list(sets.items()):
+        if y.size == 0 and role == "synthetic":
+            notes.append(
+                f"the synthetic table has no row with a value of {target!r}: TSTR is scored as a model that "
+                "learned nothing"
+            )
+            continue
         if y.size == 0:
             raise InputError(f"target {target!r} is null in every {role} row: utility cannot be measured")
         idx = _subsample(y.size, config.max_train_rows, rng)
@@ -249,7 +273,7 @@ def _assess_utility(
     models, scores = {}, {}
     for step, role in enumerate(("real", "synthetic")):
         x, y = sets[role]
-        models[role] = _fit(task, x, y, categorical, config.max_iter)
+        models[role] = _NoDataModel(task) if y.size == 0 else _fit(task, x, y, categorical, config.max_iter)
         scores[role] = _scores(task, models[role], test_x, test_y, positive)
         if on_progress is not None:
             on_progress(f"utility: {'TRTR' if role == 'real' else 'TSTR'}", 0.3 + 0.3 * step)
@@ -278,7 +302,7 @@ def _assess_utility(
             ratios[metric] = tstr / trtr if trtr > 0 and np.isfinite(trtr) and np.isfinite(tstr) else None
     if ratios.get(primary) is None:
         notes.append(f"the real-trained model's {primary.upper()} is not positive, so the TSTR/TRTR ratio is undefined")
-    if isinstance(models["synthetic"], _ConstantModel):
+    if isinstance(models["synthetic"], _ConstantModel) and not isinstance(models["synthetic"], _NoDataModel):
         notes.append(f"the synthetic table holds a single class of {target!r}: its model can only predict that class")
     return {
         "target": target,

@@ -139,7 +139,7 @@ def from_float(name: str, x: np.ndarray, missing: np.ndarray, dtype: pl.DataType
         x = np.rint(x)
         if is_integer(dtype):
             info = np.iinfo(_numpy_int(dtype))
-            x = np.clip(x, info.min, info.max)
+            x = np.clip(x, *_float_bounds(info))
             values = pl.Series(name, x.astype(_numpy_int(dtype)))
         else:
             physical = np.int32 if isinstance(dtype, pl.Date) else np.int64
@@ -152,6 +152,18 @@ def from_float(name: str, x: np.ndarray, missing: np.ndarray, dtype: pl.DataType
     if missing.any():
         values = values.scatter(np.flatnonzero(missing), None)
     return values
+
+
+def _float_bounds(info: np.iinfo) -> tuple[float, float]:
+    """The widest float64 range whose every value casts into the integer type without wrapping.
+
+    ``float(2**63 - 1)`` rounds up to 2**63, which an int64 cannot hold (numpy's cast wraps it
+    to -2**63): the upper bound steps down to the largest float below the type's maximum.
+    """
+    low, high = float(info.min), float(info.max)
+    if high > info.max:
+        high = float(np.nextafter(high, -np.inf))
+    return low, high
 
 
 def _numpy_int(dtype: pl.DataType) -> str:

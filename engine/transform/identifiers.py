@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.errors import InputError
+
 _SHAPE_SAMPLE = 10_000
 _RADIX = {"9": (10, ord("0")), "a": (26, ord("a")), "A": (26, ord("A"))}
 
@@ -58,7 +60,7 @@ class IdFormat:
     def generate(self, name: str, n: int, dtype: pl.DataType) -> pl.Series:
         """``n`` distinct keys of ``dtype``."""
         if self.start is not None:
-            return pl.Series(name, np.arange(self.start, self.start + n, dtype=np.int64)).cast(dtype)
+            return _integer_keys(name, self.start, n, dtype)
         shape = self.shape
         free = [c for c in shape if c in _RADIX]
         capacity = int(np.prod([_RADIX[c][0] for c in free], dtype=object)) if free else 1
@@ -86,6 +88,22 @@ class IdFormat:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IdFormat:
         return cls(start=d["start"], prefix=d["prefix"], shape=d["shape"])
+
+
+def _integer_keys(name: str, start: int, n: int, dtype: pl.DataType) -> pl.Series:
+    """``start, start + 1, ...`` in ``dtype``; started lower when the run would pass the dtype's maximum.
+
+    Built in the dtype's own width (a UInt64 key may be near 2**64, past any int64), so keys
+    never wrap around.
+    """
+    kind = np.dtype(type(dtype).__name__.lower()) if dtype.is_integer() else np.dtype(np.int64)
+    info = np.iinfo(kind)
+    start = max(min(start, info.max - n + 1), info.min)
+    if n > info.max - info.min + 1:
+        raise InputError(f"column {name!r}: {n:,} distinct keys do not fit its dtype {dtype}")
+    wide = np.uint64 if kind.kind == "u" else np.int64
+    keys = np.arange(n, dtype=wide) + wide(start)
+    return pl.Series(name, keys).cast(dtype)
 
 
 def _common_prefix(a: str, b: str) -> str:

@@ -208,7 +208,7 @@ class DataTransformer:
                         f"column {name!r} has dtype {s.dtype}; it was {want} at fit and cannot be cast"
                     ) from err
             out.append(s)
-        return pl.DataFrame(out), frame.height
+        return _frame(out), frame.height
 
     # -- float encoding -------------------------------------------------------------------
     def transform(self, df: Any) -> np.ndarray:
@@ -243,7 +243,7 @@ class DataTransformer:
             return self.encoders_[i].decode(matrix[:, self._slices[i]])
 
         columns = list(self._map(decode, range(len(self.encoders_))))
-        return pl.DataFrame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
+        return _frame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
 
     # -- token encoding -------------------------------------------------------------------
     def transform_tokens(self, df: Any) -> np.ndarray:
@@ -279,7 +279,7 @@ class DataTransformer:
                 range(len(self.encoders_)),
             )
         )
-        return pl.DataFrame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
+        return _frame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
 
     def _map(self, fn: Callable[[int], Any], items: Iterable[int]) -> Iterator[Any]:
         """Yield ``fn(i)`` for each item, in order, computed on ``n_jobs`` threads.
@@ -365,6 +365,15 @@ _PARAM_NAMES = (
     "n_jobs",
     "seed",
 )
+
+
+def _frame(columns: list[pl.Series]) -> pl.DataFrame:
+    """A frame of these (uniquely named) columns, names kept as they are.
+
+    Not ``pl.DataFrame(list_of_series)``: that renames a column called "" to "column_0", and
+    the transformer then could not find the user's column again.
+    """
+    return pl.DataFrame({s.name: s for s in columns})
 
 
 def _matrix(data: Any, width: int, what: str) -> np.ndarray:

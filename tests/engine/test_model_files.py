@@ -76,3 +76,46 @@ def test_archive_with_extra_members_is_refused(tmp_path):
         zf.writestr("hook.py", "print('hi')")
     with pytest.raises(ModelFileError, match="exactly model.json and weights.safetensors"):
         read_model_file(tmp_path / "m.zip")
+
+
+def test_weights_are_read_by_their_safetensors_header_and_nothing_past_it(tmp_path):
+    """The header declares every tensor's bytes: the data must be exactly that long."""
+    write_model_file(tmp_path / "m", manifest={"kind": "tvae"}, tensors=TENSORS)
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes() + b"\0" * 10)
+    with pytest.raises(ModelFileError, match="holds more bytes than the [0-9,]+ its safetensors header declares"):
+        read_model_file(tmp_path / "m")
+
+
+def test_truncated_weights_are_named_as_truncated(tmp_path):
+    write_model_file(tmp_path / "m", manifest={"kind": "tvae"}, tensors=TENSORS)
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4])
+    with pytest.raises(ModelFileError, match="ends 4 bytes before the length its header declares"):
+        read_model_file(tmp_path / "m")
+
+
+def test_a_manifest_nested_deeper_than_the_limit_is_refused_without_recursion(tmp_path):
+    from engine.models.files import MAX_JSON_DEPTH
+
+    write_model_file(tmp_path / "m", manifest={"kind": "tvae"}, tensors=TENSORS)
+    manifest = json.loads((tmp_path / "m" / "model.json").read_text())
+    manifest["deep"] = json.loads("[" * (MAX_JSON_DEPTH - 2) + "]" * (MAX_JSON_DEPTH - 2))  # 1 + 62 levels: allowed
+    (tmp_path / "m" / "model.json").write_text(json.dumps(manifest))
+    assert read_model_file(tmp_path / "m").manifest["kind"] == "tvae"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(manifest).replace("[]", "[[[]]]", 1))  # 65 levels
+    with pytest.raises(ModelFileError, match=f"nested 65 levels deep; the limit is {MAX_JSON_DEPTH} levels"):
+        read_model_file(tmp_path / "m")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    write_model_file(tmp_path / "m", manifest={"kind": "tvae", "note": "[{" * 1000 + '\\"[' * 100}, tensors=TENSORS)
+    assert read_model_file(tmp_path / "m").manifest["note"].startswith("[{[{")
+
+
+def test_a_checkpoint_state_with_malformed_items_is_an_input_error():
+    from engine.errors import InputError
+    from engine.models.state import unflatten_state
+
+    with pytest.raises(InputError, match="must list \\[key, value\\] pairs"):
+        unflatten_state({"__items__": [["a", 1, 2]]}, {})

@@ -376,3 +376,25 @@ def test_speed_benchmark_frame_builds_with_fifty_mixed_columns():
     frame = module.build_frame(2_000, seed=0)
     assert frame.shape == (2_000, 50)
     assert np.unique([str(t) for t in frame.dtypes]).size >= 6
+
+
+def test_a_wide_frame_is_measured_column_by_column_correctly(adult):
+    """2,000 columns (adult's columns repeated): every column gets the statistics of its own
+    values, as polars computes them, whatever its position (statistics are computed over many
+    columns at once, in chunks)."""
+    base = adult.head(50)
+    wide = pl.concat(
+        [base.rename({c: f"{c}#{k}" for c in base.columns}) for k in range(2_000 // base.width + 1)], how="horizontal"
+    ).select(pl.all().head(50)).select(pl.nth(range(2_000)))
+    prof = engine.profile(wide)
+    assert len(prof.columns) == 2_000 and list(prof.columns) == wide.columns
+    for name in (wide.columns[0], wide.columns[1_002], wide.columns[-1], "hours-per-week#100", "fnlwgt#66"):
+        col, values = prof.columns[name], wide.get_column(name)
+        assert col.null_count == values.null_count() and col.n_distinct == values.drop_nulls().n_unique()
+        if values.dtype.is_numeric():
+            assert col.stats["min"] == values.min() and col.stats["max"] == values.max()
+            assert col.stats["p50"] == pytest.approx(values.cast(pl.Float64).quantile(0.5, interpolation="linear"))
+            assert sum(col.histogram["counts"]) == values.drop_nulls().len()
+        else:
+            top, count = values.value_counts(sort=True).row(0)
+            assert col.top_categories[0][1] == count

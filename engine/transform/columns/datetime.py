@@ -31,6 +31,7 @@ from engine.errors import ConfigError, InputError
 from engine.schema import SemanticType
 from engine.transform.columns.base import ColumnEncoder, FitContext
 from engine.transform.columns.numeric import NumericCore
+from engine.transform.integers import clip_distances, distances, from_keys, key_of, to_keys
 from engine.transform.spans import Span, TokenColumn
 
 # Tried in order for string columns; date-only formats give Date, the others Datetime("us").
@@ -48,6 +49,7 @@ DATETIME_FORMATS = (
 FORMATS = DATE_FORMATS + DATETIME_FORMATS
 
 _DAY_NS = 86_400 * 10**9
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 _STEPS_NS = (_DAY_NS, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 _TWO_PI = 2.0 * np.pi
@@ -60,6 +62,15 @@ def _parse(s: pl.Series, fmt: str) -> pl.Series:
     if fmt in DATE_FORMATS:
         return s.str.to_date(fmt, strict=False)
     return s.str.to_datetime(fmt, time_unit="us", strict=False)
+
+
+def _shift(ticks: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """``ticks + delta`` saturating at the ends of Int64 instead of wrapping around."""
+    with np.errstate(over="ignore"):
+        moved = ticks + delta
+    up = (delta > 0) & (moved < ticks)
+    down = (delta < 0) & (moved > ticks)
+    return np.where(up, _INT64_MAX, np.where(down, _INT64_MIN, moved))
 
 
 def detect_format(s: pl.Series) -> str:
@@ -142,7 +153,16 @@ class DatetimeEncoder(ColumnEncoder):
         return temporal.dt.replace_time_zone(None).to_physical().cast(pl.Int64).fill_null(0).to_numpy()
 
     def _steps(self, ticks: np.ndarray) -> np.ndarray:
-        return (ticks - self.origin) / self.step
+        # In integer arithmetic: a nanosecond column's range can span all of Int64, where
+        # ``ticks - origin`` would wrap around.
+        return distances(to_keys(ticks, signed=True), key_of(self.origin, signed=True)) / self.step
+
+    def _ticks_of(self, steps: np.ndarray) -> np.ndarray:
+        """Ticks of (float) step counts: rounded, clipped to the training range, never wrapped."""
+        # core.hi is a float: near the ends of Int64 it may round past the last representable tick.
+        span = min(max(int(round(self.core.hi)), 0), (_INT64_MAX - self.origin) // self.step)
+        keys = np.uint64(key_of(self.origin, signed=True)) + clip_distances(steps, span, self.step)
+        return from_keys(keys, signed=True)
 
     # -- fitting --------------------------------------------------------------------------
     @classmethod
@@ -159,9 +179,12 @@ class DatetimeEncoder(ColumnEncoder):
         ticks, missing = cls._ticks(temporal)
         present = ticks[~missing]
         origin = int(present.min())
-        gcd = int(np.gcd.reduce(present - origin)) if len(present) > 1 else 0
+        # Distances from the earliest value as uint64: exact over the whole Int64 range.
+        offsets = to_keys(present, signed=True) - np.uint64(key_of(origin, signed=True))
+        gcd = int(np.gcd.reduce(offsets)) if len(present) > 1 else 0
         step = next((st for st in steps if gcd % st == 0), steps[-1])
-        core = NumericCore.fit((ticks - origin) / step, missing, decimals=0, capping=True, ctx=ctx)
+        linear = distances(to_keys(ticks, signed=True), key_of(origin, signed=True)) / step
+        core = NumericCore.fit(linear, missing, decimals=0, capping=True, ctx=ctx)
         return cls(s.name, s.dtype, kind, fmt=fmt, origin=origin, step=step, ticks_per_day=ticks_per_day, core=core)
 
     # -- layout ---------------------------------------------------------------------------
@@ -195,7 +218,7 @@ class DatetimeEncoder(ColumnEncoder):
         out[:, :k] = linear[:, :k]
         # cyclical parts of the value the linear part encodes (capped; the fill value for nulls)
         steps = self.core.finish(np.where(missing, self.core.fill, self._steps(ticks)))
-        local = self.origin + np.rint(steps).astype(np.int64) * self.step
+        local = self._ticks_of(steps)
         if self._zone is not None:
             local = np.where(missing, local, self._local_ticks(temporal, ticks))
         angles = self._angles(local)
@@ -209,7 +232,7 @@ class DatetimeEncoder(ColumnEncoder):
         k = 1 + self.core.vgm.n_modes
         linear = np.concatenate([block[:, :k], block[:, k + 2 * len(self.parts) :]], axis=1)
         steps, missing = self.core.decode(linear)
-        ticks = self.origin + np.rint(steps).astype(np.int64) * self.step
+        ticks = self._ticks_of(steps)
         if self._zone is None:
             ticks = self._snap(ticks, block[:, k : k + 2 * len(self.parts)])
         return self._restore(ticks, missing)
@@ -225,13 +248,13 @@ class DatetimeEncoder(ColumnEncoder):
             target = np.rint(angle["time_of_day"] / _TWO_PI * per_day).astype(np.int64) % per_day
             current = (ticks // self.step) % per_day
             half = per_day // 2
-            ticks = ticks + ((target - current + half) % per_day - half) * self.step
+            ticks = _shift(ticks, ((target - current + half) % per_day - half) * self.step)
         target = np.rint(angle["day_of_week"] / _TWO_PI * 7).astype(np.int64) % 7
         current = (np.floor_divide(ticks, self.ticks_per_day) + 3) % 7
-        ticks = ticks + ((target - current + 3) % 7 - 3) * self.ticks_per_day
+        ticks = _shift(ticks, ((target - current + 3) % 7 - 3) * self.ticks_per_day)
         low = self.origin + int(round(self.core.lo)) * self.step
         high = self.origin + int(round(self.core.hi)) * self.step
-        return np.clip(ticks, low, high)
+        return np.clip(ticks, max(low, _INT64_MIN), min(high, _INT64_MAX))
 
     # -- token encoding -------------------------------------------------------------------
     def encode_tokens(self, s: pl.Series) -> np.ndarray:
@@ -240,7 +263,7 @@ class DatetimeEncoder(ColumnEncoder):
 
     def decode_tokens(self, codes: np.ndarray, rng: np.random.Generator) -> pl.Series:
         steps, missing = self.core.decode_tokens(codes, rng)
-        return self._restore(self.origin + np.rint(steps).astype(np.int64) * self.step, missing)
+        return self._restore(self._ticks_of(steps), missing)
 
     # -- restoring ------------------------------------------------------------------------
     def _restore(self, ticks: np.ndarray, missing: np.ndarray) -> pl.Series:

@@ -8,6 +8,10 @@ Token encoding: ``coarse`` bin (the last code means missing when the column had 
 Restoration: values are clipped to the capped training range, rounded to the column's
 precision (whole numbers for integer dtypes, the detected number of decimals for floats,
 the scale for decimals) and cast back to the original dtype.
+
+Integer-backed columns (integers, durations, times of day) are encoded as distances from
+their smallest training value and restored in integer arithmetic (``engine.transform.integers``):
+a UInt64 near 2**64 or an Int64 near +-2**63 comes back inside its range, never wrapped.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from engine.schema import SemanticType
 from engine.transform.bins import QuantileBins
 from engine.transform.columns.base import ColumnEncoder, FitContext, check_no_new_nulls, null_block
 from engine.transform.dtypes import from_float, is_integer, to_float
+from engine.transform.integers import IntegerOffsets
 from engine.transform.protect import cap_bounds, cap_record
 from engine.transform.spans import Span, TokenColumn
 from engine.transform.vgm import ModeNormalizer
@@ -170,20 +175,28 @@ class NumericEncoder(ColumnEncoder):
 
     tag = "numeric"
 
-    def __init__(self, name: str, dtype: pl.DataType, kind: SemanticType, core: NumericCore) -> None:
+    def __init__(
+        self, name: str, dtype: pl.DataType, kind: SemanticType, core: NumericCore, offsets: IntegerOffsets | None = None
+    ) -> None:
         super().__init__(name, dtype, kind)
         self.core = core
+        # Integer-backed columns: the core sees distances from the smallest training value.
+        # None: the core sees the values themselves (floats, decimals, private transformers).
+        self.offsets = offsets
 
     @classmethod
     def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> NumericEncoder:
-        x, missing = to_float(s)
         dtype = s.dtype
+        if is_integer(dtype) or isinstance(dtype, (pl.Duration, pl.Time)):
+            offsets = IntegerOffsets.fit(s)
+            x, missing = offsets.to_float(s)
+            core = NumericCore.fit(x, missing, decimals=0, capping=True, ctx=ctx)
+            return cls(s.name, dtype, kind, core, offsets)
+        x, missing = to_float(s)
         if isinstance(dtype, pl.Decimal):
             decimals: int | None = dtype.scale
-        elif dtype.is_float():
+        else:
             decimals = detect_decimals(x[~missing], single_precision=isinstance(dtype, pl.Float32))
-        else:  # integers, durations, times: whole physical units
-            decimals = 0
         return cls(s.name, dtype, kind, NumericCore.fit(x, missing, decimals=decimals, capping=True, ctx=ctx))
 
     @property
@@ -194,8 +207,11 @@ class NumericEncoder(ColumnEncoder):
     def tokens(self) -> list[TokenColumn]:
         return self.core.tokens(self.name)
 
+    def _view(self, s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        return to_float(s) if self.offsets is None else self.offsets.to_float(s)
+
     def encode(self, s: pl.Series, out: np.ndarray, rng: np.random.Generator | None) -> None:
-        x, missing = to_float(s)
+        x, missing = self._view(s)
         self.core.encode(self.name, x, missing, out, rng)
 
     def decode(self, block: np.ndarray) -> pl.Series:
@@ -203,7 +219,7 @@ class NumericEncoder(ColumnEncoder):
         return self._restore(x, missing)
 
     def encode_tokens(self, s: pl.Series) -> np.ndarray:
-        x, missing = to_float(s)
+        x, missing = self._view(s)
         return self.core.encode_tokens(self.name, x, missing)
 
     def decode_tokens(self, codes: np.ndarray, rng: np.random.Generator) -> pl.Series:
@@ -211,18 +227,30 @@ class NumericEncoder(ColumnEncoder):
         return self._restore(x, missing)
 
     def _restore(self, x: np.ndarray, missing: np.ndarray) -> pl.Series:
+        if self.offsets is not None:
+            return self.offsets.restore(self.name, x, missing, self.dtype)
         decimals = 0 if is_integer(self.dtype) else self.core.decimals
         return from_float(self.name, x, missing, self.dtype, decimals)
 
     def protection(self) -> dict[str, Any] | None:
-        return None if self.core.cap is None else {"capping": self.core.cap}
+        if self.core.cap is None:
+            return None
+        cap = dict(self.core.cap)
+        if self.offsets is not None:  # the caps in the column's own values
+            cap["lower"] = self.offsets.value(cap["lower"])
+            cap["upper"] = self.offsets.value(cap["upper"])
+        return {"capping": cap}
 
     def max_error(self, encoding: str) -> float:
         return self.core.max_error(encoding)
 
     def state(self) -> dict[str, Any]:
-        return {"core": self.core.to_dict()}
+        out: dict[str, Any] = {"core": self.core.to_dict()}
+        if self.offsets is not None:
+            out["offsets"] = self.offsets.to_dict()
+        return out
 
     @classmethod
     def from_state(cls, name: str, dtype: pl.DataType, kind: SemanticType, state: dict[str, Any]) -> NumericEncoder:
-        return cls(name, dtype, kind, NumericCore.from_dict(state["core"]))
+        offsets = IntegerOffsets.from_dict(state["offsets"]) if "offsets" in state else None
+        return cls(name, dtype, kind, NumericCore.from_dict(state["core"]), offsets)
