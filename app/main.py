@@ -15,15 +15,17 @@ from pathlib import Path
 import streamlit as st
 
 from app import data_export, download_guard
+from app.branding import PAGE_ICON, PRODUCT_NAME, wordmark_svg
 from app.identity import LOCAL_MODE_BANNER
-from app.pages_registry import workbench_pages
+from app.pages_registry import home_page, workbench_pages
 from auth.gate import account_sidebar, admit, restore_deep_link
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Doppel", page_icon="🪞", layout="wide")
+st.set_page_config(page_title=PRODUCT_NAME, page_icon=PAGE_ICON, layout="wide")
+st.logo(wordmark_svg(), size="large")  # the product's name, at the top of the sidebar
 download_guard.install()  # a download's id answers only the session it was given to
 data_export.enforce()  # no table's built-in CSV download or copy: formula cells stay out of spreadsheets
 
@@ -44,17 +46,24 @@ if share_token := st.query_params.get("share"):
     render_shared_report(share_token)
     st.stop()
 
-# (url path, least role that sees the page, page); the first visible page is the default.
+def open_first_page() -> None:
+    """``/``: the first page the user's role offers, opened at its own URL (``/data`` for a member)."""
+    st.switch_page(visible[0][2], query_params=st.query_params.to_dict() or None)
+
+
+# (url path, least role that sees the page, page); every page answers at its own URL, and the
+# hidden default page at ``/`` opens the first visible one (app/pages_registry.py).
 PAGES = workbench_pages()  # app/pages_registry.py: every page of the workbench (issue 6)
 VIEWER_HOME = ("reports", "viewer", st.Page(reports_home, title="Reports", icon=":material/description:", url_path="reports"))
+HOME = home_page(open_first_page)
 
-identity = admit([page for _, _, page in PAGES])
+identity = admit([HOME, *(page for _, _, page in PAGES)])
 
 if identity.local_mode:
     st.warning(LOCAL_MODE_BANNER, icon=":material/person:")
 
 visible = [entry for entry in PAGES if identity.allows(entry[1])] or [VIEWER_HOME]
-navigation = st.navigation([page for _, _, page in visible])
+navigation = st.navigation([HOME, *(page for _, _, page in visible)])
 restore_deep_link({"": visible[0][2]} | {path: page for path, _, page in visible})
 account_sidebar(identity)
 navigation.run()

@@ -5,10 +5,16 @@ workspace's gates, quotas and members, read-only). Members and above see every p
 
 ``app/main.py`` builds its navigation from ``workbench_pages()``; pages link to each other with
 ``page(url_path)``, so a page's file, title and URL are written down once, here.
+
+Every page answers at its own URL (``/data``, ``/profile``, … ``/settings``), so any page is a
+deep link. Streamlit serves its default page at ``/`` only (the default page's own url path
+answers "Page not found"), so no workbench page is the default: ``home_page`` is a hidden
+default page at ``/`` that opens the first page the user's role offers, at its own URL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +33,10 @@ class PageSpec:
     title: str
     icon: str
     least_role: str
-    default: bool = False
 
 
 PAGE_SPECS: tuple[PageSpec, ...] = (
-    PageSpec("data", "data.py", "Data", ":material/table_view:", "member", default=True),
+    PageSpec("data", "data.py", "Data", ":material/table_view:", "member"),
     PageSpec("profile", "profile.py", "Profile", ":material/analytics:", "member"),
     PageSpec("train", "train.py", "Train", ":material/model_training:", "member"),
     PageSpec("jobs", "jobs.py", "Jobs", ":material/pending_actions:", "member"),
@@ -53,8 +58,20 @@ def _spec(url_path: str) -> PageSpec:
 def page(url_path: str) -> Any:
     """The ``st.Page`` of one workbench page (for st.page_link and st.switch_page)."""
     spec = _spec(url_path)
-    return st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, url_path=spec.url_path,
-                   default=spec.default)
+    return st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+
+
+HOME_URL_PATH = "home"
+"""The hidden default page's own url path (it answers at ``/``; no workbench page uses it)."""
+
+
+def home_page(open_first: Callable[[], None]) -> Any:
+    """The hidden default page, served at ``/``: ``open_first`` switches to the user's first page.
+
+    Kept out of the menu (``visibility="hidden"``), so the menu lists the workbench pages only
+    and marks the one shown, at its own URL.
+    """
+    return st.Page(open_first, title="Doppel", url_path=HOME_URL_PATH, default=True, visibility="hidden")
 
 
 def workbench_pages() -> list[tuple[str, str, Any]]:
@@ -62,4 +79,4 @@ def workbench_pages() -> list[tuple[str, str, Any]]:
     return [(spec.url_path, spec.least_role, page(spec.url_path)) for spec in PAGE_SPECS]
 
 
-__all__ = ["PAGES_DIR", "PAGE_SPECS", "PageSpec", "page", "workbench_pages"]
+__all__ = ["HOME_URL_PATH", "PAGES_DIR", "PAGE_SPECS", "PageSpec", "home_page", "page", "workbench_pages"]

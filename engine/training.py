@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.models.base import Progress, Synthesizer
+    from engine.profiling.results import Profile
 
 # The profile's recommended settings that map onto Synthesizer parameters.
 _SETTINGS = {"epochs": "epochs", "batch_size": "batch_size"}
@@ -40,7 +42,8 @@ def train(
     ``engine.privacy``); the model's ``privacy_report_`` and manifest say what was spent. Under
     DP "auto" does not profile the rows (that would be an unaccounted release): it picks
     ``"mst"`` for epsilon <= 3 and ``"argn"`` above, and column types come from
-    ``column_types`` and the dtypes only.
+    ``column_types`` and the dtypes only. ``resolve_auto`` is that rule, for hints shown
+    before training too.
 
     >>> model = engine.train(adult, model="tvae", seed=0)  # doctest: +SKIP
     >>> model.sample(1_000, conditions="age > 65")  # doctest: +SKIP
@@ -56,11 +59,12 @@ def train(
     frame = as_polars(data)
     if privacy is not None:
         params["privacy"] = privacy
-        if model == "auto":
-            model = "mst" if privacy.epsilon <= MST_MAX_EPSILON and "mst" in available_kinds() else DP_SGD_AUTO_MODEL
-    elif model == "auto":
-        model, suggested = _recommended(frame)
-        for key, value in suggested.items():
+    if model == "auto":
+        # Under DP the rows are not profiled: that would be an unaccounted release.
+        choice = resolve_auto(columns=frame.columns, privacy=privacy,
+                              profile=None if privacy is not None else _profile(frame))
+        model = choice.model
+        for key, value in choice.params.items():
             if key == "epochs":
                 epochs = epochs if epochs is not None else value
             elif key == "column_types":
@@ -71,24 +75,78 @@ def train(
     return cls(seed=seed, epochs=epochs, device=device, on_progress=on_progress, **params).fit(frame)
 
 
-def _recommended(frame: Any) -> tuple[str, dict[str, Any]]:
-    """The profile's model and the settings it suggests (column types included)."""
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``model="auto"`` trains: the model, the reason in plain words, and the settings it brings.
+
+    ``params`` are constructor parameters (``epochs``, ``batch_size``, ``max_training_time_s``,
+    ``column_types``) used where the caller gave none; ``columns`` are the columns the model
+    learns; ``settings`` the profile's full recommendation (empty under DP).
+    """
+
+    model: str
+    reason: str
+    columns: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_auto(*, columns: Sequence[str], privacy: Any = None, profile: Profile | None = None) -> AutoChoice:
+    """The one rule behind ``model="auto"``: ``engine.train`` follows it, and so does any hint shown before training.
+
+    ``columns``: the table's columns. ``privacy``: an ``engine.Privacy`` (or its dict) or None.
+    Under DP the rows are not profiled: ``"mst"`` up to epsilon ``MST_MAX_EPSILON`` (when
+    installed), ``"argn"`` with DP-SGD above, on every column. Without DP, ``profile`` (of the
+    table as it will be trained: a stored profile with its edits applied will do) gives the
+    model and its settings; its recommendation is recomputed from its columns, so a profile
+    whose columns were edited after profiling never describes columns that are gone. No
+    profile (profiling not installed): TVAE, a sound default for any table.
+    """
     from engine.models.registry import available_kinds
 
-    try:
-        from engine.profiling import profile
-    except ImportError:  # profiling not installed: TVAE is a sound default for any table
-        return "tvae", {}
-    prof = profile(frame)
-    rec = prof.recommendation
+    from engine.privacy.config import Privacy
+
+    privacy = Privacy.coerce(privacy)
+    names = tuple(columns)
+    if privacy is not None:
+        if privacy.epsilon <= MST_MAX_EPSILON and "mst" in available_kinds():
+            reason = (
+                f"Under differential privacy at epsilon {privacy.epsilon:g} (at most {MST_MAX_EPSILON:g}) auto trains "
+                f"mst on {len(names)} columns: it learns noisy marginals, which keep more of the data than DP-SGD "
+                "at small budgets. It has no epochs or batches."
+            )
+            return AutoChoice(model="mst", reason=reason, columns=names)
+        reason = (
+            f"Under differential privacy at epsilon {privacy.epsilon:g} auto trains {DP_SGD_AUTO_MODEL} with DP-SGD "
+            f"on {len(names)} columns (marginal-based mst is chosen up to epsilon {MST_MAX_EPSILON:g}). The rows are "
+            "not profiled first: that would spend budget."
+        )
+        return AutoChoice(model=DP_SGD_AUTO_MODEL, reason=reason, columns=names)
+    if profile is None:
+        return AutoChoice(model="tvae", reason="tvae: profiling is not installed, and TVAE suits any table.",
+                          columns=names)
+    from engine.profiling.recommend import recommend_for
+
+    rec = recommend_for(profile)
     kind = rec.model if rec.model in available_kinds() else "tvae"
-    settings = rec.settings or {}
-    out: dict[str, Any] = {key: settings[name] for name, key in _SETTINGS.items() if settings.get(name) is not None}
+    settings = dict(rec.settings or {})
+    params: dict[str, Any] = {key: settings[name] for name, key in _SETTINGS.items() if settings.get(name) is not None}
     minutes = settings.get("max_training_time_minutes")
     if minutes:
-        out["max_training_time_s"] = float(minutes) * 60.0
-    out["column_types"] = {name: col.semantic_type for name, col in prof.columns.items()}
-    return kind, out
+        params["max_training_time_s"] = float(minutes) * 60.0
+    params["column_types"] = {name: col.semantic_type for name, col in profile.columns.items()}
+    learned = tuple((settings.get("columns") or {}).get("learn") or profile.columns)
+    reason = rec.reason if kind == rec.model else f"tvae: the recommended {rec.model} is not installed."
+    return AutoChoice(model=kind, reason=reason, columns=learned, params=params, settings=settings)
 
 
-__all__ = ["DP_SGD_AUTO_MODEL", "MST_MAX_EPSILON", "train"]
+def _profile(frame: Any) -> Profile | None:
+    """The table's profile, or None when profiling is not installed."""
+    try:
+        from engine.profiling import profile
+    except ImportError:
+        return None
+    return profile(frame)
+
+
+__all__ = ["DP_SGD_AUTO_MODEL", "MST_MAX_EPSILON", "AutoChoice", "resolve_auto", "train"]

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from app.components.acting import acting, attempt, start_here
-from app.components.job_status import REFRESH_S, job_card
+from app.components.job_status import REFRESH_S, job_card, progress_text
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
 from app.components.training_charts import loss_figure
@@ -105,7 +105,7 @@ if finished:
                 "details": [", ".join(f"{k}={v}" for k, v in e.details.items()) for e in events],
             }), hide_index=True)
         if chosen.message:
-            st.caption(f"Last progress message: {markdown_literal(chosen.message)}")
+            st.caption(f"Last progress: {markdown_literal(progress_text(chosen))}")
 
 st.subheader(f"Finished ({len(finished)} most recent)", anchor=False)
 if not finished:

@@ -12,7 +12,9 @@ import streamlit as st
 
 from app.components.acting import acting, attempt, link_to, start_here
 from app.components.literal_text import markdown_literal
+from app.components.name_value import name_value_table, records_table
 from app.components.pickers import pick, remember
+from app.components.run_facts import EPOCHLESS, early_stop, file_size_text, has_epochs, run_notes
 from app.components.training_charts import loss_figure
 from infra.services import model_registry
 
@@ -37,7 +39,7 @@ st.dataframe(
         "version": [v.version for v in versions],
         "type": [v.model_type for v in versions],
         "trained on": [f"{v.dataset_name} v{v.dataset_version}" for v in versions],
-        "epochs": [v.metrics.get("epochs_run") for v in versions],
+        "epochs": [v.metrics.get("epochs_run") if has_epochs(v.model_type) else None for v in versions],
         "training s": [v.metrics.get("fit_seconds") for v in versions],
         "epsilon spent": [v.epsilon for v in versions],
         "status": [v.status for v in versions],
@@ -53,18 +55,35 @@ version = pick("Model version", versions, kind="model_version", key="models_vers
                describe=lambda v: f"{v.label} · {v.model_type} · {v.status}")
 cells = st.columns(4)
 epochs_run = version.metrics.get("epochs_run")
-cells[0].metric("Epochs run", "—" if epochs_run is None else epochs_run)
+if has_epochs(version.model_type):
+    cells[0].metric("Epochs run", "—" if epochs_run is None else epochs_run)
+else:  # MST has no epochs: its "epochs" are rounds of estimation from the marginals it measured
+    cells[0].metric(f"{EPOCHLESS[version.model_type].capitalize()}s", "—" if epochs_run is None else epochs_run,
+                    help=f"{version.model_type} learns from marginals: it has no epochs (passes over the data).")
 cells[1].metric("Training time", f"{version.metrics.get('fit_seconds', 0):.0f} s")
 cells[2].metric("Epsilon spent", "no DP" if version.epsilon is None else f"{version.epsilon:.3g}")
-cells[3].metric("Model file", f"{version.n_bytes / 1e6:.1f} MB")
+cells[3].metric("Model file", file_size_text(version.n_bytes), help="The size of the stored model file.")
+stopped = early_stop(version.metrics, version.config)
+if stopped:
+    st.caption(f"Early stopping: {markdown_literal(stopped)}.")
+notes = run_notes(version.metrics)
+if notes:
+    st.markdown("**Notes of the run**\n" + "\n".join(f"- {markdown_literal(note)}" for note in notes))
 if version.privacy_spent:
     with st.expander("Privacy spent"):
-        st.json(version.privacy_spent)
-figure = loss_figure(version.history, title=f"Losses of {version.label}")
+        st.dataframe(name_value_table(version.privacy_spent, skip=("history", "mechanisms")),
+                     hide_index=True, key="models_privacy_spent")
+        mechanisms = [m for m in version.privacy_spent.get("mechanisms") or [] if isinstance(m, dict)]
+        if mechanisms:
+            st.caption("Where the budget went")
+            st.dataframe(records_table(mechanisms, columns=("name", "kind", "epsilon_alone", "budget_share")),
+                         hide_index=True, key="models_privacy_mechanisms")
+figure = loss_figure(version.history, title=f"Losses of {version.label}",
+                     x_title=EPOCHLESS.get(version.model_type, "epoch"))
 if figure is not None:
     st.plotly_chart(figure, key="models_loss", config={"displaylogo": False})
 with st.expander("Settings"):
-    st.json(version.config, expanded=1)
+    st.dataframe(name_value_table(version.config), hide_index=True, key="models_settings")
 
 st.markdown("**Lineage**")
 lines = [f"- Trained on **{markdown_literal(version.dataset_name)} v{version.dataset_version}**"]
@@ -115,7 +134,7 @@ else:
                      hide_index=True)
         figures = st.columns(2)
         for cell, v, k in ((figures[0], a, "a"), (figures[1], b, "b")):
-            fig = loss_figure(v.history, title=f"Losses of {v.label}")
+            fig = loss_figure(v.history, title=f"Losses of {v.label}", x_title=EPOCHLESS.get(v.model_type, "epoch"))
             if fig is not None:
                 cell.plotly_chart(fig, key=f"models_cmp_loss_{k}", config={"displaylogo": False})
 link_to("generate", "Generate data from a model", icon=":material/auto_awesome:")

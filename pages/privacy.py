@@ -11,8 +11,9 @@ import polars as pl
 import streamlit as st
 
 from app.components.acting import acting, attempt, start_here
+from app.components.after_save import SavedNotice, rerun_with, show_saved
 from app.components.literal_text import markdown_literal
-from infra.services import privacy_views
+from infra.services import privacy_views, training_plan
 
 st.title("Privacy")
 who = acting()
@@ -21,6 +22,7 @@ st.caption("Epsilon measures how much one person's row can change what a model l
            "delta is the small chance that this bound fails. A dataset's budget caps the sum over every "
            "differentially private training run on it; generating from a trained model costs nothing more.")
 
+show_saved("privacy")  # after a save: the tables below are read again, and this says what changed
 datasets = attempt("reading the budgets", privacy_views.overview, who.tenant, actor=who.actor)
 if datasets is None:
     st.stop()
@@ -89,19 +91,22 @@ if ledger is not None:
         st.caption("No charge yet: no differentially private training has run on this dataset.")
 
     if who.allows("admin"):
+        offered = training_plan.privacy_defaults()  # a new budget's caps: the platform's settings
         with st.expander("Change the budget and sensitivity (owners and admins)"):
             cells = st.columns(2)
             epsilon_cap = cells[0].number_input("Epsilon cap", min_value=0.0, max_value=1000.0,
-                                                value=float(budget.epsilon_cap) if budget else 4.0, step=0.5,
-                                                key=f"privacy_eps_{chosen}")
+                                                value=float(budget.epsilon_cap if budget else offered.budget_epsilon),
+                                                step=0.5, key=f"privacy_eps_{chosen}")
             delta_cap = cells[1].number_input("Delta cap", min_value=0.0, max_value=0.5,
-                                              value=float(budget.delta_cap) if budget else 1e-5, step=1e-6,
-                                              format="%.1e", key=f"privacy_delta_{chosen}")
+                                              value=float(budget.delta_cap if budget else offered.budget_delta),
+                                              step=1e-6, format="%.1e", key=f"privacy_delta_{chosen}")
             if st.button("Save the budget", key="privacy_save_budget", icon=":material/save:"):
                 saved = attempt("setting the budget", privacy_views.set_budget, who.tenant, dataset_id=chosen,
                                 epsilon_cap=epsilon_cap, delta_cap=delta_cap, actor=who.actor)
                 if saved is not None:
-                    st.success(f"Budget set: {markdown_literal(saved.describe())}.", icon=":material/check_circle:")
+                    rerun_with("privacy", SavedNotice(
+                        f"Budget of {markdown_literal(ledger.dataset.name)} set: "
+                        f"{markdown_literal(saved.describe())}."))
             sensitive = st.toggle("This dataset is sensitive", value=ledger.dataset.sensitive,
                                   key=f"privacy_sensitive_{chosen}")
             if sensitive != ledger.dataset.sensitive and st.button("Save sensitivity", key="privacy_save_sensitive"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components.acting import acting, attempt, link_to
+from app.components.after_save import SavedNotice, rerun_with, show_saved
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick_dataset_version, remember
 from app.components.profile_view import render_profile, table_height
@@ -37,6 +38,7 @@ who = acting()
 detail = pick_dataset_version(
     who, key="profile_version", first_step="its profile shows here, with the types you can correct.")
 version = detail.summary
+show_saved("profile")  # after a save: the page shows the new version, and says so here
 
 if not version.edits.is_empty:
     st.info("This version carries profile edits — "
@@ -58,10 +60,12 @@ if who.allows("member") and st.button("Save the edits as a new version", type="p
         stored = attempt("saving the edits", dataset_store.save_edits, who.tenant, version_id=version.id,
                          edits=changes, actor=who.actor)
     if stored is not None:
-        remember("dataset_version", stored.version_id)
-        st.session_state.pop(f"schema_{version.id}", None)
-        st.success(f"Saved as {markdown_literal(stored.dataset_name)} v{stored.version}.", icon=":material/check_circle:")
-        link_to("train", "Train a model on it", icon=":material/model_training:")
+        remember("dataset_version", stored.version_id)  # the selector moves to the new version
+        st.session_state.pop(f"schema_{version.id}", None)  # v1's pending edits are saved, not pending
+        said = "Saved as" if stored.created else "These edits already are"
+        rerun_with("profile", SavedNotice(
+            f"{said} {markdown_literal(stored.dataset_name)} v{stored.version}; it is shown below.",
+            link_to="train", link_label="Train a model on it", link_icon=":material/model_training:"))
 
 st.divider()
 render_profile(detail.profile)

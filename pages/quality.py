@@ -3,24 +3,65 @@
 The report shows what the HTML report shows (the same stored document and figures): the
 verdict and gates at a glance, the recommendations, then fidelity, utility and privacy.
 A share link opens one report read-only, without login, until it expires.
+
+One report is selected at a time: the "Quality report" selector's widget state
+(``REPORT_KEY``) is the only record of it, and the header, every tab, the downloads, the
+share link and the first side of Compare all read that one report. When an assessment
+started here finishes, the selection moves to its report (``remember``), and the selector
+shows it.
 """
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import streamlit as st
 
-from app.components.acting import acting, attempt, start_here
+from app.components.acting import Acting, acting, attempt, start_here
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
 from app.components.report_view import render_report
 from app.components.share_panel import share_panel
-from infra.services import dataset_store, job_requests, model_registry, outputs
+from infra.services import assessment, dataset_store, job_requests, model_registry, outputs
+from infra.services.assessment import HoldoutChoice
+from infra.services.model_registry import ModelVersionView
 
 LAST_JOB_KEY = "quality_last_job_id"
+REPORT_KEY = "quality_report"
+OPENED_KEY = "quality_opened_report"  # the last assessment's report, once the page has moved to it
+COMPARE_KEY = "quality_compare"
+HOLDOUT_KEY = "quality_holdout"
+HOLDOUT_FOR_KEY = "quality_holdout_for"  # the generated data the holdout choice was made for
+MODEL_HOLDOUT = "model"  # the holdout the model's training set aside
 AUTO_TARGET = "(let Doppel choose)"
-NO_HOLDOUT = "(none: compare with the training rows only)"
+NO_HOLDOUT = "No holdout (compare with the training rows only)"
+
+
+def holdout_options(who: Acting, own: HoldoutChoice | None, model_version: ModelVersionView | None) -> dict[str, str]:
+    """``{choice: words}`` of the holdout selector, the default first.
+
+    The default is the holdout the model's training set aside (``own``), then come the other
+    versions of the dataset it was trained on, and no holdout. A model without a holdout of
+    its own (its table was too small to spare one) starts on no holdout.
+    """
+    versions: dict[str, str] = {}
+    if model_version is not None:
+        for dataset in attempt("listing the datasets", dataset_store.list_datasets, who.tenant, actor=who.actor) or []:
+            if dataset.id == model_version.dataset_id:
+                versions.update({v.id: f"Another dataset version: {v.label} · {v.origin}" for v in dataset.versions
+                                 if v.id != model_version.dataset_version_id})
+    if own is None:
+        return {NO_HOLDOUT: NO_HOLDOUT, **versions}
+    return {MODEL_HOLDOUT: f"The {own.rows:,} rows set aside when {own.model_label} was trained", **versions,
+            NO_HOLDOUT: NO_HOLDOUT}
+
+
+def report_label(report: outputs.ReportItem) -> str:
+    """How a report is named in the selectors: what it assessed, its verdict, when, and its short id."""
+    return f"{report.label} · {report.id[:8]}"
+
 
 st.title("Quality")
 who = acting()
@@ -54,21 +95,27 @@ if generated and who.allows("member"):
         target = st.selectbox("Target column for the utility test", targets, key="quality_target",
                               help="A model learns this column from the others, once on real and once on synthetic "
                               "rows; both are tested on real rows.")
-        holdouts: dict[str, str] = {NO_HOLDOUT: NO_HOLDOUT}
-        if model_version is not None:
-            for dataset in attempt("listing the datasets", dataset_store.list_datasets, who.tenant,
-                                   actor=who.actor) or []:
-                if dataset.id == model_version.dataset_id:
-                    holdouts.update({v.id: f"{v.label} · {v.origin}" for v in dataset.versions
-                                     if v.id != model_version.dataset_version_id})
-        holdout = st.selectbox("Holdout rows", list(holdouts), format_func=holdouts.get, key="quality_holdout",
-                               help="Real rows the model never saw (another version of the same dataset, e.g. a "
-                               "test split): they set the utility ceiling and power the membership-inference attacks.")
+        own = attempt("reading the model's holdout", assessment.default_holdout, who.tenant, item.id,
+                      actor=who.actor)
+        holdouts = holdout_options(who, own, model_version)
+        if st.session_state.get(HOLDOUT_FOR_KEY) != item.id or st.session_state.get(HOLDOUT_KEY) not in holdouts:
+            st.session_state[HOLDOUT_KEY] = next(iter(holdouts))  # new generated data: its model's own holdout
+            st.session_state[HOLDOUT_FOR_KEY] = item.id
+        holdout = st.selectbox("Holdout", list(holdouts), format_func=lambda h: holdouts.get(h, str(h)),
+                               key=HOLDOUT_KEY,
+                               help="Real rows the model never saw: they set the utility ceiling, the exact copies "
+                               "the synthetic rows may share, and power the membership-inference attacks.")
+        if holdout == MODEL_HOLDOUT and own is not None:
+            st.caption(f"Holdout: {markdown_literal(own.description)}.")
+        elif holdout == NO_HOLDOUT:
+            st.caption("Without a holdout the privacy gates have no unseen rows to compare with: the exact-copy gate "
+                       "counts every copy of a rare training row (none is allowed), and the membership attack is skipped.")
         if st.button("Assess quality", type="primary", icon=":material/fact_check:", key="quality_assess"):
             job = attempt("starting the assessment", job_requests.request_assessment, who.tenant,
                           generated_dataset_id=item.id, actor=who.actor,
                           target=None if target == AUTO_TARGET else target,
-                          holdout_dataset_version_id=None if holdout == NO_HOLDOUT else holdout)
+                          holdout_dataset_version_id=None if holdout in (MODEL_HOLDOUT, NO_HOLDOUT) else holdout,
+                          use_model_holdout=holdout == MODEL_HOLDOUT)
             if job is not None:
                 st.session_state[LAST_JOB_KEY] = job.id
                 remember("job", job.id)
@@ -76,52 +123,57 @@ if generated and who.allows("member"):
         if last_job:
             job = follow_job(last_job, key="quality_job")
             report_id = job.result.get("quality_report_id") if job is not None and job.state == "succeeded" else None
-            if report_id and st.session_state.get("quality_shown_report") != report_id:
-                st.session_state["quality_shown_report"] = report_id
-                remember("report", report_id)
-                st.rerun()
+            if report_id and st.session_state.get(OPENED_KEY) != report_id:
+                st.session_state[OPENED_KEY] = report_id
+                remember("report", report_id)  # the selector below moves to it
+                if report_id not in {r.id for r in reports}:
+                    st.rerun()  # listed before the job ended: list again
 
 if not reports:
     st.info("No report yet: assess generated data above to get one.", icon=":material/fact_check:")
     st.stop()
 
 st.subheader("Report", anchor=False)
-report = pick("Quality report", reports, kind="report", key="quality_report", ident=lambda r: r.id,
-              describe=lambda r: r.label)
+report = pick("Quality report", reports, kind="report", key=REPORT_KEY, ident=lambda r: r.id,
+              describe=report_label)
 document = attempt("reading the report", outputs.report_document, who.tenant, report_id=report.id, actor=who.actor)
 if document is None:
     st.stop()
+st.caption(f"Report {report.id[:8]} · {markdown_literal(report.subject)} · assessed "
+           f"{report.created_at:%Y-%m-%d %H:%M} UTC")  # the tabs, downloads, share link and Compare: this one
 
 tabs = st.tabs(["Report", "Download", "Share", "Compare"])
 with tabs[0]:
     render_report(document, key="quality")
 with tabs[1]:
     st.caption("The HTML report opens offline in any browser and shows the same figures; the JSON holds every "
-               "number, for scripts.")
+               "number, for scripts, with the report's id.")
     def _html(document: dict = document) -> bytes:  # noqa: B006 - bound now, built on click
         return outputs.report_html(document).encode("utf-8")
 
     cells = st.columns(2)
     cells[0].download_button("Download HTML", data=_html, file_name=f"quality-report-{report.id[:8]}.html",
                              mime="text/html", icon=":material/download:", key="quality_html", on_click="ignore")
-    import json
-
-    cells[1].download_button("Download JSON", data=json.dumps(document, indent=2),
+    cells[1].download_button("Download JSON", data=json.dumps({"report_id": report.id, **document}, indent=2),
                              file_name=f"quality-report-{report.id[:8]}.json", mime="application/json",
                              icon=":material/data_object:", key="quality_json", on_click="ignore")
 with tabs[2]:
     share_panel(report.id)
 with tabs[3]:
-    if len(reports) < 2:
+    others = [r for r in reports if r.id != report.id]
+    if not others:
         st.caption("Assess a second generated dataset to compare two reports.")
     else:
-        others = [r for r in reports if r.id != report.id]
-        other = st.selectbox("Compare with", range(len(others)), format_func=lambda i: others[i].label,
-                             key="quality_compare")
+        labels = {r.id: report_label(r) for r in reports}
+        if st.session_state.get(COMPARE_KEY) not in {r.id for r in others}:
+            st.session_state[COMPARE_KEY] = others[0].id
+        other_id = st.selectbox("Compare with", [r.id for r in others], format_func=lambda i: labels.get(i, str(i)),
+                                key=COMPARE_KEY)
+        other = next((r for r in others if r.id == other_id), others[0])
         other_document = attempt("reading the other report", outputs.report_document, who.tenant,
-                                 report_id=others[other].id, actor=who.actor)
+                                 report_id=other.id, actor=who.actor)
         if other_document is not None:
-            st.caption(f"First: {markdown_literal(report.label)} · second: {markdown_literal(others[other].label)}")
+            st.caption(f"First: {markdown_literal(labels[report.id])} · second: {markdown_literal(labels[other.id])}")
             rows = outputs.compare_reports(document, other_document)
             st.dataframe(pl.DataFrame(rows, schema={"measure": pl.String, "first": pl.Float64, "second": pl.Float64,
                                                     "difference": pl.Float64}), hide_index=True)

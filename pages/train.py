@@ -1,7 +1,9 @@
 """Train: pick a dataset version and a model, set the few settings that matter, start a training job.
 
-"auto" takes the profile's recommendation and says why. Privacy: differential privacy on or
-off, epsilon and delta explained, and the dataset's remaining budget. Protections (rare
+"auto" says what it will train and why, from the rule ``engine.train`` follows (the privacy
+setting and the version's columns included). CTGAN's batch is shown as the multiple of its pac
+it trains with. Privacy: differential privacy on or off, epsilon and delta explained, the
+dataset's remaining budget and how many runs of the chosen size it still allows. Protections (rare
 categories merged below k rows, extremes capped at P1/P99) apply either way. The job is
 queued through ``infra.services.job_requests``; its progress shows here and on Jobs.
 """
@@ -14,7 +16,7 @@ from app.components.acting import acting, attempt, link_to
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick_dataset_version, remember, remembered
-from infra.services import job_requests, privacy_views
+from infra.services import job_requests, privacy_views, training_plan
 from infra.services.job_requests import Protections, TrainingRequest
 
 MODELS = {
@@ -26,13 +28,21 @@ MODELS = {
 }
 LAST_JOB_KEY = "train_last_job_id"
 
+
+def _batch_fits_model() -> None:
+    """On a change of model: the batch shown becomes the one that model trains with (CTGAN: a multiple of pac)."""
+    if "train_batch" in st.session_state:
+        st.session_state["train_batch"] = training_plan.batch_for(st.session_state["train_model"],
+                                                                  st.session_state["train_batch"])
+
+
 st.title("Train")
 who = acting()
 
 detail = pick_dataset_version(
     who, key="train_version", first_step="then choose it here and train a model on it.", preview_rows=0)
 version = detail.summary
-recommendation = detail.profile.recommendation
+suggested = training_plan.auto_choice(detail.profile, epsilon=None).settings
 if detail.profile.pii and not version.edits.removed:
     flagged = ", ".join(sorted({f.column for f in detail.profile.pii}))
     st.warning(f"This version still holds columns that look like personal data: {markdown_literal(flagged)}. "
@@ -40,27 +50,32 @@ if detail.profile.pii and not version.edits.removed:
 
 st.subheader("Model", anchor=False)
 model = st.selectbox("Model", list(MODELS), format_func=lambda m: f"{m} — {MODELS[m]}" if m != "auto" else MODELS[m],
-                     key="train_model")
-if model == "auto":
-    st.info(f"**Auto picks {markdown_literal(recommendation.model)}.** {markdown_literal(recommendation.reason)}",
-            icon=":material/lightbulb:")
-suggested = recommendation.settings or {}
+                     key="train_model", on_change=_batch_fits_model)
+auto_hint = st.empty()  # "Auto picks ...", filled in once the privacy setting below is known
 cells = st.columns(3)
 epochs = cells[0].number_input("Epochs", min_value=1, max_value=10_000, value=int(suggested.get("epochs") or 100),
                                step=1, key="train_epochs",
                                help="Passes over the data. More learns more, and takes longer.")
 batch_size = cells[1].number_input("Batch size", min_value=1, max_value=100_000,
-                                   value=int(suggested.get("batch_size") or 500), step=50, key="train_batch",
-                                   help="Rows per training step.")
+                                   value=training_plan.batch_for(model, int(suggested.get("batch_size") or 500)),
+                                   step=50, key="train_batch", help="Rows per training step.")
 seed = cells[2].number_input("Seed", min_value=0, value=0, step=1, key="train_seed",
                              help="The same seed, data and settings train the same model.")
+
+dp_defaults = training_plan.privacy_defaults(n_rows=version.n_rows)
+# The line a new model joins is named for what trains ("auto" resolved), from the privacy widgets' last values.
+planned_epsilon = st.session_state.get("train_epsilon", dp_defaults.run_epsilon) \
+    if st.session_state.get("train_dp") else None
+planned = training_plan.auto_choice(detail.profile, epsilon=planned_epsilon,
+                                    delta=st.session_state.get("train_delta", dp_defaults.run_delta)).model \
+    if model == "auto" else model
 
 with st.expander("Advanced"):
     a = st.columns(3)
     device = a[0].selectbox("Device", ["auto", "cpu", "cuda"], key="train_device",
                             help="auto: a GPU when the worker has one.")
     model_name = a[1].text_input("Model name", key="train_model_name",
-                                 placeholder=f"{version.dataset_name} ({model})",
+                                 placeholder=f"{version.dataset_name} ({planned})",
                                  help="Training again under the same name adds a version to that model.")
     max_minutes = a[2].number_input("Time cap (minutes)", min_value=0, value=0, step=5, key="train_minutes",
                                     help="Stop after the epoch that crosses this time; 0 = no cap.")
@@ -76,7 +91,7 @@ with st.expander("Advanced"):
 st.subheader("Privacy", anchor=False)
 private = st.toggle("Train with differential privacy", key="train_dp")
 epsilon: float | None = None
-delta = 1e-5
+delta = dp_defaults.run_delta
 budget = attempt("reading the privacy budget", privacy_views.remaining_budget, who.tenant,
                  dataset_id=version.dataset_id, actor=who.actor)
 if private:
@@ -86,20 +101,31 @@ if private:
         "**delta** the small chance that the bound does not hold (keep it well below 1 / rows). The run's "
         "epsilon and delta are charged to the dataset's budget; generating from the model afterwards costs nothing.")
     p = st.columns(2)
-    epsilon = p[0].number_input("Epsilon", min_value=0.01, max_value=100.0, value=1.0, step=0.5, key="train_epsilon")
-    delta = p[1].number_input("Delta", min_value=1e-12, max_value=1e-2, value=1e-5, step=1e-6, format="%.1e",
-                              key="train_delta")
+    epsilon = p[0].number_input("Epsilon", min_value=0.01, max_value=100.0, value=dp_defaults.run_epsilon, step=0.5,
+                                key="train_epsilon")
+    delta = p[1].number_input("Delta", min_value=1e-12, max_value=1e-2, value=dp_defaults.run_delta, step=1e-7,
+                              format="%.1e", key="train_delta")
     if budget is None:
         st.warning("This dataset has no privacy budget yet, so differentially private training is refused. An owner "
                    "or admin sets one on the Privacy page.", icon=":material/shield:")
         link_to("privacy", "Go to Privacy", icon=":material/shield_lock:")
     else:
         st.caption(f"Remaining budget of {markdown_literal(version.dataset_name)}: {markdown_literal(budget.describe())}.")
+        runs = training_plan.runs_left(budget, epsilon=epsilon, delta=delta)
+        st.caption(markdown_literal(runs[:1].upper() + runs[1:] + "."))
         if epsilon > budget.epsilon_remaining:
             st.warning(f"Epsilon {epsilon:g} is more than the {budget.epsilon_remaining:.4g} left.",
                        icon=":material/warning:")
 elif budget is not None:
     st.caption(f"Privacy budget of {markdown_literal(version.dataset_name)}: {markdown_literal(budget.describe())}.")
+
+if model == "auto":
+    choice = training_plan.auto_choice(detail.profile, epsilon=epsilon, delta=delta)
+    auto_hint.info(f"**Auto picks {markdown_literal(choice.model)}.** {markdown_literal(choice.reason)}",
+                   icon=":material/lightbulb:")
+elif model == "ctgan" and training_plan.batch_for(model, int(batch_size)) != int(batch_size):
+    auto_hint.caption(f"CTGAN trains in batches of {training_plan.batch_for(model, int(batch_size))} rows, a multiple "
+                      "of the rows its critic judges together; the run's notes will say so.")
 
 st.subheader("Protections", anchor=False)
 st.caption("They apply with or without differential privacy: rare categories identify people, and so do extremes.")

@@ -2,7 +2,9 @@
 
 A worker starts one per training job so that a time limit or a cancellation can stop the
 training for real, native code included: the worker kills this process. It touches no
-database: it reads the dataset version from the object store, trains with the engine,
+database: it reads the dataset version from the object store, sets the job's holdout aside
+(``infra.services.holdouts``: before anything else reads the rows; only the training part
+reaches the engine, and the holdout's row positions go to the store), trains with the engine,
 uploads a checkpoint every few epochs (so a job taken over after a crash resumes from it),
 saves the model file to the store, and reports to the worker by printing lines
 ``@doppel {json}`` on stdout (anything else on stdout is ignored).
@@ -151,6 +153,29 @@ def _epoch_losses(progress: Any) -> dict[str, float] | None:
     return finite or None
 
 
+def _set_aside_holdout(frame: Any, spec: dict[str, Any], store: Any) -> tuple[Any, Any]:
+    """Split off the job's holdout before anything else reads the rows; returns (training part, record).
+
+    Only the training part goes on to the engine (profiling, transformer, DP preprocessing,
+    model). Rank 0 stores the holdout's row positions (lineage); a resumed attempt draws the
+    same split (same rows, rule and seed) and writes the same object again.
+    """
+    from infra.services.holdouts import HoldoutRule, positions_bytes, set_aside
+
+    rule = HoldoutRule.from_dict(spec["holdout"])
+    parts = set_aside(frame, rule=rule, seed=int(spec["seed"]), positions_key=spec["holdout_key"])
+    record = parts.record
+    if parts.holdout_positions is None:
+        emit("progress", fraction=0.0, message=f"no holdout: {record.reason}")
+    else:
+        if _is_rank_zero():
+            store.put_bytes(spec["holdout_key"], positions_bytes(parts.holdout_positions),
+                            content_type="application/octet-stream")
+        emit("progress", fraction=0.0, message=f"set aside {record.rows:,} of {record.table_rows:,} rows as the "
+                                               f"holdout (seed {record.seed}); training on {record.training_rows:,}")
+    return parts.training, record
+
+
 def train(spec: dict[str, Any]) -> dict[str, Any]:
     """Train as ``spec`` says; returns the result message's fields."""
     import engine
@@ -166,6 +191,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     checkpoints.mkdir(parents=True, exist_ok=True)
     frame = engine.read(store.get_bytes(spec["dataset_key"]), name=spec["dataset_name"])
     emit("progress", fraction=0.0, message=f"read {frame.height:,} rows x {frame.width} columns")
+    frame, holdout = _set_aside_holdout(frame, spec, store)
 
     uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, keys=spec["checkpoint_keys"])
     is_rank_zero = _is_rank_zero()
@@ -207,6 +233,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         "config": saved["config"],
         "metrics": saved["metrics"],
         "privacy": saved.get("privacy"),
+        "holdout": holdout.to_dict(),
         "resumed_from_epoch": resumed_from,
         "epochs_run": len(saved["metrics"].get("history", [])),
         "device": str(getattr(model, "device_", "cpu")),

@@ -5,8 +5,11 @@ distributed job) so that a time limit or a cancellation stops it for real, nativ
 included: the worker kills the child's whole process group. The child reads the dataset
 version, trains, checkpoints to the object store every ``checkpoint_every`` epochs
 (``DOPPEL_CHECKPOINT_EVERY_EPOCHS`` by default) under ``jobs/<job id>/checkpoint.zip`` and
-saves the model to ``models/<model id>/<job id>.zip``. A later attempt of the same job (after
-a crash) finds the checkpoint and resumes from it. When the child has saved the model, the
+saves the model to ``models/<model id>/<job id>.zip``. Before anything reads the rows, the
+child sets the job's holdout aside (``infra.services.holdouts``; the rule travels in the job's
+payload) and stores its row positions under ``models/<model id>/<job id>.holdout.npy``; the
+model version records them in ``metrics["holdout"]`` (lineage). A later attempt of the same
+job (after a crash) draws the same split, finds the checkpoint and resumes from it. When the child has saved the model, the
 runner registers exactly one model version for the job (``catalog.register_model_version``
 is idempotent per job), in the transaction that marks the job succeeded.
 
@@ -50,6 +53,7 @@ from infra.db.models import Job, ModelVersion
 from infra.privacy import check_can_train
 from infra.privacy.job_charges import start_charge
 from infra.services import catalog
+from infra.services.holdouts import RECORD_KEY, HoldoutRule, holdout_key
 from infra.services.quotas import check_storage
 from infra.storage.errors import TransientStorageError
 from workers.context import Completion, JobCancelled, JobContext
@@ -153,6 +157,9 @@ def _spec(ctx: JobContext, *, dataset_key: str, model_id: str, work_dir: Path) -
         "epochs": payload.get("epochs"),
         "device": payload.get("device") or "auto",
         "privacy": payload.get("privacy"),
+        # A job queued before holdouts existed gets the platform's rule as it stands now.
+        "holdout": payload.get("holdout") or HoldoutRule.from_settings(ctx.settings).to_dict(),
+        "holdout_key": holdout_key(model_id, ctx.job_id),
         "checkpoint_every": int(payload.get("checkpoint_every") or ctx.settings.checkpoint_every_epochs),
         "checkpoint_keys": list(checkpoint_keys(ctx.job_id)),
         "model_key": model_key(model_id, ctx.job_id),
@@ -292,7 +299,8 @@ def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: 
             check_storage(session, adding_bytes=int(result["n_bytes"]))
         version = catalog.register_model_version(
             session, model_id=model_id, dataset_version_id=dataset_version_id, model_type=result["model_type"],
-            config=result["config"], metrics=result["metrics"], privacy_spent=result.get("privacy"),
+            config=result["config"], metrics={**result["metrics"], RECORD_KEY: result["holdout"]},
+            privacy_spent=result.get("privacy"),
             object_key=result["object_key"], content_hash=result["sha256"], n_bytes=int(result["n_bytes"]),
             job_id=ctx.job_id, actor=ctx.created_by,
         )
@@ -303,14 +311,18 @@ def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: 
             "object_key": result["object_key"],
             "model_type": result["model_type"],
             "epochs_run": result.get("epochs_run"),
+            "epochs_planned": result["metrics"].get("epochs_planned"),
+            "stopped_early": bool(result["metrics"].get("stopped_early")),
             "resumed_from_epoch": result.get("resumed_from_epoch"),
             "device": result.get("device"),
+            "holdout_rows": result["holdout"]["rows"],
         },
         usage={"cpu_seconds": float(result.get("cpu_seconds") or 0.0),
                "gpu_seconds": float(result.get("gpu_seconds") or 0.0),
                "bytes_stored": float(result["n_bytes"])},
         record=record,
-        discard=lambda: store.delete(result["object_key"]),
+        discard=lambda: [store.delete(key) for key in (result["object_key"], result["holdout"].get("positions_key"))
+                         if key],
         after_commit=lambda: [store.delete(key) for key in checkpoint_keys(ctx.job_id)],
     )
 

@@ -8,12 +8,15 @@ the whole page once, so the page can show what the job produced.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import streamlit as st
 
 from app.components.acting import acting, attempt
 from app.components.literal_text import markdown_literal
+from app.components.run_facts import EPOCHLESS, has_epochs, stopped_early_text
+from app.failures import ui_words
 from app.components.training_charts import loss_figure
 from infra.services import job_board
 from infra.services.job_board import JobView
@@ -42,6 +45,27 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds} s"
 
 
+_EPOCH_MESSAGE = re.compile(r"epoch (\d+)/(\d+)")  # the training process's progress message
+
+
+def progress_text(job: JobView) -> str:
+    """The words beside a job's progress bar: ``"40% · epoch 2/5"``, ``"stopped early at epoch 4 of 5"``.
+
+    A training that early stopping ended says so instead of "100% · epoch 4/5"; a model whose
+    "epochs" are rounds of estimation (MST) counts rounds, not epochs.
+    """
+    result = job.result or {}
+    if job.kind == "train" and job.state == "succeeded" and result.get("stopped_early") \
+            and isinstance(result.get("epochs_run"), int):
+        return stopped_early_text(result["epochs_run"], result.get("epochs_planned"))
+    percent = int(round(job.progress * 100))
+    detail = job.message or ("waiting for a worker" if job.state == "queued" else "")
+    kind = (job.payload or {}).get("model_kind") or result.get("model_type")
+    if job.kind == "train" and detail and not has_epochs(kind):
+        detail = _EPOCH_MESSAGE.sub(lambda m: f"{EPOCHLESS[kind]} {m[1]} of {m[2]}", detail)
+    return f"{percent}%" + (f" · {detail}" if detail else "")
+
+
 def job_card(job: JobView, *, key: str, cancellable: bool = True) -> None:
     """One job: title, state, progress bar with its message and the time left, error, cancel."""
     words, icon = STATE_WORDS.get(job.state, (job.state, ":material/help:"))
@@ -54,9 +78,7 @@ def job_card(job: JobView, *, key: str, cancellable: bool = True) -> None:
                                     actor=acting().actor)
                 if cancelled is not None:
                     st.rerun()
-        percent = int(round(job.progress * 100))
-        detail = markdown_literal(job.message) if job.message else ("waiting for a worker" if job.state == "queued" else "")
-        st.progress(min(max(job.progress, 0.0), 1.0), text=f"{percent}% {('· ' + detail) if detail else ''}")
+        st.progress(min(max(job.progress, 0.0), 1.0), text=markdown_literal(progress_text(job)))
         facts = [f"started {job.started_at:%H:%M:%S} UTC" if job.started_at else f"queued {job.created_at:%H:%M:%S} UTC"]
         if job.elapsed_s is not None:
             facts.append(f"{'took' if not job.active else 'running for'} {duration_text(job.elapsed_s)}")
@@ -68,7 +90,8 @@ def job_card(job: JobView, *, key: str, cancellable: bool = True) -> None:
             facts.append(f"attempt {job.attempts} of {job.max_attempts}")
         st.caption(" · ".join(facts))
         if job.state == "failed":
-            st.error(markdown_literal(job.error or "The job failed without saying why."), icon=":material/error:")
+            st.error(markdown_literal(ui_words(job.error or "The job failed without saying why.")),
+                     icon=":material/error:")
         if job.active:
             live_loss_chart(job, key=key)
 
@@ -102,4 +125,4 @@ def _live_job(job_id: str, key: str) -> None:
         st.rerun(scope="app")  # the page shows what the job produced
 
 
-__all__ = ["REFRESH_S", "STATE_WORDS", "duration_text", "follow_job", "job_card", "live_loss_chart"]
+__all__ = ["REFRESH_S", "STATE_WORDS", "duration_text", "follow_job", "job_card", "live_loss_chart", "progress_text"]

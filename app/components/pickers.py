@@ -4,6 +4,12 @@ Saving a dataset version, starting a job, finishing a generation or a report rem
 object in ``st.session_state`` (``remember``); the next page's selector starts on it. So the
 journey Data -> Profile -> Train -> Jobs -> Generate -> Quality needs no re-picking.
 
+A selector's own widget key is the one state of what it selects: ``pick`` returns the item the
+widget holds. ``remember`` moves every selector of that kind to the new object the next time
+it is drawn, by setting its widget value through ``st.session_state`` before the widget is
+created; Streamlit then sends the browser the new value (a selector whose state was merely
+dropped would keep showing, and sending back, the old choice).
+
 ``pick_dataset_version`` is the top of a page that works on one dataset version (Profile,
 Train): list the versions, say what to do first when there are none, pick one, read it.
 """
@@ -33,15 +39,15 @@ SELECTED = {
 def remember(kind: str, object_id: str | None) -> None:
     """Make ``object_id`` the current ``kind`` (a key of ``SELECTED``) for the next pages.
 
-    The selectors of that kind forget their own choice, so they start on ``object_id``.
+    Every selector of that kind moves to ``object_id`` when it is next drawn (see ``pick``).
     """
     st.session_state[SELECTED[kind]] = object_id
-    for widget_key in st.session_state.get(_widgets_key(kind), ()):
-        st.session_state.pop(widget_key, None)
+    st.session_state[_synced_key(kind)] = set()
 
 
-def _widgets_key(kind: str) -> str:
-    return f"{SELECTED[kind]}__widgets"
+def _synced_key(kind: str) -> str:
+    """Where the widget keys that already show the remembered ``kind`` are listed."""
+    return f"{SELECTED[kind]}__synced"
 
 
 def remembered(kind: str) -> str | None:
@@ -59,20 +65,47 @@ def pick(
     describe: Callable[[T], str],
     help: str | None = None,  # noqa: A002 - Streamlit's word
 ) -> T | None:
-    """A selectbox over ``items`` that starts on the remembered ``kind`` and remembers the choice."""
+    """A selectbox over ``items`` whose widget key ``key`` holds the chosen id; it remembers the choice.
+
+    It starts on the remembered ``kind`` and moves to an object remembered since it was last
+    drawn; otherwise it keeps the user's choice (the first item when that choice is gone).
+    """
     if not items:
         return None
     by_id = {ident(item): item for item in items}
     ids = list(by_id)
+    labels = option_labels(ids, [describe(by_id[i]) for i in ids])
     current = remembered(kind)
-    index = ids.index(current) if current in ids else 0
-    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: describe(by_id[i]), key=key, help=help)
+    synced: set[str] = st.session_state.setdefault(_synced_key(kind), set())
+    shown = st.session_state.get(key)
+    if current in ids and (key not in synced or shown not in ids):
+        st.session_state[key] = current
+    elif shown not in ids:
+        st.session_state[key] = ids[0]
+    elif st.session_state.get(_label_key(key)) != labels[shown]:
+        st.session_state[key] = shown  # same item, new words: send the browser the new label
+    chosen = st.selectbox(label, ids, format_func=lambda i: labels.get(i, str(i)), key=key, help=help)
     item = by_id.get(chosen, items[0])
     st.session_state[SELECTED[kind]] = ident(item)
-    widgets = st.session_state.setdefault(_widgets_key(kind), [])
-    if key not in widgets:
-        widgets.append(key)
+    st.session_state[_label_key(key)] = labels[ident(item)]
+    synced.add(key)  # it shows the remembered object now; only a new ``remember`` moves it again
     return item
+
+
+def option_labels(ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
+    """``{id: text}``, where a text shared by several ids gets the id's first 8 characters added.
+
+    A selectbox travels between the browser and the server by its label: two options with the
+    same label would be one option.
+    """
+    counts: dict[str, int] = {}
+    for text in texts:
+        counts[text] = counts.get(text, 0) + 1
+    return {i: (f"{text} · {i[:8]}" if counts[text] > 1 else text) for i, text in zip(ids, texts)}
+
+
+def _label_key(key: str) -> str:
+    return f"{key}__label"
 
 
 def pick_dataset_version(who: Acting, *, key: str, first_step: str,
@@ -98,4 +131,4 @@ def pick_dataset_version(who: Acting, *, key: str, first_step: str,
     return detail
 
 
-__all__ = ["SELECTED", "pick", "pick_dataset_version", "remember", "remembered"]
+__all__ = ["SELECTED", "option_labels", "pick", "pick_dataset_version", "remember", "remembered"]

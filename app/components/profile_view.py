@@ -14,6 +14,8 @@ import streamlit as st
 
 from app.components.column_charts import column_figure, no_chart_reason
 from app.components.literal_text import markdown_literal
+from app.components.table_widths import fitting_widths, localized, percent
+from app.components.name_value import name_value_table
 from engine.profiling import Profile
 from infra.services.datasets import UploadedProfile
 
@@ -74,7 +76,7 @@ def _recommendation(profile: Profile) -> None:
     )
     if rec.settings:
         with st.expander("Suggested training settings"):
-            st.json(rec.settings, expanded=2)
+            st.dataframe(name_value_table(rec.settings), hide_index=True)
 
 
 def _warnings(profile: Profile) -> None:
@@ -137,16 +139,23 @@ def schema_table(profile: Profile) -> pl.DataFrame:
     )
 
 
+def schema_column_config(table: pl.DataFrame) -> dict[str, Any]:
+    """The schema table's ``column_config``: formats, and widths that show every value in full."""
+    widths = fitting_widths(table, shown={"nulls": percent, "distinct": localized})
+    config: dict[str, Any] = {name: st.column_config.Column(width=width) for name, width in widths.items()}
+    config["nulls"] = st.column_config.NumberColumn(format="percent", width=widths["nulls"])
+    config["distinct"] = st.column_config.NumberColumn(format="localized", width=widths["distinct"])
+    return config
+
+
 def _schema(profile: Profile) -> None:
     st.subheader("Schema", anchor="schema")
+    table = schema_table(profile)
     st.dataframe(
-        schema_table(profile),
+        table,
         hide_index=True,
         height=table_height(profile.n_columns),
-        column_config={
-            "nulls": st.column_config.NumberColumn(format="percent"),
-            "distinct": st.column_config.NumberColumn(format="localized"),
-        },
+        column_config=schema_column_config(table),
     )
 
 

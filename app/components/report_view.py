@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from app.components.literal_text import markdown_literal, plotly_literal
+from app.failures import ui_words
 
 VERDICTS = {
     "pass": ("Every blocking quality gate passed.", "success", ":material/check_circle:"),
@@ -61,7 +62,7 @@ def gates_table(document: dict[str, Any]) -> pl.DataFrame:
             "value": [_number(g.get("value"), 4) for g in gates],
             "threshold": [f"{g.get('comparison', '')} {_number(g.get('threshold'), 3)}".strip() for g in gates],
             "holdout": [_number(g.get("reference"), 4) for g in gates],
-            "detail": [str(g.get("message", "")) for g in gates],
+            "detail": [ui_words(str(g.get("message", ""))) for g in gates],
         },
         schema={"status": pl.String, "pillar": pl.String, "gate": pl.String, "value": pl.String,
                 "threshold": pl.String, "holdout": pl.String, "detail": pl.String},
@@ -121,7 +122,7 @@ def render_report(document: dict[str, Any], *, key: str = "report") -> None:
     st.subheader("Recommendations", anchor=False)
     recommendations = document.get("recommendations") or []
     if recommendations:
-        st.markdown("\n".join(f"- {markdown_literal(r)}" for r in recommendations))
+        st.markdown("\n".join(f"- {markdown_literal(ui_words(r))}" for r in recommendations))
     else:
         st.caption("No recommendations: nothing to change.")
 
@@ -157,7 +158,7 @@ def render_report(document: dict[str, Any], *, key: str = "report") -> None:
     notes = document.get("notes") or []
     if notes:
         with st.expander("Notes"):
-            st.markdown("\n".join(f"- {markdown_literal(n)}" for n in notes))
+            st.markdown("\n".join(f"- {markdown_literal(ui_words(n))}" for n in notes))
 
 
 def _grid(figures: list[go.Figure], *, key: str, per_row: int = FIGURES_PER_ROW) -> None:

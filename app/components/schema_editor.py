@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from app.components.table_widths import fitting_widths, text_width
 from infra.services.stored_profiles import EDITABLE_TYPES, ColumnEdits
 
 TYPE_HELP = (
@@ -64,6 +65,24 @@ def edits_from(original: pl.DataFrame, edited: pl.DataFrame) -> ColumnEdits:
     return ColumnEdits(types=types, keys=tuple(keys), pii=tuple(pii), drop=tuple(drop))
 
 
+def editor_column_config(table: pl.DataFrame) -> dict[str, Any]:
+    """The editor's ``column_config``: the type selector, the checkboxes, and widths that fit every value.
+
+    The type column is as wide as its longest option, so a type picked later is not cut either.
+    """
+    widths = fitting_widths(table)
+    widths["type"] = max(widths["type"], *(text_width(option, extra_px=24) for option in EDITABLE_TYPES))
+    config: dict[str, Any] = {name: st.column_config.Column(width=width) for name, width in widths.items()}
+    config["type"] = st.column_config.SelectboxColumn("type", options=list(EDITABLE_TYPES), required=True,
+                                                      help=TYPE_HELP, width=widths["type"])
+    config["key"] = st.column_config.CheckboxColumn(
+        "key", help="A key: regenerated as new unique values, never learned.", width=widths["key"])
+    config["personal data"] = st.column_config.CheckboxColumn(
+        "personal data", help="Holds personal data: removed before training.", width=widths["personal data"])
+    config["drop"] = st.column_config.CheckboxColumn("drop", help="Removed before training.", width=widths["drop"])
+    return config
+
+
 def schema_editor(profile: Any, *, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Draw the editor; returns (the original table, the edited table)."""
     original = schema_frame(profile)
@@ -72,18 +91,11 @@ def schema_editor(profile: Any, *, key: str) -> tuple[pl.DataFrame, pl.DataFrame
         key=key,
         hide_index=True,
         disabled=["column", "inferred", "looks like", "why this type"],
-        column_config={
-            "type": st.column_config.SelectboxColumn("type", options=list(EDITABLE_TYPES), required=True,
-                                                     help=TYPE_HELP),
-            "key": st.column_config.CheckboxColumn("key", help="A key: regenerated as new unique values, never learned."),
-            "personal data": st.column_config.CheckboxColumn(
-                "personal data", help="Holds personal data: removed before training."),
-            "drop": st.column_config.CheckboxColumn("drop", help="Removed before training."),
-        },
+        column_config=editor_column_config(original),
     )
     if not isinstance(edited, pl.DataFrame):
         edited = pl.DataFrame(edited)
     return original, edited
 
 
-__all__ = ["TYPE_HELP", "edits_from", "schema_editor", "schema_frame"]
+__all__ = ["TYPE_HELP", "editor_column_config", "edits_from", "schema_editor", "schema_frame"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from engine.profiling.results import ColumnProfile, ModelRecommendation, PIIFinding
+from engine.profiling.results import ColumnProfile, ModelRecommendation, PIIFinding, Profile
 from engine.schema import SemanticType
 
 # (max rows, epochs, batch size, max training minutes), first matching row wins.
@@ -23,6 +23,7 @@ SIZE_RULES = (
 )
 # The design's rare-category protection: categories seen fewer times are merged.
 RARE_CATEGORY_MIN_COUNT = 5
+_ROLE_WORDS = {"regenerate": "regenerated as keys", "fake": "faked", "copy": "copied", "drop": "left out"}
 
 
 def recommend(
@@ -56,15 +57,27 @@ def recommend(
         "differential_privacy_suggested": bool(pii),
         "columns": roles,
     }
+    others = ", ".join(f"{len(names)} {_ROLE_WORDS[role]}" for role, names in roles.items()
+                       if role != "learn" and names)
     reason = (
         f"argn is the default model: it learns mixed column types and supports conditional sampling. "
-        f"{n_rows:,} rows x {len(roles['learn'])} learned columns -> {epochs} epochs, batch {settings['batch_size']}, "
-        f"at most {minutes} minutes."
+        f"{n_rows:,} rows x {len(roles['learn'])} learned columns{f' ({others})' if others else ''} -> "
+        f"{epochs} epochs, batch {settings['batch_size']}, at most {minutes} minutes."
     )
     if pii:
         reason += " The table holds personal data, so training with differential privacy is suggested."
     reason += " Multi-table and sequence models, and automatic model search, are not chosen by this rule yet."
     return ModelRecommendation(model="argn", settings=settings, reason=reason)
+
+
+def recommend_for(profile: Profile) -> ModelRecommendation:
+    """The recommendation for ``profile`` as it is now.
+
+    A stored profile whose columns were edited after profiling (a column dropped, a type
+    corrected) still carries the recommendation made for the old columns; this recomputes it
+    from the columns and PII findings it holds, so it never counts a column that is gone.
+    """
+    return recommend(n_rows=profile.n_rows, columns=profile.columns, pii=profile.pii)
 
 
 def _size_rule(n_rows: int) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import ConfigError, InputError
 from engine.quality.columns import prepare
 from engine.quality.config import QualityConfig
-from engine.quality.gates import compute_scores, evaluate_gates, recommend
+from engine.quality.gates import ModelContext, compute_scores, evaluate_gates, recommend
 from engine.quality.report import QualityReport, jsonable
 
 ProgressCallback = Callable[[str, float], None]
@@ -34,6 +34,7 @@ def assess(
     config: Mapping[str, Any] | QualityConfig | None = None,
     seed: int = 0,
     on_progress: ProgressCallback | None = None,
+    model: Mapping[str, Any] | ModelContext | None = None,
 ) -> QualityReport:
     """Assess ``synthetic`` against ``real`` (the rows the generator trained on).
 
@@ -45,6 +46,9 @@ def assess(
     ``config['utility']['auto_target']`` is False. ``config``: see ``QualityConfig``
     (gate thresholds, column kinds, sample caps, privacy settings). Frames are polars or
     pandas DataFrames. ``on_progress(step, fraction)`` is called as the stages complete.
+    ``model``: what the synthetic data came from, ``{"kind": "ctgan", "private": False}``
+    (``ModelContext``): the recommendations then never suggest that model again, nor
+    differential privacy for a model trained with it; the report records it in ``inputs``.
 
     The numeric libraries run on ``config['threads']`` threads (default 1). Their default, one
     busy-waiting thread per core, is 10-100x slower, not faster, as soon as another process
@@ -52,12 +56,13 @@ def assess(
     scale by running more assessments side by side, not more threads inside one.
     """
     cfg = QualityConfig.from_mapping(config)
+    context = ModelContext.coerce(dict(model) if isinstance(model, Mapping) else model)
     _load_native_libraries("utility" in cfg.pillars and cfg.utility.enabled)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=cfg.threads):
         return _assess(real=real, synthetic=synthetic, holdout=holdout, target=target, cfg=cfg, seed=seed,
-                       on_progress=on_progress)
+                       model=context, on_progress=on_progress)
 
 
 def _load_native_libraries(utility: bool) -> None:
@@ -81,6 +86,7 @@ def _assess(
     cfg: QualityConfig,
     seed: int,
     on_progress: ProgressCallback | None,
+    model: ModelContext,
 ) -> QualityReport:
     from engine import __version__
 
@@ -168,7 +174,7 @@ def _assess(
     gates = evaluate_gates(fidelity=fidelity, utility=utility, privacy=privacy, gates=cfg.gates, skipped_reasons=reasons)
     scores, components = compute_scores(fidelity=fidelity, utility=utility, privacy=privacy,
                                         synthetic_rows=prep.synthetic.n_rows)
-    recommendations = recommend(gates, fidelity=fidelity, utility=utility, privacy=privacy)
+    recommendations = recommend(gates, fidelity=fidelity, utility=utility, privacy=privacy, model=model)
     for part in (fidelity, utility, privacy):
         if part is not None:
             notes.extend(part.get("notes", []))
@@ -186,6 +192,7 @@ def _assess(
             "target": utility["target"] if utility is not None else target,
             "target_source": target_source if target is not None else None,
             "seed": seed,
+            **({"model": model.to_dict()} if model != ModelContext() else {}),
         },
         fidelity=jsonable(fidelity) if fidelity is not None else None,
         utility=jsonable(utility) if utility is not None else None,

@@ -237,11 +237,67 @@ def compute_scores(
     return scores, components
 
 
+# Models tried first when another one is suggested; MST's "epochs" are estimation rounds, not passes.
+_SUGGESTED_MODELS = ("argn", "tvae", "ctgan")
+_NO_EPOCHS = frozenset({"mst"})
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What the synthetic data came from, so that advice never suggests what was already done.
+
+    ``kind``: the model kind ("ctgan", "argn", "mst", ...; None: unknown). ``private``: it was
+    trained with differential privacy. ``engine.assess(model=...)`` takes this or its dict.
+    """
+
+    kind: str | None = None
+    private: bool = False
+
+    @classmethod
+    def coerce(cls, value: Any) -> ModelContext:
+        """``value`` as a ``ModelContext``: None, an instance, or ``{"kind": ..., "private": ...}``."""
+        from engine.errors import ConfigError
+
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict) or set(value) - {"kind", "private"}:
+            raise ConfigError(f"model must be None or a dict with 'kind' and 'private'; got {value!r}")
+        kind, private = value.get("kind"), value.get("private", False)
+        if kind is not None and (not isinstance(kind, str) or not kind.strip()):
+            raise ConfigError(f"model['kind'] must be a model kind such as 'ctgan'; got {kind!r}")
+        if not isinstance(private, bool):
+            raise ConfigError(f"model['private'] must be True or False; got {private!r}")
+        return cls(kind=kind.strip().lower() if kind else None, private=private)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "private": self.private}
+
+    def other_models(self) -> str:
+        """``"another model (for example 'tvae' or 'ctgan')"``: never the model the report is about."""
+        others = [k for k in _SUGGESTED_MODELS if k != self.kind][:2]
+        than = f" than {self.kind!r}" if self.kind else ""
+        return f"another model{than} (for example {' or '.join(repr(k) for k in others)})"
+
+    def less_memorising(self) -> str:
+        """What makes a model keep less of its training rows: DP for a model without it, a smaller epsilon with it."""
+        fewer = "" if self.kind in _NO_EPOCHS else "for fewer epochs, "
+        if self.private:
+            return f"train with a smaller epsilon, {fewer}or raise the rare-category k"
+        return f"train with differential privacy (a privacy budget epsilon), {fewer}or raise the rare-category k"
+
+
 def recommend(
     gates: list[GateResult], *, fidelity: dict[str, Any] | None, utility: dict[str, Any] | None,
-    privacy: dict[str, Any] | None,
+    privacy: dict[str, Any] | None, model: ModelContext | dict[str, Any] | None = None,
 ) -> list[str]:
-    """Plain-language advice from the failures: which columns, and what to try."""
+    """Plain-language advice from the failures: which columns, and what to try.
+
+    ``model`` (``ModelContext``): the model the report is about. The advice never suggests that
+    model again, nor differential privacy for a model trained with it (a smaller epsilon then).
+    """
+    model = ModelContext.coerce(model)
     out: list[str] = []
     by_name = {g.name: g for g in gates}
     columns = {c["name"]: c for c in (fidelity or {}).get("columns", [])}
@@ -251,8 +307,8 @@ def recommend(
         names = [o["column"] for o in g.offenders]
         listed = ", ".join(f"{o['column']} ({o['metric'].upper()} {o['value']:.2f})" for o in g.offenders[:6])
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
-        text = (f"The distributions of {listed}{more} are off. Train longer (more epochs) or try another model "
-                "(for example 'tvae' or 'argn' instead of 'ctgan').")
+        longer = "Train longer (more epochs)" if model.kind not in _NO_EPOCHS else "Train with more estimation rounds"
+        text = f"The distributions of {listed}{more} are off. {longer} or try {model.other_models()}."
         nulls = [n for n in names if abs(columns[n]["null_share_real"] - columns[n]["null_share_synthetic"]) > 0.05]
         if nulls:
             text += (" The null share differs in " + ", ".join(
@@ -268,29 +324,30 @@ def recommend(
     if g is not None and g.failed:
         pairs = "; ".join(f"{' and '.join(o['columns'])} ({o['measure'].replace('_', ' ')} differs by {o['value']:.2f})"
                           for o in g.offenders[:4])
+        instead = ("" if model.kind == "argn" else
+                   ", or use a model that learns dependencies between columns (an autoregressive model such as 'argn')")
+        larger = ("; a larger epsilon keeps more of the structure" if model.private else "" if model.kind is not None
+                  else "; with differential privacy, a larger epsilon keeps more of the structure")
         out.append(f"Relationships between columns are lost: {pairs}. The model matches the columns one by one "
-                   "but not how they go together: train longer, or use a model that learns dependencies between "
-                   "columns (an autoregressive model such as 'argn'); with differential privacy, a larger epsilon "
-                   "keeps more of the structure.")
+                   f"but not how they go together: train longer{instead}{larger}.")
 
     g = by_name.get("utility_ratio")
     if g is not None and g.failed and utility is not None:
         m = utility["primary_metric"].upper()
         out.append(f"A model trained on the synthetic data reaches {g.value:.0%} of the real-trained {m} for "
                    f"{utility['target']!r}. Train longer, sample with the target's real balance (conditional "
-                   "sampling), or try another model.")
+                   f"sampling), or try {model.other_models()}.")
 
     g = by_name.get("membership_inference")
     if g is not None and g.failed:
         out.append(f"Membership inference succeeds (advantage up to {g.value:.0%}, limit {g.threshold:.0%}): the "
-                   "model memorises training rows. Train with differential privacy (engine.Privacy(epsilon=...)), "
-                   "for fewer epochs, or raise the rare-category k.")
+                   f"model memorises training rows. {model.less_memorising().capitalize()}.")
 
     g = by_name.get("exact_copies")
     if g is not None and g.failed:
         text = (f"{int(g.value)} synthetic row(s) copy rare training rows beyond what unseen real data matches. "
-                "Do not release them as they are: train with differential privacy or for fewer epochs, raise the "
-                "rare-category k, or remove the copies before release.")
+                f"Do not release them as they are: {model.less_memorising().replace(', or raise', ', raise')}, "
+                "or remove the copies before release.")
         if (privacy or {}).get("metrics", {}).get("holdout_exact_copy_share") is None:
             text += (" Without a holdout every coincidence counts, even the ones fresh real rows would produce "
                      "too: pass holdout= (real rows the generator never saw) to allow for those.")
@@ -300,7 +357,9 @@ def recommend(
     dcr = metrics.get("dcr_share")
     if dcr is not None and dcr > 0.6 and not any(by_name[n].failed for n in ("membership_inference", "exact_copies") if n in by_name):
         out.append(f"{dcr:.0%} of synthetic rows are closer to the training rows than to unseen rows (0.5 is ideal): "
-                   "no gate fails, but the data leans towards its training set; fewer epochs or DP would loosen it.")
+                   "no gate fails, but the data leans towards its training set; "
+                   + ("a smaller epsilon" if model.private else "differential privacy")
+                   + ("" if model.kind in _NO_EPOCHS else " or fewer epochs") + " would loosen it.")
 
     acc = (fidelity or {}).get("accuracy", {})
     gap = (acc.get("gap") or {}).get("overall")

@@ -161,7 +161,7 @@ main{max-width:1200px;margin:0 auto;padding:24px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px 20px;margin:16px 0}
 h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:0;font-size:20px} h3{font-size:16px}
 table{border-collapse:collapse;width:100%;font-size:14px} th,td{border-bottom:1px solid #d8dee4;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa} td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px}
 .verdict{font-size:18px;padding:4px 14px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-top:12px}
@@ -179,8 +179,12 @@ def _badge(status: str, extra: str = "") -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """An HTML table; the ``numeric`` columns are right-aligned, their header cells with them (class ``num``)."""
     numeric = numeric or set()
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    if any(len(row) != len(headers) for row in rows):
+        raise ValueError(f"a table row has other cells than its {len(headers)} headers")  # a bug of the report page
+    head = "".join(f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>"
+                   for i, h in enumerate(headers))
     body = "".join(
         "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows
@@ -255,7 +259,7 @@ def render_html(report: dict[str, Any]) -> str:
             + f'<p class="muted">Trivariate accuracy over {acc["triples_sampled"]:,} of {acc["triples_total"]:,} column triples.</p>'
             + "<h3>Per column</h3>"
             + _table(["column", "kind", "metric", "distance", "holdout distance", "nulls real / synthetic", "accuracy", "ceiling"],
-                     col_rows, {3, 4, 6, 7})
+                     col_rows, {3, 4, 5, 6, 7})
             + f'<h3>Largest pair differences ({fid["pairs"]["compared"]:,} of {fid["pairs"]["total"]:,} pairs compared)</h3>'
             + _table(["pair", "measure", "real", "synthetic", "difference", "holdout difference", "contingency similarity"],
                      pair_rows, {2, 3, 4, 5, 6})

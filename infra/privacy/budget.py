@@ -81,6 +81,27 @@ class BudgetStatus:
             f"({self.delta_spent:.6g} spent, {self.delta_reserved:.6g} reserved)"
         )
 
+    def runs_left(self, epsilon: float, delta: float, *, most: int = 10_000) -> int:
+        """How many more training runs charging (epsilon, delta) each fit, up to ``most``.
+
+        Each charge is checked the way ``reserve`` checks it (the same IEEE sums, no rounding
+        in the user's favour), so the count is what the ledger will accept, one run after another.
+        """
+        epsilon, delta = amounts(epsilon, delta)
+        reserved_epsilon, reserved_delta, n = self.epsilon_reserved, self.delta_reserved, 0
+        while (n < most and self.epsilon_spent + (reserved_epsilon + epsilon) <= self.epsilon_cap
+               and self.delta_spent + (reserved_delta + delta) <= self.delta_cap):
+            reserved_epsilon, reserved_delta, n = reserved_epsilon + epsilon, reserved_delta + delta, n + 1
+        return n
+
+    def describe_runs(self, epsilon: float, delta: float) -> str:
+        """"this dataset's budget allows 3 more runs of epsilon 1, delta 1e-6" (or "no more runs ...: ...")."""
+        n = self.runs_left(epsilon, delta)
+        size = f"epsilon {short_number(epsilon)}, delta {short_number(delta)}"
+        if n == 0:
+            return f"this dataset's budget allows no more runs of {size}: {self.describe()}"
+        return f"this dataset's budget allows {n} more run{'s' if n != 1 else ''} of {size}"
+
     @classmethod
     def of(cls, budget: PrivacyBudget) -> BudgetStatus:
         return cls(budget.dataset_id, budget.epsilon_cap, budget.delta_cap, budget.epsilon_spent, budget.delta_spent,
@@ -117,6 +138,11 @@ def _caps(epsilon_cap: Any, delta_cap: Any) -> tuple[float, float]:
     if not 0 < delta_cap < 1:
         raise ConfigError(f"delta_cap must lie in (0, 1); got {delta_cap!r}")
     return epsilon_cap, delta_cap
+
+
+def short_number(value: float) -> str:
+    """A privacy amount as people write it: 1, 0.5, 1e-6 (not 1e-06)."""
+    return f"{value:.6g}".replace("e-0", "e-").replace("e+0", "e+")
 
 
 def amounts(epsilon: Any, delta: Any) -> tuple[float, float]:

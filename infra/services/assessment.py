@@ -1,7 +1,16 @@
 """Use case: assess a generated dataset (the quality report), as a background job.
 
-    job = submit_assessment("acme", generated_dataset_id=g.id, holdout_dataset_version_id=h.id,
-                            target="income", actor=user)
+    choice = default_holdout("acme", g.id, actor=user)   # the model's own holdout, or None
+    job = submit_assessment("acme", generated_dataset_id=g.id, target="income", actor=user)
+
+The holdout (real rows the model never saw) is the yardstick of the privacy gates. By default
+it is the one its training job set aside (``infra.services.holdouts``): the model version
+records the row positions, and the worker rebuilds the holdout and the training part from the
+dataset version; the report then compares the synthetic rows with the training part (``real``,
+the rows the model did see) and with that holdout. ``holdout_dataset_version_id`` names another
+version instead; ``use_model_holdout=False`` assesses without one. A model without a holdout
+(its table was too small to spare one, or it predates holdouts) is assessed against its whole
+version, and the report says that the privacy gates had no unseen rows to compare with.
 
 Checks before anything starts: the acting user's role (``job.start``: member or higher), the
 generated dataset (and the holdout version, if given) exist for this tenant and have stored
@@ -11,14 +20,72 @@ data; the quotas. The job goes to the tenant tier's ``cpu`` queue; the worker ru
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError, InputError
-from infra.db import Database, TenantSession
+from infra.db import Database, TenantSession, tenant_session
 from infra.db.models import Job
 from infra.jobs.submit import submit
 from infra.services import catalog
 from infra.services.authz import Actor, require_actor, require_permission
+from infra.services.holdouts import HoldoutRecord, record_of
+
+HOLDOUT_SOURCES = ("model_version", "dataset_version", "none")
+"""Where an assessment's holdout comes from: the model's own, another dataset version, nowhere."""
+
+
+@dataclass(frozen=True)
+class HoldoutChoice:
+    """The holdout a model version's training set aside: what the Quality page offers by default."""
+
+    model_version_id: str
+    model_label: str  # "adult (argn) v2"
+    dataset_version_id: str
+    dataset_label: str  # "adult v1"
+    rows: int
+    training_rows: int
+    share: float
+    seed: int
+    stratify: str | None = None
+
+    @property
+    def description(self) -> str:
+        """One sentence for the page: which rows, from where, set aside when."""
+        strata = f", stratified on {self.stratify}" if self.stratify else ""
+        return (f"{self.rows:,} rows of {self.dataset_label} that {self.model_label} never saw: set aside when it was "
+                f"trained ({self.share:.0%}, seed {self.seed}{strata}); it trained on the other "
+                f"{self.training_rows:,} rows")
+
+
+def _model_holdout(session: TenantSession, generated_dataset_id: str) -> tuple[Any, HoldoutRecord | None]:
+    generated = catalog.get_generated_dataset(session, generated_dataset_id)
+    model_version = catalog.get_model_version(session, generated.model_version_id)
+    return model_version, record_of(model_version.metrics)
+
+
+def default_holdout(tenant: str, generated_dataset_id: str, *, actor: Actor,
+                    database: Database | None = None) -> HoldoutChoice | None:
+    """The holdout ``submit_assessment`` uses when none is named: the one the generating model's
+    training set aside; None when that model has none (a small table, or trained before holdouts).
+
+    ``actor`` needs ``report.view``.
+    """
+    actor = require_actor(actor)
+    with tenant_session(tenant, database=database) as session:
+        require_permission(session, actor, "report.view")
+        model_version, record = _model_holdout(session, generated_dataset_id)
+        if record is None or not record.has_holdout or record.share is None:
+            return None
+        dataset_version = catalog.get_dataset_version(session, model_version.dataset_version_id)
+        dataset = catalog.get_dataset(session, dataset_version.dataset_id)
+        model = catalog.get_model(session, model_version.model_id)
+        return HoldoutChoice(
+            model_version_id=model_version.id, model_label=f"{model.name} v{model_version.version}",
+            dataset_version_id=dataset_version.id, dataset_label=f"{dataset.name} v{dataset_version.version}",
+            rows=record.rows, training_rows=record.training_rows, share=float(record.share), seed=record.seed,
+            stratify=record.stratify,
+        )
 
 
 def submit_assessment(
@@ -27,6 +94,7 @@ def submit_assessment(
     generated_dataset_id: str,
     actor: Actor,
     holdout_dataset_version_id: str | None = None,
+    use_model_holdout: bool = True,
     target: str | None = None,
     config: dict[str, Any] | None = None,
     seed: int = 0,
@@ -34,6 +102,9 @@ def submit_assessment(
 ) -> Job:
     """Queue the assessment of ``generated_dataset_id``; returns the job (state ``queued``).
 
+    The holdout: ``holdout_dataset_version_id`` if given, else the model's own
+    (``default_holdout``) unless ``use_model_holdout`` is False, else none. The job's payload
+    says which (``holdout_source``: one of ``HOLDOUT_SOURCES``).
     ``actor``: the signed-in user, who needs the ``job.start`` permission (``PermissionDeniedError``).
     """
     actor = require_actor(actor)
@@ -47,14 +118,20 @@ def submit_assessment(
         generated = catalog.get_generated_dataset(session, generated_dataset_id)
         if not generated.object_key:
             raise InputError(f"generated dataset {generated_dataset_id} has no stored data")
+        _, record = _model_holdout(session, generated.id)
         if holdout_dataset_version_id is not None:
             holdout = catalog.get_dataset_version(session, holdout_dataset_version_id)
             if not holdout.object_key:
                 raise InputError(f"holdout dataset version {holdout_dataset_version_id} has no stored data")
+            source = "dataset_version"
+        elif use_model_holdout and record is not None and record.has_holdout:
+            source = "model_version"
+        else:
+            source = "none"
         return {"generated_dataset_id": generated.id, "holdout_dataset_version_id": holdout_dataset_version_id,
-                "target": target, "config": config, "seed": seed}
+                "holdout_source": source, "target": target, "config": config, "seed": seed}
 
     return submit(tenant, kind="assess", actor=actor.label, prepare=prepare, database=database)
 
 
-__all__ = ["submit_assessment"]
+__all__ = ["HOLDOUT_SOURCES", "HoldoutChoice", "default_holdout", "submit_assessment"]

@@ -63,6 +63,8 @@ class TrainingRequest:
     protections: Protections = field(default_factory=Protections)
     advanced: dict[str, Any] = field(default_factory=dict)  # other model parameters (validation_share, …)
     transformer: dict[str, Any] = field(default_factory=dict)  # other transformer parameters (n_modes, …)
+    holdout_share: float | None = None  # None: the platform's share (DOPPEL_HOLDOUT_SHARE)
+    holdout_stratify: str | None = None  # a column (the target) both parts keep the shares of; None: plain draw
 
     @property
     def privacy(self) -> dict[str, float] | None:
@@ -86,7 +88,8 @@ def request_training(tenant: str, *, request: TrainingRequest, actor: Actor) -> 
     return submit_training(
         tenant, dataset_version_id=request.dataset_version_id, actor=actor, model=request.model,
         model_name=request.model_name or None, epochs=request.epochs, seed=request.seed, device=request.device,
-        params=params, privacy=request.privacy,
+        params=params, privacy=request.privacy, holdout_share=request.holdout_share,
+        holdout_stratify=request.holdout_stratify or None,
     )
 
 
@@ -107,16 +110,19 @@ def request_generation(
 
 def request_assessment(
     tenant: str, *, generated_dataset_id: str, actor: Actor, target: str | None = None, seed: int = 0,
-    holdout_dataset_version_id: str | None = None,
+    holdout_dataset_version_id: str | None = None, use_model_holdout: bool = True,
 ) -> Job:
     """Queue the quality assessment of a generated dataset with the tenant's gate thresholds.
 
-    ``holdout_dataset_version_id``: real rows the model never saw (another version of the same
-    dataset, e.g. a held-out split); they give the utility ceiling and the membership attacks.
+    The holdout (real rows the model never saw: the utility ceiling, the exact-copy allowance,
+    the membership attacks) is by default the one the model's training set aside
+    (``infra.services.assessment.default_holdout``); ``holdout_dataset_version_id`` names
+    another version instead; ``use_model_holdout=False`` assesses without one.
     """
     config = tenant_quality_config(tenant)
     return submit_assessment(tenant, generated_dataset_id=generated_dataset_id, actor=actor, target=target,
-                             config=config or None, seed=seed, holdout_dataset_version_id=holdout_dataset_version_id)
+                             config=config or None, seed=seed, holdout_dataset_version_id=holdout_dataset_version_id,
+                             use_model_holdout=use_model_holdout)
 
 
 __all__ = ["DEFAULT_CAP_QUANTILES", "Protections", "TrainingRequest", "request_assessment", "request_generation",

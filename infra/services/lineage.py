@@ -1,5 +1,9 @@
 """Lineage, both ways: dataset version -> model versions -> generated datasets -> reports, and back.
 
+Between the dataset version and a model version sits the training split: the model version's
+``metrics["holdout"]`` records the row positions its training set aside
+(``infra.services.holdouts``; ``Provenance.holdout``), from which both parts are rebuilt.
+
 ``downstream`` answers "what was made from this data?" (to withdraw models trained on a
 version that must be deleted, say); ``upstream`` answers "where does this report, or this
 synthetic table, come from?" Both stay inside the session's tenant.
@@ -16,6 +20,7 @@ from sqlalchemy import select
 from infra.db.errors import ConfigError
 from infra.db.models import Dataset, DatasetVersion, GeneratedDataset, Model, ModelVersion, QualityReport
 from infra.db.session import TenantSession
+from infra.services.holdouts import HoldoutRecord, record_of
 from infra.services.catalog import (
     get_dataset,
     get_dataset_version,
@@ -59,6 +64,11 @@ class Provenance:
     model_version: ModelVersion | None = None
     generated_dataset: GeneratedDataset | None = None
     report: QualityReport | None = None
+
+    @property
+    def holdout(self) -> HoldoutRecord | None:
+        """The rows of ``dataset_version`` the model version's training set aside (never seen by it)."""
+        return record_of(self.model_version.metrics) if self.model_version is not None else None
 
 
 def _children(session: TenantSession, parent: Any, parent_ids: list[str]) -> list[Any]:

@@ -1,7 +1,7 @@
 """The model registry as the workbench shows it: models, their versions, metrics, privacy, lineage.
 
 Read-only views over ``catalog`` and ``lineage``: each ``ModelVersionView`` says what it was
-trained on, with which settings, how training went (the per-epoch loss history), what
+trained on (and which rows of it were set aside as its holdout, ``.holdout``), with which settings, how training went (the per-epoch loss history), what
 differential privacy it spent, and what was made from it (generated datasets and their
 reports). ``compare_versions`` lines two versions up setting by setting and metric by metric.
 Only the status of a version may change (ready, archived, withdrawn).
@@ -20,6 +20,7 @@ from infra.db.models import GeneratedDataset, ModelVersion, QualityReport
 from infra.db.session import TenantSession
 from infra.services import catalog
 from infra.services.authz import Actor, require_permission
+from infra.services.holdouts import HoldoutRecord, record_of
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class ModelVersionView:
     def history(self) -> list[dict[str, Any]]:
         """Per-epoch losses: ``[{"epoch": 1, "generator": ..., ...}, ...]``."""
         return list(self.metrics.get("history") or [])
+
+    @property
+    def holdout(self) -> HoldoutRecord | None:
+        """The rows its training set aside (lineage); ``rows == 0``: none (``reason`` says why);
+        None: trained before holdouts were recorded."""
+        return record_of(self.metrics)
 
     @property
     def epsilon(self) -> float | None:
@@ -188,6 +195,7 @@ def compare_versions(a: ModelVersionView, b: ModelVersionView) -> list[dict[str,
         "epochs run": (a.metrics.get("epochs_run"), b.metrics.get("epochs_run")),
         "training seconds": (_round(a.metrics.get("fit_seconds")), _round(b.metrics.get("fit_seconds"))),
         "epsilon spent": (a.epsilon, b.epsilon),
+        "holdout rows": (a.holdout.rows if a.holdout else None, b.holdout.rows if b.holdout else None),
         "status": (a.status, b.status),
     }
     last_a = a.history[-1] if a.history else {}

@@ -13,6 +13,9 @@ the dataset's budget; the message goes to the tenant tier's ``gpu`` queue after 
 The worker trains in a child process, checkpoints every ``checkpoint_every`` epochs and
 registers exactly one model version (``workers.training``).
 
+Every job sets a seeded holdout of the version aside before anything reads the rows (see
+``submit_training``): the model never sees it, and the quality report compares against it.
+
 Differential privacy: ``privacy`` is passed to the engine, which trains with DP-SGD (or MST)
 and reports what it spent in the model version's ``privacy_spent``. Its charge on the dataset's
 privacy ledger is reserved here, before any data is read, committed by the worker when the
@@ -23,15 +26,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from engine.errors import ConfigError, InputError
 from infra.db import Database, TenantSession
 from infra.db.errors import ConflictError
-from infra.db.models import Job, Model
+from infra.db.models import DatasetVersion, Job, Model, ModelVersion
 from infra.jobs.submit import submit
 from infra.privacy import check_can_train
 from infra.privacy.job_charges import reserve_for_job
 from infra.services import catalog
 from infra.services.authz import Actor, require_actor, require_permission
+from infra.services.holdouts import HoldoutRule
+from infra.services.stored_profiles import profile_from_dict
 from infra.settings import get_settings
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,9 +72,56 @@ def _line_of_dataset(session: TenantSession, *, dataset_id: str, name: str) -> M
     return next((line for line in catalog.list_models(session, dataset_id=dataset_id) if line.name == name), None)
 
 
+def resolved_kind(model: str, *, version: DatasetVersion, privacy: dict[str, Any] | None) -> str | None:
+    """The model kind a job for ``model`` trains on ``version``: ``model`` itself, or what "auto" becomes.
+
+    "auto" is resolved by ``engine.training.resolve_auto``, the rule ``engine.train`` follows:
+    under DP by the epsilon alone (MST at small budgets, ARGN above); without DP from the
+    version's stored profile (its edits applied). None when a version has no stored profile
+    (only versions written around the upload path): the kind is then known once trained.
+    """
+    if model != "auto":
+        return model
+    from engine.training import resolve_auto
+
+    stored = dict(version.profile or {})
+    if privacy is not None:
+        return resolve_auto(columns=list(stored.get("columns") or {}), privacy=privacy).model
+    if "columns" not in stored:
+        return None
+    profile = profile_from_dict(stored)
+    return resolve_auto(columns=list(profile.columns), profile=profile).model
+
+
+def line_kind(session: TenantSession, line: Model) -> str | None:
+    """The kind of model ``line`` holds, fixed by its first version (None for a line with nothing yet).
+
+    Before its first version is registered, the kind of the oldest training job still queued
+    or running for the line fixes it, so two runs submitted back to back cannot mix kinds either.
+    """
+    first = session.scalar(
+        select(ModelVersion.model_type)
+        .where(ModelVersion.tenant_id == session.tenant, ModelVersion.model_id == line.id)
+        .order_by(ModelVersion.version).limit(1)
+    )
+    if first is not None:
+        return first
+    pending = session.scalars(
+        select(Job).where(Job.tenant_id == session.tenant, Job.kind == "train", Job.state.in_(("queued", "running")))
+        .order_by(Job.created_at)
+    )
+    return next((job.payload.get("model_kind") for job in pending
+                 if (job.payload or {}).get("model_id") == line.id and (job.payload or {}).get("model_kind")), None)
+
+
 def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, model: str, model_id: str | None,
-                model_name: str | None, actor: str | None) -> Model:
+                model_name: str | None, actor: str | None, kind: str | None = None) -> Model:
     """The model line the new version joins: ``model_id``'s, or the one named so for this dataset (created if new).
+
+    One line holds one kind of model (``kind``: what the job trains, "auto" resolved): the
+    default name is ``"<dataset> (<kind>)"``, and a named line whose kind (``line_kind``,
+    fixed by its first version) differs is not mixed: the run goes to ``"<name> (<kind>)"``
+    instead. ``model_id`` names the line itself, so a different kind there is refused.
 
     Getting or creating is safe under concurrency: when several submissions for one dataset
     create the same new line at once, the tenant's unique name lets one insert win; the others'
@@ -79,8 +133,26 @@ def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, m
         line = catalog.get_model(session, model_id)
         if line.dataset_id != dataset_id:
             raise ConfigError(f"model {line.name!r} belongs to another dataset; train a new model for this one")
+        held = line_kind(session, line) if kind is not None else None
+        if held is not None and held != kind:
+            raise ConfigError(f"model {line.name!r} holds {held} versions and this run trains {kind}; "
+                              f"choose {held}, or train a new model for {kind}")
         return line
-    name = (model_name or f"{dataset_name} ({model})").strip()  # as the line stores it
+    name = (model_name or f"{dataset_name} ({kind or model})").strip()  # as the line stores it
+    line = _named_line(session, dataset_id=dataset_id, name=name, actor=actor)
+    held = line_kind(session, line) if kind is not None else None
+    if held is None or held == kind:
+        return line
+    other = _named_line(session, dataset_id=dataset_id, name=f"{name} ({kind})", actor=actor)
+    held = line_kind(session, other)
+    if held is not None and held != kind:
+        raise ConfigError(f"model {other.name!r} holds {held} versions and this run trains {kind}; "
+                          "choose another model name")
+    return other
+
+
+def _named_line(session: TenantSession, *, dataset_id: str, name: str, actor: str | None) -> Model:
+    """The dataset's line named ``name``, created if new (see ``_model_line`` on concurrency)."""
     existing = _line_of_dataset(session, dataset_id=dataset_id, name=name)
     if existing is not None:
         return existing  # the next version of an existing line
@@ -109,12 +181,16 @@ def submit_training(
     checkpoint_every: int | None = None,
     time_limit_s: float | None = None,
     distributed: bool = False,
+    holdout_share: float | None = None,
+    holdout_stratify: str | None = None,
     database: Database | None = None,
 ) -> Job:
     """Queue a training job for ``dataset_version_id``; returns the job (state ``queued``).
 
     ``model_id`` adds a version to an existing model line; otherwise the line named
-    ``model_name`` (default ``"<dataset> (<model>)"``) is used or created. ``params`` go to
+    ``model_name`` (default ``"<dataset> (<kind>)"``, "auto" resolved) is used or created. A
+    line holds one kind of model: a run of another kind goes to ``"<name> (<kind>)"`` (a named
+    line) or is refused with a ``ConfigError`` (``model_id``); see ``_model_line``. ``params`` go to
     the model (``batch_size``, ``transformer_params``, its own hyperparameters). ``actor``: the
     signed-in user, who needs the ``job.start`` permission in the tenant. ``privacy``
     (``{"epsilon", "delta", ...}`` or an ``engine.Privacy``) makes it a DP job whose charge is
@@ -124,11 +200,18 @@ def submit_training(
     ``PrivacyBudgetMissingError`` / ``PrivacyBudgetExceededError`` (no budget, or not enough
     left: the message says how much is) and ``QuotaExceededError`` when a quota would be
     exceeded; nothing is created then.
+
+    The holdout: the worker sets ``holdout_share`` of the version's rows aside (default
+    ``DOPPEL_HOLDOUT_SHARE``; at least ``DOPPEL_HOLDOUT_MIN_ROWS``; none for a table of fewer
+    than ``DOPPEL_HOLDOUT_MIN_TABLE_ROWS`` rows), seeded with ``seed`` and stratified on
+    ``holdout_stratify`` if given, before anything reads the rows (``infra.services.holdouts``).
+    The rule is fixed here, in the job's payload.
     """
     actor = require_actor(actor)
     params = dict(params or {})
     privacy_dict = _check_model_settings(model, epochs=epochs, seed=seed, device=device, params=params, privacy=privacy)
     settings = get_settings()
+    holdout = HoldoutRule.from_settings(settings, share=holdout_share, stratify=holdout_stratify)
     if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
                                          or checkpoint_every < 1):
         raise ConfigError(f"checkpoint_every must be a positive number of epochs, got {checkpoint_every!r}")
@@ -142,13 +225,15 @@ def submit_training(
             raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
+        kind = resolved_kind(model, version=version, privacy=privacy_dict)
         line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model,
-                           model_id=model_id, model_name=model_name, actor=actor.label)
+                           model_id=model_id, model_name=model_name, actor=actor.label, kind=kind)
         return {
             "dataset_id": dataset.id,
             "dataset_version_id": version.id,
             "model_id": line.id,
             "model": model,
+            "model_kind": kind,  # what the job trains ("auto" resolved): its model line holds this kind only
             "epochs": epochs,
             "seed": seed,
             "device": device,
@@ -157,6 +242,7 @@ def submit_training(
             "checkpoint_every": checkpoint_every or settings.checkpoint_every_epochs,
             "time_limit_s": float(time_limit_s) if time_limit_s is not None else None,
             "distributed": bool(distributed),
+            "holdout": holdout.to_dict(),
         }
 
     def reserve_budget(session: TenantSession, job: Job) -> None:
@@ -167,4 +253,4 @@ def submit_training(
                   database=database)
 
 
-__all__ = ["submit_training"]
+__all__ = ["line_kind", "resolved_kind", "submit_training"]

@@ -74,3 +74,36 @@ def test_a_member_reads_budgets_but_cannot_change_them(app_env, datasets, monkey
         assert "owner or admin" in str(err)
     else:
         raise AssertionError("a member changed a privacy budget")
+
+
+def test_a_saved_budget_shows_at_once_in_the_table_and_the_metrics(app_env, datasets):
+    stored = fresh_dataset(app_env, datasets)
+    at = open_page("privacy")
+    at.selectbox(key="privacy_dataset").set_value(stored.dataset_id).run()
+    assert any("has no privacy budget yet" in i for i in texts(at.info))
+    at.number_input(key=f"privacy_eps_{stored.dataset_id}").set_value(3.0)
+    at.run()
+    button(at, "Save the budget").click()
+    at.run()
+    no_traceback(at)
+    assert any("set" in s and "3" in s for s in texts(at.success))
+    assert not any("has no privacy budget yet" in i for i in texts(at.info))  # re-read after the save
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Epsilon left"] == "3"
+    table = next(df.value for df in at.dataframe if "epsilon cap" in df.value.columns)
+    row = table[table["dataset"] == stored.dataset_name]
+    assert list(row["epsilon cap"]) == [3.0] and list(row["epsilon left"]) == [3.0]
+
+
+def test_a_new_budget_form_offers_the_platform_defaults(app_env, datasets, monkeypatch):
+    from tests.app.page_support import clear_caches
+
+    monkeypatch.setenv("DOPPEL_DP_BUDGET_EPSILON", "6.5")
+    monkeypatch.setenv("DOPPEL_DP_BUDGET_DELTA", "2e-5")
+    clear_caches()
+    stored = fresh_dataset(app_env, datasets)
+    at = open_page("privacy")
+    at.selectbox(key="privacy_dataset").set_value(stored.dataset_id).run()
+    no_traceback(at)
+    assert at.number_input(key=f"privacy_eps_{stored.dataset_id}").value == 6.5
+    assert at.number_input(key=f"privacy_delta_{stored.dataset_id}").value == 2e-5

@@ -64,3 +64,23 @@ def test_removing_every_column_is_refused_in_words(app_env, datasets):
     at.run()
     no_traceback(at)
     assert any("every column would be removed" in e for e in texts(at.error))
+
+
+def test_after_a_save_the_page_shows_the_new_version_without_pending_edits(app_env, datasets):
+    stored = stored_version(app_env, datasets)
+    at = open_profile(stored.version_id, edits={1: {"drop": True}})
+    button(at, "Save the edits as a new version").click()
+    at.run()
+    no_traceback(at)
+    [dataset] = [d for d in dataset_store.list_datasets(app_env.tenant, actor=app_env.actor)
+                 if d.id == stored.dataset_id]
+    newest = dataset.latest
+    assert newest.version == stored.version + 1
+    selector = at.selectbox(key="profile_version")
+    assert selector.value == newest.id  # the selector moved to the new version, which it now lists
+    assert any(f"{dataset.name} v{newest.version}" in option for option in selector.options)
+    assert any(f"Saved as {dataset.name} v{newest.version}" in s for s in texts(at.success))
+    assert list(at.data_editor[0].value["column"]) == ["age", "education", "sex", "hours-per-week", "income"]
+    assert "No changes yet." in texts(at.caption)
+    assert {m.label: m.value for m in at.metric}["Columns"] == "5"
+    assert button(at, "Save the edits as a new version").disabled

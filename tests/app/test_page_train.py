@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from app.components.pickers import SELECTED
-from infra.services import dataset_store, job_board, privacy_views
+from infra.services import dataset_store, job_board, privacy_views, training_plan
+from infra.services.stored_profiles import ColumnEdits
 from tests.app.page_support import (
     button,
     no_traceback,
@@ -125,3 +126,66 @@ def test_someone_outside_the_workspace_learns_nothing_from_a_version_id(app_env)
         except PermissionDeniedError as err:
             refusals.add(str(err))
     assert len(refusals) == 1, refusals  # the same refusal for a real id and a made-up one
+
+
+def test_choosing_ctgan_shows_a_batch_that_is_a_multiple_of_pac_and_its_training_runs(app_env):
+    """The profile's batch (128 on this sample, 512 on adult) once failed CTGAN at once: "must be a multiple of pac"."""
+    at = open_train(app_env.dataset_version_id)
+    assert at.number_input(key="train_batch").value == 128
+    at.selectbox(key="train_model").set_value("ctgan").run()
+    no_traceback(at)
+    assert at.number_input(key="train_batch").value == 120
+    at.number_input(key="train_batch").set_value(205).run()
+    assert any("CTGAN trains in batches of 200 rows" in c for c in texts(at.caption))
+    at.number_input(key="train_batch").set_value(120)
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_modes").set_value(3)
+    at.text_input(key="train_model_name").input(f"page ctgan pac {uuid.uuid4().hex[:4]}")
+    at.run()
+    button(at, "Start training").click()
+    at.run()
+    no_traceback(at)
+    assert not at.error, texts(at.error)
+    job = wait_for_job(app_env.tenant, at.session_state["train_last_job_id"], app_env.actor)
+    assert job.state == "succeeded", job.error
+    assert job.payload["params"]["batch_size"] == 120
+
+
+def test_privacy_shows_how_many_runs_of_the_chosen_size_the_budget_allows(app_env, datasets):
+    """With the default budget and the default run (delta 1e-5 once), a dataset allowed exactly one DP run."""
+    defaults = training_plan.privacy_defaults()
+    stored = store_sample(app_env, datasets, prefix="runs-left", rows=100)
+    privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=defaults.budget_epsilon,
+                             delta_cap=defaults.budget_delta, actor=app_env.actor)
+    at = open_train(stored.version_id)
+    at.toggle(key="train_dp").set_value(True).run()
+    no_traceback(at)
+    assert (at.number_input(key="train_epsilon").value, at.number_input(key="train_delta").value) == (1.0, 1e-6)
+    assert "This dataset's budget allows 4 more runs of epsilon 1, delta 1e-6." in texts(at.caption)
+    at.number_input(key="train_epsilon").set_value(1.5).run()
+    assert "This dataset's budget allows 2 more runs of epsilon 1.5, delta 1e-6." in texts(at.caption)
+
+
+def test_auto_under_differential_privacy_at_epsilon_1_names_mst(app_env, datasets):
+    stored = store_sample(app_env, datasets, prefix="auto-dp", rows=100)
+    privacy_views.set_budget(app_env.tenant, dataset_id=stored.dataset_id, epsilon_cap=4.0, delta_cap=1e-5,
+                             actor=app_env.actor)
+    at = open_train(stored.version_id)
+    assert any("Auto picks argn." in t for t in texts(at.info))
+    at.toggle(key="train_dp").set_value(True).run()
+    no_traceback(at)
+    (hint,) = [t for t in texts(at.info) if "Auto picks" in t]
+    assert "Auto picks mst." in hint and "epsilon 1 " in hint and "on 6 columns" in hint
+    at.number_input(key="train_epsilon").set_value(4.0).run()
+    assert any("Auto picks argn." in t and "DP-SGD" in t for t in texts(at.info))
+
+
+def test_auto_counts_the_columns_of_a_version_with_a_dropped_column(app_env, datasets):
+    """A version saved without a column kept its parent's recommendation: "15" learned columns for 14."""
+    stored = store_sample(app_env, datasets, prefix="dropped", rows=100)
+    edited = dataset_store.save_edits(app_env.tenant, version_id=stored.version_id, edits=ColumnEdits(drop=("sex",)),
+                                      actor=app_env.actor)
+    at = open_train(edited.version_id)
+    no_traceback(at)
+    (hint,) = [t for t in texts(at.info) if "Auto picks" in t]
+    assert "x 5 learned columns" in hint, hint

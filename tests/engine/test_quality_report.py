@@ -114,3 +114,79 @@ def test_the_json_is_written_whole_to_a_path_when_given(full_report, tmp_path):
     assert path.read_text(encoding="utf-8") == text
     assert not list(tmp_path.glob("*.part"))
     assert QualityReport.from_json(text).to_json() == full_report.to_json()
+
+
+# --- the HTML's binned-accuracy table, and advice that knows the model ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_report(datasets):
+    """A tiny slice of adult assessed against itself, as a DP CTGAN's output would be (every row an exact copy)."""
+    frame = engine.read(datasets / "adult.csv").head(600)
+    return engine.assess(real=frame, synthetic=frame, config={"pillars": ["fidelity", "privacy"]},
+                         model={"kind": "ctgan", "private": True})
+
+
+def _tables_after(html: str, heading: str) -> list[tuple[list[tuple[str, str]], list[list[tuple[str, str]]]]]:
+    """The tables that follow ``heading`` up to the next heading: [(header cells, body rows)], each cell (class, text)."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: list[tuple[list[tuple[str, str]], list[list[tuple[str, str]]]]] = []
+            self.cell: list[str] | None = None
+            self.row: list[tuple[str, str]] = []
+            self.part = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "table":
+                self.tables.append(([], []))
+            elif tag in ("thead", "tbody"):
+                self.part = tag
+            elif tag == "tr":
+                self.row = []
+            elif tag in ("th", "td"):
+                self.cell = [dict(attrs).get("class") or "", ""]
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell[1] += data
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("th", "td") and self.cell is not None:
+                self.row.append((self.cell[0], self.cell[1]))
+                self.cell = None
+            elif tag == "tr" and self.tables:
+                head, body = self.tables[-1]
+                (head.extend(self.row) if self.part == "thead" else body.append(self.row))
+
+    start = html.index(heading)
+    end = html.find("<h3>", start + len(heading))
+    parser = Cells()
+    parser.feed(html[start:end if end != -1 else None])
+    return parser.tables
+
+
+def test_the_html_binned_accuracy_table_has_its_headers_over_its_columns(self_report):
+    tables = _tables_after(self_report.to_html(), "Binned accuracy")
+    assert len(tables) == 1
+    header, rows = tables[0]
+    assert [text for _, text in header] == ["level", "synthetic", "ceiling (holdout)", "gap"]
+    assert [text for _, text in (row[0] for row in rows)] == ["univariate", "bivariate", "trivariate", "overall"]
+    for row in rows:
+        assert len(row) == len(header)
+        assert [cls for cls, _ in row] == [cls for cls, _ in header], "each header aligned as its column's cells"
+
+
+def test_the_html_per_column_table_aligns_every_header_with_its_cells(self_report):
+    header, rows = _tables_after(self_report.to_html(), "<h3>Per column")[0]
+    assert rows and all([cls for cls, _ in row] == [cls for cls, _ in header] for row in rows)
+
+
+def test_advice_for_a_dp_model_never_suggests_dp_nor_the_same_model(self_report):
+    assert any(g.name == "exact_copies" and g.failed for g in self_report.gates)
+    advice = " ".join(self_report.recommendations)
+    assert "smaller epsilon" in advice
+    assert "differential privacy" not in advice and "'ctgan'" not in advice
+    assert self_report.inputs["model"] == {"kind": "ctgan", "private": True}

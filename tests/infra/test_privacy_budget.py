@@ -619,3 +619,42 @@ def test_generation_from_a_non_dp_model_follows_the_sensitive_dataset_policy(db,
         set_privacy_policy(s, require_dp_on_sensitive=True, actor=world.admin)
     with tenant_session(tenant, database=db) as s, pytest.raises(PrivacyPolicyError, match="trained without it"):
         check_can_generate(s, model_version_id=version)
+
+
+# --- the defaults: a new dataset's budget holds several default runs --------------------------
+
+
+def test_a_new_datasets_default_budget_takes_four_default_dp_runs_and_refuses_a_fifth(db, tenant):  # noqa: F811
+    """Once the default run charged delta 1e-5 against a default budget of 1e-5: one run, then refusals."""
+    from infra.services import training_plan
+
+    defaults = training_plan.privacy_defaults()
+    world = _budgeted(db, tenant, epsilon_cap=defaults.budget_epsilon, delta_cap=defaults.budget_delta)
+    jobs = _jobs(db, tenant, n=5)
+    for left in (4, 3, 2, 1):
+        status = _status(db, world)
+        assert status.runs_left(defaults.run_epsilon, defaults.run_delta) == left
+        assert training_plan.runs_left(status, epsilon=defaults.run_epsilon, delta=defaults.run_delta) == (
+            f"this dataset's budget allows {left} more run{'s' if left > 1 else ''} of epsilon 1, delta 1e-6")
+        with tenant_session(tenant, database=db) as s:
+            check_can_train(s, dataset_id=world.dataset_id,
+                            privacy={"epsilon": defaults.run_epsilon, "delta": defaults.run_delta})
+            commit(s, reservation=reserve(s, dataset_id=world.dataset_id, job_id=next(jobs),
+                                          epsilon=defaults.run_epsilon, delta=defaults.run_delta))
+    assert _status(db, world).runs_left(defaults.run_epsilon, defaults.run_delta) == 0
+    left = r"only epsilon 0 of 4 left \(4 spent, 0 reserved\), delta 6e-06 of 1e-05 left \(4e-06 spent, 0 reserved\)"
+    with tenant_session(tenant, database=db) as s:
+        with pytest.raises(PrivacyBudgetExceededError, match=r"training asks for epsilon 1, delta 1e-06, but " + left):
+            check_can_train(s, dataset_id=world.dataset_id,
+                            privacy={"epsilon": defaults.run_epsilon, "delta": defaults.run_delta})
+        with pytest.raises(PrivacyBudgetExceededError, match=r"asks for epsilon 1, delta 1e-06, but " + left):
+            reserve(s, dataset_id=world.dataset_id, job_id=next(jobs), epsilon=defaults.run_epsilon,
+                    delta=defaults.run_delta)
+
+
+def test_the_default_run_delta_stays_below_a_tenth_of_one_over_the_rows():
+    """The engine refuses delta >= 1 / rows; the default per-run delta shrinks on large tables."""
+    from infra.services import training_plan
+
+    assert training_plan.privacy_defaults(n_rows=48_842).run_delta == 1e-6
+    assert training_plan.privacy_defaults(n_rows=2_000_000).run_delta == 1e-8
