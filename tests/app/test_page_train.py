@@ -28,6 +28,13 @@ def test_auto_says_which_model_the_profile_recommends_and_why(app_env):
     assert any("Auto picks argn." in t and "conditional sampling" in t for t in texts(at.info))
 
 
+def test_the_default_model_name_names_the_kind_auto_will_train(app_env):
+    at = open_train(app_env.dataset_version_id)
+    assert at.text_input(key="train_model_name").placeholder == "adult-sample (argn)"  # the line a job joins
+    at.selectbox(key="train_model").set_value("tvae").run()
+    assert at.text_input(key="train_model_name").placeholder == "adult-sample (tvae)"
+
+
 def test_training_a_model_queues_a_job_and_shows_it_finish(app_env):
     at = open_train(app_env.dataset_version_id)
     at.selectbox(key="train_model").set_value("ctgan")

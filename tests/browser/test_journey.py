@@ -3,7 +3,12 @@
 Open the workbench, upload adult.csv, save it, see its profile, train CTGAN for two epochs,
 watch the job reach 100%, generate 1,000 rows with a condition, assess them, read the report,
 create a share link and open it in a fresh browser context (no session, no login); an expired
-link says so. One screenshot per page goes to test-artifacts/journey-*.png.
+link says so. Then the release gates: set adult's privacy budget, train a non-DP argn (three
+epochs) and a DP model ("auto" at the default per-run epsilon 1 trains MST), generate 2,000 rows
+from each and assess each against its model's own holdout (the Quality page's default): the
+exact-copy and membership-inference gates pass, and the report counts the holdout's rows.
+One screenshot per page goes to test-artifacts/journey-*.png; journey-train-after.png shows the
+Train page's DP hints and journey-quality-holdout.png a report against the default holdout.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ WAIT_MS = 60_000  # a Streamlit rerun on a busy machine
 PROFILE_MS = 180_000  # upload, read and profile the 32,561 rows of adult.csv
 TRAIN_MS = 420_000  # two CTGAN epochs on adult.csv in the worker's child process, on a busy 2-core machine
 JOB_MS = 180_000  # generation or assessment
+RELEASE_MS = 600_000  # argn (3 epochs) then MST on adult.csv's training split, one after the other
+ADULT_ROWS = 32_561
+GATES_THAT_NEED_A_HOLDOUT = ("exact_copies", "membership_inference")
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +68,44 @@ def type_number(page: Page, label: str, value: int) -> None:
         if field.input_value() == str(value):
             return
     raise AssertionError(f"{label!r} did not keep the value {value} (shows {field.input_value()!r})")
+
+
+def gate_cells(page: Page, gate: str) -> list[str]:
+    """The cells of the gates table's row that names ``gate`` (status first), read from the grid's accessible table.
+
+    The grid draws on a canvas; its cells are also an HTML table inside it, which has no layout
+    box of its own, so it is found by its elements rather than by role (roles skip hidden elements).
+    """
+    row = page.get_by_test_id("stDataFrame").filter(has_text="threshold").locator("tbody tr").filter(has_text=gate)
+    expect(row).to_have_count(1, timeout=WAIT_MS)
+    return [cell.strip() for cell in row.locator("td").all_text_contents()]
+
+
+def assess_against_the_models_holdout(page: Page, model_label: str) -> str:
+    """Assess the 2,000 rows generated from ``model_label`` against its own holdout; return the gates' rows shown.
+
+    The holdout selector starts on the rows the model's training set aside; the report counts
+    them, its real rows are the rest of adult, and the exact-copy and membership gates pass.
+    """
+    name = re.escape(model_label)
+    choose(page, "Generated data", re.compile(rf"^2,000 rows of {name}"))
+    choose(page, "Target column for the utility test", "income")
+    expect(page.get_by_role("combobox", name="Holdout", exact=True)).to_have_value(
+        re.compile(rf"^The [\d,]+ rows set aside when {name} was trained$"), timeout=WAIT_MS)
+    expect(page.get_by_text(re.compile(rf"^Holdout: [\d,]+ rows of adult v1 that {name} never saw"))
+           ).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Assess quality").click()
+    expect(page.get_by_text(re.compile(rf"^Report [0-9a-f]{{8}} · 2,000 rows of {name}")).first
+           ).to_be_visible(timeout=JOB_MS)
+    counts = page.get_by_text(re.compile(r"^Rows: real [\d,]+, synthetic 2,000, holdout [\d,]+")).first
+    expect(counts).to_be_visible(timeout=WAIT_MS)
+    real, _, holdout = (int(n.replace(",", "")) for n in re.findall(r"[\d,]*\d", counts.inner_text())[:3])
+    assert real + holdout == ADULT_ROWS and holdout >= 0.2 * ADULT_ROWS - 1, counts.inner_text()
+    expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=WAIT_MS)  # the whole report redrawn
+    rows = {gate: gate_cells(page, gate) for gate in GATES_THAT_NEED_A_HOLDOUT}
+    for gate, cells in rows.items():
+        assert cells[:1] == ["PASS"], f"{model_label}: the {gate} gate did not pass against the holdout: {rows}"
+    return " / ".join(" | ".join(cells) for cells in rows.values())
 
 
 def expired_link(data_dir: Path) -> str:
@@ -161,9 +207,14 @@ def test_from_upload_to_a_shared_quality_report(browser, page, journey_bench, da
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?share=[A-Za-z0-9_-]{43}", link), link
     shot("09-share")
 
-    for name in ("Privacy", "Settings"):
-        go_to(page, name)
-        shot(f"10-{name.lower()}")
+    # Privacy: give adult the default budget (its caps allow four runs at the default per-run settings).
+    go_to(page, "Privacy")
+    page.get_by_text("Change the budget and sensitivity (owners and admins)").click()
+    page.get_by_role("button", name="Save the budget").click()
+    expect(page.get_by_text(re.compile(r"^Budget of adult set"))).to_be_visible(timeout=WAIT_MS)
+    shot("10-privacy")
+    go_to(page, "Settings")
+    shot("10-settings")
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
@@ -182,4 +233,39 @@ def test_from_upload_to_a_shared_quality_report(browser, page, journey_bench, da
         _save_screenshot(viewer, "journey-12-expired-link")
     finally:
         fresh.close()
+
+    # Release gates: a non-DP argn and a DP model, each assessed against the holdout its training set aside.
+    go_to(page, "Train")
+    choose(page, "Model", re.compile(r"^argn"))
+    type_number(page, "Epochs", 3)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training argn on adult v1, 3 epochs")).to_be_visible(timeout=WAIT_MS)
+    choose(page, "Model", "Let the profile choose")
+    page.get_by_text("Train with differential privacy").click()
+    expect(page.get_by_text(re.compile(r"^Auto picks mst\."))).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(re.compile(r"^This dataset's budget allows 4 more runs of epsilon 1, delta"))
+           ).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_label("Model name", exact=True)).to_have_attribute("placeholder", "adult (mst)")
+    type_number(page, "Epochs", 30)  # MST's estimation rounds (its default)
+    _save_screenshot(page, "journey-train-after")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"^Training (auto|mst) on adult v1.*with differential privacy")).first
+           ).to_be_visible(timeout=WAIT_MS)
+
+    go_to(page, "Jobs")  # CTGAN, its generation and assessment, then argn and the DP model
+    expect(page.get_by_text("Finished (5 most recent)")).to_be_visible(timeout=RELEASE_MS)
+
+    go_to(page, "Generate")
+    page.get_by_role("button", name="Clear the conditions").click()
+    expect(page.get_by_test_id("stCode").filter(has_text="sex == 'Female'")).to_have_count(0, timeout=WAIT_MS)
+    type_number(page, "Rows", 2_000)
+    for model_label in ("adult (argn) v1", "adult (mst) v1"):
+        choose(page, "Model version", re.compile(rf"^{re.escape(model_label)}"))
+        page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page.get_by_text(f"Generated 2,000 rows of {model_label}")).to_be_visible(timeout=JOB_MS)
+
+    go_to(page, "Quality")
+    seen = {label: assess_against_the_models_holdout(page, label) for label in ("adult (argn) v1", "adult (mst) v1")}
+    print(f"gates against the default holdout: {seen}")
+    _save_screenshot(page, "journey-quality-holdout")
     assert not page.problems.page_errors and not page.problems.console_errors, page.problems.console_errors
