@@ -18,8 +18,7 @@ from engine.errors import (
     SourceUnavailableError,
     UnsafeConnectionError,
 )
-
-__version__ = "0.1.0"
+from engine.version import __version__
 
 # public name -> "module:attribute"; resolved on first access (PEP 562).
 _LAZY = {
@@ -79,5 +78,6 @@ __all__ = [
     "LimitExceededError",
     "SourceUnavailableError",
     "UnsafeConnectionError",
+    "__version__",
     *_LAZY,
 ]

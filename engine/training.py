@@ -100,7 +100,7 @@ def resolve_auto(*, columns: Sequence[str], privacy: Any = None, profile: Profil
     table as it will be trained: a stored profile with its edits applied will do) gives the
     model and its settings; its recommendation is recomputed from its columns, so a profile
     whose columns were edited after profiling never describes columns that are gone. No
-    profile (profiling not installed): TVAE, a sound default for any table.
+    profile given: TVAE, a sound default for any table.
     """
     from engine.models.registry import available_kinds
 
@@ -123,7 +123,7 @@ def resolve_auto(*, columns: Sequence[str], privacy: Any = None, profile: Profil
         )
         return AutoChoice(model=DP_SGD_AUTO_MODEL, reason=reason, columns=names)
     if profile is None:
-        return AutoChoice(model="tvae", reason="tvae: profiling is not installed, and TVAE suits any table.",
+        return AutoChoice(model="tvae", reason="tvae: no profile of the table was given, and TVAE suits any table.",
                           columns=names)
     from engine.profiling.recommend import recommend_for
 
@@ -140,12 +140,10 @@ def resolve_auto(*, columns: Sequence[str], privacy: Any = None, profile: Profil
     return AutoChoice(model=kind, reason=reason, columns=learned, params=params, settings=settings)
 
 
-def _profile(frame: Any) -> Profile | None:
-    """The table's profile, or None when profiling is not installed."""
-    try:
-        from engine.profiling import profile
-    except ImportError:
-        return None
+def _profile(frame: Any) -> Profile:
+    """The table's profile (profiling is part of the engine; it loads on first use)."""
+    from engine.profiling import profile
+
     return profile(frame)
 
 

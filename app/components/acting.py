@@ -73,13 +73,4 @@ def _visible(url_path: str) -> bool:
     return current_identity().allows(spec.least_role)
 
 
-def needs_role(role: str, *, what: str) -> bool:
-    """True when the session's role allows ``role``; otherwise says so (in words) and returns False."""
-    identity = current_identity()
-    if identity.allows(role):
-        return True
-    st.caption(f"Your role here is {identity.role}: {what} needs the {role} role.")
-    return False
-
-
-__all__ = ["Acting", "acting", "attempt", "link_to", "needs_role", "start_here"]
+__all__ = ["Acting", "acting", "attempt", "link_to", "start_here"]

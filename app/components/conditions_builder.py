@@ -4,7 +4,7 @@ A user adds conditions one row at a time; the page shows the expression they add
 (``age > 65 and sex == 'Female'``) and hands the engine either that expression or, when a
 column's name is not a plain identifier (``hours-per-week``), the dict form
 (``{"hours-per-week": 40}``), which only knows "equals" and "is one of". The engine checks
-columns and values against the model's schema (``engine.generation.conditions``).
+columns and values against the model's schema (``engine.models.conditions``).
 """
 
 from __future__ import annotations

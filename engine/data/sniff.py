@@ -12,7 +12,6 @@ is decoded as such.
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
 
 from engine.errors import ConfigError, InputError
 
@@ -57,14 +56,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-
-
-@dataclass(frozen=True)
-class SourceKind:
-    """What to read: the table format and the compression wrapped around it (None = plain)."""
-
-    format: str
-    compression: str | None
 
 
 def normalise_format(fmt: str | None) -> str | None:

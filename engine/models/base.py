@@ -5,7 +5,7 @@ rest: input checks, the ``DataTransformer``, seeds, progress, checkpoints and re
 conditional and rejection sampling, streaming, and the model file (safetensors weights plus a
 JSON manifest, never pickle).
 
-Hooks a model implements (see ``notes/MODELS_CONTRACT.md``):
+Hooks a model implements (``tests/engine/test_models_contract.py`` checks them):
 
 - ``_fit_model(frame)``: ``transformer_`` is fitted; build the networks and train them,
   calling ``self._report(...)`` for progress, ``self._record_epoch(...)`` for the metrics,
@@ -39,15 +39,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 import polars as pl
 
 from engine.errors import ConfigError, InputError, LimitExceededError
+from engine.models.conditions import ConditionSet, parse_conditions
 from engine.models.files import ModelFile, ModelFileError, read_model_file, write_model_file
-from engine.models.seeds import derive_seed, torch_generator
+from engine.models.row_source import RowSource
 from engine.models.state import flatten_state, unflatten_state
+from engine.seeds import derive_seed, torch_generator
+from engine.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from engine.generation.conditions import ConditionSet
-    from engine.generation.sampling import RowSource
     from engine.transform import DataTransformer
 
 CHECKPOINT_NAME = "checkpoint.zip"
@@ -555,7 +556,7 @@ class Synthesizer:
         The same model, seed and conditions give identical rows (on one machine and device);
         ``seed=None`` uses the model's ``seed``. ``conditions`` is an expression string such
         as ``"age > 65 and sex == 'Female'"`` or a dict ``{"sex": "Female"}`` (a list value
-        means "one of"); see ``engine.generation.conditions``. Categorical equalities go
+        means "one of"); see ``engine.models.conditions``. Categorical equalities go
         through the model's own conditioning where it has one, the rest by rejection
         sampling; an infeasible condition raises ``InfeasibleConditionError`` naming it and
         its observed acceptance rate. More than ``max_rows`` rows (default ``MAX_SAMPLE_ROWS``;
@@ -608,9 +609,6 @@ class Synthesizer:
 
     def _row_source(self, *, seed: int | None, conditions: Any, round_rows: int) -> RowSource:
         import torch
-
-        from engine.generation.conditions import parse_conditions
-        from engine.generation.sampling import RowSource
 
         self._check_fitted()
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -681,8 +679,6 @@ class Synthesizer:
         import numpy
         import torch
 
-        import engine
-
         return {
             "kind": self.kind,
             "config": self._config(),
@@ -692,7 +688,7 @@ class Synthesizer:
             "metrics": _json_safe(self.metrics_),
             "n_train_rows": self.n_train_rows_,
             "privacy": getattr(self, "privacy_report_", None),
-            "versions": {"doppel": engine.__version__, "torch": torch.__version__, "polars": pl.__version__, "numpy": numpy.__version__},
+            "versions": {"doppel": __version__, "torch": torch.__version__, "polars": pl.__version__, "numpy": numpy.__version__},
             # a hash of the rows would let anyone test a guess of the data: withheld under DP
             "data_hash": None if self.private_ else self.data_hash_,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

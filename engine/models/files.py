@@ -380,13 +380,6 @@ def read_model_file(
     return ModelFile(manifest=manifest, tensors=tensors)
 
 
-def model_file_bytes(*, manifest: dict[str, Any], tensors: dict[str, Any]) -> bytes:
-    """The zipped model as bytes, for object stores."""
-    with tempfile.TemporaryDirectory() as tmp:
-        target = write_model_file(Path(tmp) / "model.zip", manifest=manifest, tensors=tensors)
-        return target.read_bytes()
-
-
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MANIFEST_BYTES",
@@ -395,7 +388,6 @@ __all__ = [
     "ModelFileError",
     "ModelFileTooLargeError",
     "loads_manifest_json",
-    "model_file_bytes",
     "read_model_file",
     "write_model_file",
 ]

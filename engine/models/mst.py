@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from engine.models.base import Synthesizer
-from engine.models.seeds import numpy_seed
+from engine.seeds import numpy_seed
 
 _FLOOR = 1e-6  # share of the independent estimate mixed into an edge table before fitting
 

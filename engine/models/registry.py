@@ -18,7 +18,9 @@ from engine.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     from engine.models.base import Synthesizer
 
-# kind -> module that defines the Synthesizer subclass with that ``kind``.
+# kind -> module (or package) that defines the Synthesizer subclass with that ``kind``. A
+# saved model's manifest names only its kind, never a module, so moving a model's code
+# (``ctgan.py`` -> the ``ctgan`` package) leaves every saved file loadable.
 MODEL_MODULES: dict[str, str] = {
     "argn": "engine.models.argn",
     "ctgan": "engine.models.ctgan",
@@ -41,9 +43,14 @@ def model_class(kind: str) -> type[Synthesizer]:
         raise ConfigError(f"unknown model {kind!r}; available models: {', '.join(kinds)}")
     module = importlib.import_module(MODEL_MODULES[kind])
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Synthesizer) and value.kind == kind and value.__module__ == module.__name__:
+        if isinstance(value, type) and issubclass(value, Synthesizer) and value.kind == kind and _defined_in(value, module.__name__):
             return value
     raise ConfigError(f"module {module.__name__} defines no Synthesizer with kind {kind!r}")
+
+
+def _defined_in(cls: type, module_name: str) -> bool:
+    """Whether ``cls`` is defined in ``module_name`` or, for a package, in one of its modules."""
+    return cls.__module__ == module_name or cls.__module__.startswith(module_name + ".")
 
 
 def load_model(path: str | os.PathLike[str] | bytes, *, device: str | None = None) -> Synthesizer:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import nn
 
-from engine.models.seeds import derive_seed
+from engine.seeds import derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.privacy.run import PrivateRun

@@ -88,7 +88,7 @@ def _assess(
     on_progress: ProgressCallback | None,
     model: ModelContext,
 ) -> QualityReport:
-    from engine import __version__
+    from engine.version import __version__
 
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")

@@ -14,6 +14,7 @@ the app connected as a role that owns nothing and cannot bypass RLS). ``migrate(
 either to the newest schema.
 """
 
+from infra.db.connections import create_db_engine
 from infra.db.errors import (
     ConflictError,
     ImmutableRecordError,
@@ -22,7 +23,7 @@ from infra.db.errors import (
     TenantMismatchError,
 )
 from infra.db.migrate import current_revision, downgrade, head_revision, migrate
-from infra.db.session import Database, TenantSession, create_db_engine, get_database, tenant_session
+from infra.db.session import Database, TenantSession, get_database, tenant_session
 
 __all__ = [
     "ConflictError",

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from infra.db.session import create_db_engine
+from infra.db.connections import create_db_engine
 from infra.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"

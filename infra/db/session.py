@@ -1,4 +1,4 @@
-"""Engines and tenant-scoped sessions.
+"""The metadata database and its tenant-scoped sessions.
 
 ``tenant_session(tenant)`` is the one way services reach the metadata database. It opens a
 ``TenantSession`` whose every transaction starts with
@@ -7,8 +7,9 @@ transaction) on PostgreSQL, where row-level security then hides, and refuses to 
 other tenant's rows. SQLite has no row-level security: there the service functions' explicit
 ``tenant_id`` filters are the guard (they filter on PostgreSQL too, as a second line).
 
-On SQLite every transaction is ``BEGIN IMMEDIATE``: writers are serialised, so a
-check-then-write (quota, lease, budget) cannot interleave with another connection's.
+Engines come from ``infra.db.connections`` (on SQLite every transaction is ``BEGIN
+IMMEDIATE``, so writers are serialised); an embedded SQLite database is migrated on first use
+through ``infra.db.migrate``, which builds its engines there too, so it never imports this module.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from infra.db import guards
+from infra.db.connections import create_db_engine
+from infra.db.migrate import migrate
 from infra.services.tenants import require_tenant
 from infra.settings import get_settings
 
@@ -41,34 +43,6 @@ class TenantSession(Session):
 
 
 guards.install(TenantSession)
-
-
-def _sqlite_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below start transactions
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with Doppel's connection settings (SQLite pragmas, pre-ping)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        _sqlite_setup(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 class Database:
@@ -132,8 +106,6 @@ def get_database(url: str | None = None) -> Database:
     with _lock:
         if url not in _databases:
             if make_url(url).get_backend_name() == "sqlite":
-                from infra.db.migrate import migrate  # here: migrate imports this module
-
                 migrate(url)
             _databases[url] = Database(url)
         return _databases[url]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 
 from infra.db.models import Base
-from infra.db.session import create_db_engine
+from infra.db.connections import create_db_engine
 from infra.settings import get_settings
 
 config = context.config

@@ -192,15 +192,6 @@ def report_html(document: dict[str, Any]) -> str:
     return engine.QualityReport.from_dict(document).to_html()
 
 
-def report_downloads(document: dict[str, Any], *, report_id: str) -> tuple[Download, Download]:
-    """The report as an HTML page and as JSON."""
-    stem = f"quality-report-{report_id[:8]}"
-    return (
-        Download(f"{stem}.html", report_html(document).encode("utf-8"), "text/html"),
-        Download(f"{stem}.json", json.dumps(document, indent=2).encode("utf-8"), "application/json"),
-    )
-
-
 def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     """Scores and gate values of two report documents side by side, with the difference a - b."""
     rows: list[dict[str, Any]] = []
@@ -229,6 +220,5 @@ __all__ = [
     "list_reports",
     "preview_generated",
     "report_document",
-    "report_downloads",
     "report_html",
 ]

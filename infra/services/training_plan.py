@@ -6,7 +6,7 @@ Each answer comes from the rule that acts on it, never from a copy of it:
   function ``engine.train`` resolves "auto" with), given the version's stored profile (its
   edits applied) and the privacy setting.
 - ``batch_for`` — the batch a model trains with for a requested one (CTGAN: a multiple of its
-  ``pac``, ``engine.models.ctgan.pac_batch``).
+  ``pac``, ``engine.models.ctgan.model.pac_batch``).
 - ``privacy_defaults`` — the per-run (epsilon, delta) offered for a DP run and the budget caps
   offered for a new dataset (``infra.settings``); four default runs fit in a default budget.
 - ``runs_left`` — how many runs of a chosen size the dataset's budget still allows
@@ -48,7 +48,7 @@ def batch_for(model: str, batch_size: int) -> int:
     """The batch ``model`` trains with when asked for ``batch_size`` (CTGAN rounds to a multiple of pac)."""
     if model != "ctgan":
         return int(batch_size)
-    from engine.models.ctgan import CTGAN, pac_batch
+    from engine.models.ctgan.model import CTGAN, pac_batch
 
     return pac_batch(int(batch_size), int(CTGAN.default_params["pac"]))
 

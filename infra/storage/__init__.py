@@ -22,7 +22,7 @@ import os
 from functools import lru_cache
 
 from infra.settings import Settings, get_settings
-from infra.storage.base import ObjectInfo, ObjectReader, ObjectStore, ObjectWriter
+from infra.storage.base import ObjectInfo, ObjectReader, ObjectStore, ObjectWriter, TenantStore
 from infra.storage.errors import (
     CorruptObjectError,
     InvalidKeyError,
@@ -34,7 +34,6 @@ from infra.storage.errors import (
 from infra.storage.keys import validate_key
 from infra.storage.local import LocalStore
 from infra.storage.s3 import S3Store
-from infra.storage.tenant import TenantStore
 
 
 def open_store(url: str | None = None, *, settings: Settings | None = None) -> ObjectStore:

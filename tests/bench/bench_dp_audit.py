@@ -108,7 +108,7 @@ def argn_row_nll(model, frame: pl.DataFrame, *, orders: int, seed: int = 0) -> n
     """
     import torch
 
-    from engine.models._argn_network import visibility
+    from engine.models.argn.network import visibility
 
     if model.private_:
         from engine.privacy.domain import prepare_frame

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.models._argn_network import ARGNNetwork, visibility
-from engine.models import argn as argn_module
+from engine.models.argn.network import ARGNNetwork, visibility
+from engine.models.argn import model as argn_module
 from engine.models.argn import ARGN
 from engine.models.early_stopping import EarlyStopping
 

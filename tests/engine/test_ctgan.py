@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.models._ctgan_layout import OutputLayout, marginal_distance
-from engine.models._ctgan_sampler import ConditionSampler, RowSampler
-from engine.models.ctgan import CTGAN, pac_batch
+from engine.models.ctgan.layout import OutputLayout, marginal_distance
+from engine.models.ctgan.sampler import ConditionSampler, RowSampler
+from engine.models.ctgan import CTGAN
+from engine.models.ctgan.model import pac_batch
 from engine.transform import DataTransformer
 from tests.engine.test_models_contract import TRANSFORMER, read_adult
 
@@ -288,7 +289,7 @@ def test_folded_generator_computes_the_eval_mode_forward(trained: CTGAN) -> None
 
 
 def test_sampled_rows_do_not_depend_on_the_number_of_workers(trained: CTGAN, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.models.ctgan as ctgan_module
+    import engine.models.ctgan.model as ctgan_module
 
     monkeypatch.setattr(ctgan_module, "_SAMPLE_CHUNK_CPU", 64)  # 16 chunks shared among the workers
     rows = []
@@ -314,7 +315,7 @@ def test_folded_weights_are_refreshed_when_the_generator_changes(trained: CTGAN)
 
 # -- the critic stays ready for DP-SGD ----------------------------------------------------
 def test_critic_is_a_plain_sequential_of_linear_leaky_relu_and_dropout(adult: pl.DataFrame) -> None:
-    from engine.models._ctgan_nets import build_critic
+    from engine.models.ctgan.nets import build_critic
 
     critic = build_critic(30, (256, 256), pac=1)
     assert isinstance(critic, torch.nn.Sequential)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from engine.errors import ConfigError
-from engine.generation.conditions import InfeasibleConditionError, parse_conditions
+from engine.models.conditions import InfeasibleConditionError, parse_conditions
 
 
 def _adult(path: Path) -> pl.DataFrame:

@@ -12,8 +12,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.generation.conditions import InfeasibleConditionError, parse_conditions
-from engine.generation.sampling import RowSource
+from engine.models.conditions import InfeasibleConditionError, parse_conditions
+from engine.models.row_source import RowSource
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The Synthesizer contract, checked for every model kind the registry lists.
 
 Each kind is trained briefly (a few epochs) on a seeded 2,000-row sample of the real adult
-table, once per module; the checks read like the contract in notes/MODELS_CONTRACT.md.
+table, once per module; the checks read like the contract in the docstring of engine/models/base.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from engine.errors import ConfigError
-from engine.generation.conditions import InfeasibleConditionError
+from engine.models.conditions import InfeasibleConditionError
 from engine.models.base import Progress, Synthesizer
 from engine.models.files import ModelFileError
 from engine.models.registry import available_kinds, load_model, model_class

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models._argn_network import ARGNNetwork, visibility
+from engine.models.argn.network import ARGNNetwork, visibility
 from engine.privacy.dpsgd import clipped_gradient_sum, make_dp_optimizer, per_sample_gradients, secure_generator
 
 VOCABS = [3, 7, 5, 4, 9]
@@ -92,7 +92,7 @@ def test_clipped_sums_get_noise_of_standard_deviation_noise_multiplier_times_cli
 def test_tvae_gradient_norms_equal_the_norms_of_per_row_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
     import polars as pl
 
-    from engine.models.tvae import TVAE, _RowLoss
+    from engine.models.tvae.model import TVAE, _RowLoss
 
     rng = torch.Generator().manual_seed(0)
     frame = pl.DataFrame({"x": torch.randn(64, generator=rng).tolist(), "c": [["a", "b", "c"][i % 3] for i in range(64)]})
@@ -140,8 +140,8 @@ class CriticByDefinition(nn.Module):
 
 
 def _critic(depth: int) -> tuple[nn.Module, CriticByDefinition, tuple[torch.Tensor, ...]]:
-    from engine.models._ctgan_nets import build_critic
-    from engine.models._ctgan_private import private_critic
+    from engine.models.ctgan.nets import build_critic
+    from engine.models.ctgan.private import private_critic
 
     torch.manual_seed(depth)
     critic = build_critic(7, (6, 5, 4)[:depth], pac=1).eval()  # dropout off: both sides draw alike
@@ -175,7 +175,7 @@ def test_ctgan_critic_reweighted_gradient_is_the_sum_of_clipped_per_row_gradient
 
 
 def test_a_critic_layer_the_norms_do_not_cover_is_refused() -> None:
-    from engine.models._ctgan_private import private_critic
+    from engine.models.ctgan.private import private_critic
 
     with pytest.raises(TypeError, match="Linear, LeakyReLU and Dropout only"):
         private_critic(nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1)), 10.0)

@@ -31,7 +31,7 @@ import pytest
 
 import engine
 from engine.errors import ConfigError, LimitExceededError
-from engine.generation.conditions import MAX_DEPTH, ConditionTooComplexError, parse_conditions
+from engine.models.conditions import MAX_DEPTH, ConditionTooComplexError, parse_conditions
 from engine.transform import DataTransformer
 
 U64_MAX = 2**64 - 1

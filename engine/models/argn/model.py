@@ -2,7 +2,7 @@
 
 In the spirit of MOSTLY AI's TabularARGN. ``DataTransformer.transform_tokens`` turns every
 column into integer sub-columns (a category's code; a number's or date's coarse quantile bin
-and fine sub-bin). The network (``engine.models._argn_network``) predicts each sub-column
+and fine sub-bin). The network (``engine.models.argn.network``) predicts each sub-column
 from the ones before it, and "before" follows a column order drawn at random for half of the
 training batches (the other half use the generation order, which unconditional sampling
 walks): the model learns every order, so at sampling time any subset of columns can be put
@@ -45,10 +45,10 @@ import polars as pl
 import torch
 
 from engine.errors import ConfigError, InputError
-from engine.models._argn_network import ARGNNetwork, SamplingPlan, visibility
+from engine.models.argn.network import ARGNNetwork, SamplingPlan, visibility
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
-from engine.models.seeds import derive_seed, numpy_seed
+from engine.seeds import derive_seed, numpy_seed
 from engine.models.sizing import meta_shapes, weights_mismatch
 from engine.models.threads import TorchThreads, check_thread_count
 from engine.models.weight_average import WeightAverage

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.models._ctgan_layout import uniform_to_gumbel_
+from engine.models.ctgan.layout import uniform_to_gumbel_
 from engine.models.threads import TorchThreads
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from engine.models._ctgan_layout import OutputLayout
-    from engine.models._ctgan_nets import FoldedGenerator
+    from engine.models.ctgan.layout import OutputLayout
+    from engine.models.ctgan.nets import FoldedGenerator
 
 
 def generate_encoded(

@@ -4,10 +4,10 @@ Conditional GAN", written from the paper for speed.
 The pieces, each in its own module:
 
 - mode-specific normalisation: ``engine.transform.DataTransformer`` (never re-done here);
-- conditional vector and training-by-sampling: ``_ctgan_sampler`` (vectorised over the batch);
-- generator (residual, BatchNorm), PacGAN critic, WGAN-GP penalty: ``_ctgan_nets``;
+- conditional vector and training-by-sampling: ``sampler`` (vectorised over the batch);
+- generator (residual, BatchNorm), PacGAN critic, WGAN-GP penalty: ``nets``;
 - output activations (tanh, Gumbel-softmax tau=0.2) and the conditional cross-entropy,
-  grouped into a few padded tensors instead of a loop over spans: ``_ctgan_layout``.
+  grouped into a few padded tensors instead of a loop over spans: ``layout``.
 
 One training step (``_Trainer.step``): draw a (column, category) per row, a real row holding
 that category and noise; generate once; update the critic on real vs generated rows (plus
@@ -32,7 +32,7 @@ alone, is post-processing. Differences from the non-private step, each forced by
   it alone (generator in eval mode, so rows do not share BatchNorm statistics): its loss
   ``D(fake) - D(real) + lambda (||grad D(x_hat)|| - 1)^2`` is clipped as a whole, the
   gradient penalty included, by its exact gradient norm without per-row gradients
-  (``_ctgan_private``).
+  (``private``).
 - The critic's optimizer is zeroed before every critic step; the generator steps (in training
   mode, on a batch of the expected size) after every ``discriminator_steps`` completed DP
   steps, with conditions from the private counts and randomness seeded per step.
@@ -44,7 +44,7 @@ Sampling picks (column, category) by the training frequencies, so the generated 
 the data's distribution; a categorical equality ``{column: value}`` on a condition column
 fixes that column's conditional vector and one-hot for every row, so no row is rejected.
 Batch sampling runs the generator with BatchNorm folded into its weights, in preallocated
-buffers, chunk by chunk on worker threads (``_ctgan_generate``, ``FoldedGenerator``).
+buffers, chunk by chunk on worker threads (``generate``, ``FoldedGenerator``).
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ import polars as pl
 from engine.errors import ConfigError
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
-from engine.models.seeds import derive_seed, torch_generator
+from engine.seeds import derive_seed, torch_generator
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
 from engine.models.threads import TorchThreads, check_thread_count
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from engine.models._ctgan_nets import FoldedGenerator
+    from engine.models.ctgan.nets import FoldedGenerator
 
 # Rows per generator pass when sampling. On CPU each worker reuses its buffers (~930 floats a
 # row with the default generator) chunk after chunk; 512 to 4,096 rows measured alike on the
@@ -139,7 +139,7 @@ class CTGAN(Synthesizer):
     Early stopping is off by default (``patience=None``), as in the paper: all rows train.
     With a ``patience``, ``validation_share`` of the rows are held out and the validation
     loss is the mean distance between their per-span marginals and generated rows' (see
-    ``_ctgan_layout.marginal_distance``); the best epoch's generator is kept.
+    ``layout.marginal_distance``); the best epoch's generator is kept.
     """
 
     kind: ClassVar[str] = "ctgan"
@@ -214,8 +214,8 @@ class CTGAN(Synthesizer):
     def _train(self, frame: pl.DataFrame) -> None:
         import torch
 
-        from engine.models._ctgan_layout import marginal_distance
-        from engine.models._ctgan_sampler import ConditionSampler, RowSampler
+        from engine.models.ctgan.layout import marginal_distance
+        from engine.models.ctgan.sampler import ConditionSampler, RowSampler
 
         device = torch.device(self.device_)
         if self._dp_run is not None:
@@ -275,7 +275,7 @@ class CTGAN(Synthesizer):
         """DP-SGD on the critic, the generator as post-processing (see the module docstring)."""
         import torch
 
-        from engine.models._ctgan_private import private_critic
+        from engine.models.ctgan.private import private_critic
         from engine.privacy.dpsgd import DPSGD, prepare_module
 
         run = self._dp_run
@@ -367,9 +367,9 @@ class CTGAN(Synthesizer):
         """
         import torch
 
-        from engine.models._ctgan_layout import OutputLayout
-        from engine.models._ctgan_nets import build_critic, make_generator
-        from engine.models._ctgan_sampler import ConditionSampler
+        from engine.models.ctgan.layout import OutputLayout
+        from engine.models.ctgan.nets import build_critic, make_generator
+        from engine.models.ctgan.sampler import ConditionSampler
 
         t = self.transformer_
         p = self.model_params
@@ -413,10 +413,10 @@ class CTGAN(Synthesizer):
         The generator runs as in eval mode (BatchNorm on its running statistics, folded into
         the weights); one-hot blocks hold scores whose argmax is the drawn category. On CPU,
         ``n_threads`` workers (None: all cores) each generate whole chunks of rows (see
-        ``_ctgan_generate``); the rows do not depend on the number of workers. The result is
+        ``generate``); the rows do not depend on the number of workers. The result is
         a view without the output layer's padding columns.
         """
-        from engine.models._ctgan_generate import generate_encoded
+        from engine.models.ctgan.generate import generate_encoded
 
         layout = self._layout
         target = self._fixed_category(fixed)
@@ -524,7 +524,7 @@ class _Trainer:
     def __init__(self, model: CTGAN, encoded: np.ndarray, rows: Any) -> None:
         import torch
 
-        from engine.models._ctgan_nets import build_critic
+        from engine.models.ctgan.nets import build_critic
 
         p = model.model_params
         self.model = model
@@ -592,7 +592,7 @@ class _Trainer:
         """(Wasserstein critic loss ``E[D(fake)] - E[D(real)]``, gradient penalty)."""
         import torch
 
-        from engine.models._ctgan_nets import gradient_penalty, pack
+        from engine.models.ctgan.nets import gradient_penalty, pack
 
         # Real and generated packs in one pass: one larger matmul per layer instead of two.
         scores = self.critic(pack(torch.cat([real, fake], dim=0), self.pac))
@@ -609,7 +609,7 @@ class _Trainer:
         """
         import torch
 
-        from engine.models._ctgan_nets import pack
+        from engine.models.ctgan.nets import pack
 
         for _ in range(self.critic_steps - 1):  # extra critic steps on fresh batches
             real, _, _, index = self.draw(generator)
@@ -674,7 +674,7 @@ class _Trainer:
         """One generator update through the critic (post-processing of the private critic)."""
         import torch
 
-        from engine.models._ctgan_nets import pack
+        from engine.models.ctgan.nets import pack
 
         if self.layout.n_conditions:
             column, category = self.conditions.sample(self.batch, generator=generator, log_frequency=log_frequency)

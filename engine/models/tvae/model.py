@@ -43,9 +43,11 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.early_stopping import EarlyStopping
-from engine.models.seeds import derive_seed, numpy_seed, torch_generator
+from engine.seeds import derive_seed, torch_generator
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
 from engine.models.threads import TorchThreads, check_thread_count
+from engine.models.tvae.layout import Layout, gumbel, softmax_nll
+from engine.models.tvae.nets import Encoder, adam, kl, mlp
 
 CATEGORICAL_SAMPLING = ("sample", "argmax")
 SIGMA_RANGE = (0.01, 1.0)
@@ -125,7 +127,7 @@ class TVAE(Synthesizer):
         The memory training would need is checked first (``engine.models.sizing``): layer widths
         too large for it are refused naming them, before anything is allocated.
         """
-        layout = _Layout.from_spans(self.transformer_.output_info_)
+        layout = Layout.from_spans(self.transformer_.output_info_)
         p = self.model_params
         encoder, decoder = self._network_builders(layout)
         check_training_memory(
@@ -142,12 +144,12 @@ class TVAE(Synthesizer):
         self._sigma = nn.Parameter(torch.full((len(layout.tanh_index),), 0.1, device=self.device_))
         self._index = layout.tensors(self.device_)
 
-    def _network_builders(self, layout: _Layout) -> tuple[Callable[[], nn.Module], Callable[[], nn.Module]]:
+    def _network_builders(self, layout: Layout) -> tuple[Callable[[], nn.Module], Callable[[], nn.Module]]:
         """Functions that make the encoder and the decoder for ``layout`` from the parameters."""
         p = self.model_params
         return (
-            lambda: _Encoder(layout.dim, tuple(p["compress_dims"]), p["embedding_dim"]),
-            lambda: _mlp(p["embedding_dim"], tuple(p["decompress_dims"]), layout.dim),
+            lambda: Encoder(layout.dim, tuple(p["compress_dims"]), p["embedding_dim"]),
+            lambda: mlp(p["embedding_dim"], tuple(p["decompress_dims"]), layout.dim),
         )
 
     def _threads(self, *, fitting: bool, rows: int = 0) -> TorchThreads:
@@ -179,7 +181,7 @@ class TVAE(Synthesizer):
         batch = self._batch_size(n_train)
         steps = max(1, n_train // batch) if n_train >= batch else 1
         params = [*self._encoder.parameters(), *self._decoder.parameters(), self._sigma]
-        optim = _adam(params, lr=self.model_params["learning_rate"], weight_decay=self.model_params["weight_decay"])
+        optim = adam(params, lr=self.model_params["learning_rate"], weight_decay=self.model_params["weight_decay"])
         stopper = EarlyStopping(self.patience_)
         best_state: dict[str, Any] | None = None
         start = 0
@@ -252,7 +254,7 @@ class TVAE(Synthesizer):
         targets = self._layout.targets(data)
         n = data.shape[0]
         loss_module = _RowLoss(self)
-        optim = _adam(list(loss_module.parameters()), lr=self.model_params["learning_rate"], weight_decay=self.model_params["weight_decay"])
+        optim = adam(list(loss_module.parameters()), lr=self.model_params["learning_rate"], weight_decay=self.model_params["weight_decay"])
         start = 0
         resume = self._resume_point()
         if resume is not None:
@@ -303,7 +305,7 @@ class TVAE(Synthesizer):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self._decoder(z)
         rec = self._reconstruction(out, x, targets).sum()
-        kld = _kl(mu, logvar).sum()
+        kld = kl(mu, logvar).sum()
         n = x.shape[0]
         return rec * self.model_params["loss_factor"] / n, kld / n
 
@@ -319,7 +321,7 @@ class TVAE(Synthesizer):
             sigma = self._sigma if sigma is None else sigma
             total = total + ((x.index_select(1, index["tanh"]) - mean).pow(2) / (2 * sigma.pow(2)) + torch.log(sigma)).sum(1)
         if index["softmax"].numel():
-            total = total + _softmax_nll(out, index, targets)
+            total = total + softmax_nll(out, index, targets)
         return total
 
     def _validation_loss(self, val: tuple[torch.Tensor, torch.Tensor]) -> float:
@@ -333,7 +335,7 @@ class TVAE(Synthesizer):
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             out = self._decoder(mu + eps * torch.exp(0.5 * logvar))
             rec = self._reconstruction(out, x, targets).sum() * self.model_params["loss_factor"]
-            kld = _kl(mu, logvar).sum()
+            kld = kl(mu, logvar).sum()
             value = float((rec + kld) / x.shape[0])
         return value if math.isfinite(value) else math.inf
 
@@ -412,7 +414,7 @@ class TVAE(Synthesizer):
                 out.index_copy_(1, index["tanh"], values)
             if index["softmax"].numel() and self.model_params["categorical_sampling"] == "sample":
                 # Gumbel-max: the argmax the transformer takes per block of logits + Gumbel noise is a draw
-                noise = _gumbel((n, index["softmax"].numel()), generator, self.device_)
+                noise = gumbel((n, index["softmax"].numel()), generator, self.device_)
                 out.index_add_(1, index["softmax"], noise)
             matrix = out.detach().to("cpu").numpy()
         return self.transformer_.inverse_transform(matrix)
@@ -427,7 +429,7 @@ class TVAE(Synthesizer):
         """The decoder and sigma from the weights; the shapes the manifest's parameters make are
         checked against the weights before any network is built (the encoder is not in the file
         and is never built: its widths cannot be checked, and sampling does not need it)."""
-        layout = _Layout.from_spans(self.transformer_.output_info_)
+        layout = Layout.from_spans(self.transformer_.output_info_)
         _, decoder = self._network_builders(layout)
         expected = meta_shapes(decoder, prefix="decoder.") | {"sigma": (len(layout.tanh_index),)}
         problem = weights_mismatch(expected, tensors)
@@ -488,129 +490,7 @@ class _RowLoss(nn.Module):
         mu, logvar = self.encoder(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         rec = model._reconstruction(self.decoder(z), x, targets, sigma=sigma)
-        return rec * model.model_params["loss_factor"] + _kl(mu, logvar)
-
-
-class _Layout:
-    """Index tensors for the spans: the tanh columns and the softmax blocks as segments.
-
-    All one-hot columns are gathered once into a (rows, width) slice; ``block`` maps each of
-    its columns to its block and ``membership`` is the (width, blocks) 0/1 matrix, so every
-    block's log-sum-exp is one exp, one matrix product and one log for all blocks together.
-    """
-
-    def __init__(self, dim: int, tanh_index: list[int], block_starts: list[int], block_sizes: list[int]) -> None:
-        self.dim = dim
-        self.tanh_index = tanh_index
-        self.block_starts = block_starts
-        self.block_sizes = block_sizes
-
-    @classmethod
-    def from_spans(cls, spans: list[Any]) -> _Layout:
-        position, tanh, starts, sizes = 0, [], [], []
-        for span in spans:
-            if span.activation == "tanh":
-                tanh.extend(range(position, position + span.size))
-            else:
-                starts.append(position)
-                sizes.append(span.size)
-            position += span.size
-        return cls(position, tanh, starts, sizes)
-
-    def tensors(self, device: str) -> dict[str, torch.Tensor]:
-        """``tanh``: tanh column indices; ``softmax``: one-hot column indices; ``block``: the
-        block of each one-hot column; ``membership``: (one-hot columns, blocks) float 0/1."""
-        sizes = np.asarray(self.block_sizes, dtype=np.int64)
-        softmax = np.concatenate([np.arange(a, a + n) for a, n in zip(self.block_starts, sizes)]) if len(sizes) else np.zeros(0, np.int64)
-        block = np.repeat(np.arange(len(sizes)), sizes)
-        membership = np.zeros((len(softmax), len(sizes)), dtype=np.float32)
-        membership[np.arange(len(softmax)), block] = 1.0
-        return {
-            "tanh": torch.tensor(self.tanh_index, dtype=torch.long, device=device),
-            "softmax": torch.from_numpy(softmax).to(device),
-            "block": torch.from_numpy(block).to(device),
-            "membership": torch.from_numpy(membership).to(device),
-        }
-
-    def targets(self, data: torch.Tensor) -> torch.Tensor:
-        """For every row and softmax block, the output column of its encoded level: (rows, blocks) int64."""
-        n = data.shape[0]
-        if not self.block_starts:
-            return torch.zeros((n, 0), dtype=torch.long, device=data.device)
-        index = self.tensors(str(data.device))
-        hot = data.index_select(1, index["softmax"])
-        # position of the 1 within each block: the largest value per block, first one wins
-        best = torch.full((n, len(self.block_starts)), -math.inf, device=data.device)
-        best = best.scatter_reduce(1, index["block"].expand(n, -1), hot, reduce="amax")
-        is_best = hot == best.index_select(1, index["block"])
-        columns = index["softmax"].expand(n, -1)
-        sentinel = torch.full_like(columns, self.dim)
-        first = torch.full((n, len(self.block_starts)), self.dim, dtype=torch.long, device=data.device)
-        return first.scatter_reduce(1, index["block"].expand(n, -1), torch.where(is_best, columns, sentinel), reduce="amin")
-
-
-def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Each row's KL divergence of its Gaussian posterior ``N(mu, exp(logvar))`` to the standard normal, ``(B,)``."""
-    return -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp(), dim=1)
-
-
-def _gumbel(shape: tuple[int, int], generator: torch.Generator, device: str) -> torch.Tensor:
-    """Standard Gumbel noise ``-log(-log(U))`` for uniform U, for the Gumbel-max draw.
-
-    On CPU the uniforms come from numpy (seeded from ``generator``), about three times faster
-    than torch's CPU generator; on a GPU from torch.
-    """
-    if str(device) == "cpu":
-        uniform = torch.from_numpy(np.random.default_rng(numpy_seed(generator)).random(shape, dtype=np.float32))
-    else:
-        uniform = torch.rand(shape, generator=generator, device=device)
-    return uniform.clamp_(min=1e-12).log_().neg_().log_().neg_()
-
-
-def _softmax_nll(out: torch.Tensor, index: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-    """Each row's cross-entropy summed over the softmax blocks of ``out`` against ``targets`` (output columns), ``(B,)``."""
-    logits = out.index_select(1, index["softmax"])
-    block = index["block"].expand(out.shape[0], -1)
-    with torch.no_grad():  # per-block maximum: a constant shift that keeps exp() in range
-        top = torch.full(targets.shape, -math.inf, device=out.device, dtype=out.dtype)
-        top = top.scatter_reduce(1, block, logits, reduce="amax")
-    sums = (logits - top.index_select(1, index["block"])).exp() @ index["membership"]
-    log_norm = top + sums.log()
-    return (log_norm - out.gather(1, targets)).sum(1)
-
-
-def _adam(params: list[torch.Tensor], *, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel per step where this torch supports it (CPU since 2.4)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
-
-
-def _mlp(width_in: int, hidden: tuple[int, ...], width_out: int) -> torch.nn.Module:
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(width_in, width), nn.ReLU()]
-        width_in = width
-    layers.append(nn.Linear(width_in, width_out))
-    return nn.Sequential(*layers)
-
-
-class _Encoder(nn.Module):
-    """MLP to the mean and log-variance of the latent code's Gaussian posterior (one output layer for both)."""
-
-    def __init__(self, width_in: int, hidden: tuple[int, ...], embedding: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        for width in hidden:
-            layers += [nn.Linear(width_in, width), nn.ReLU()]
-            width_in = width
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width_in, 2 * embedding)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.head(self.body(x)).chunk(2, dim=1)
-        return mu, logvar
+        return rec * model.model_params["loss_factor"] + kl(mu, logvar)
 
 
 __all__ = ["TVAE"]

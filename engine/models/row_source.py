@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from engine.generation.conditions import ConditionSet, InfeasibleConditionError
+from engine.models.conditions import ConditionSet, InfeasibleConditionError
 
 MIN_ROUND = 256
 MAX_ROUND = 262_144
