@@ -7,12 +7,12 @@ JSON manifest, never pickle).
 
 Hooks a model implements (``tests/engine/test_models_contract.py`` checks them):
 
-- ``_fit_model(frame)``: ``transformer_`` is fitted; build the networks and train them,
-  calling ``self._report(...)`` for progress, ``self._record_epoch(...)`` for the metrics,
-  ``self._maybe_checkpoint(epoch, state)`` after every epoch and, first of all,
-  ``self._resume_point()`` to continue a run. Seed every epoch with ``self._epoch_seed(e)``
-  (``torch.manual_seed`` and the shuffling generator) so a resumed run ends with the same
-  weights as an uninterrupted one.
+- ``_trainer(frame, *, train_rows, val_rows, private)``: ``transformer_`` is fitted; build
+  the networks and return the ``engine.trainer.Trainer`` that trains them on the
+  ``train_rows`` of ``frame`` (validating on ``val_rows``, empty when early stopping is off),
+  or None when there is nothing to learn. The one fit loop (``engine.models.fit_loop``) runs
+  it; under DP ``engine.privacy.private_training`` wraps it first. ``private`` says only
+  which rows the trainer may read outside DP-SGD (none: no priors from the data).
 - ``_generate(n, *, generator, fixed)``: n decoded rows in training column order; ``fixed``
   holds ``{column: value}`` equalities the model may honour natively (it may hold several
   columns; a model that can fix only one uses one of them: the base filters every row by the
@@ -20,9 +20,12 @@ Hooks a model implements (``tests/engine/test_models_contract.py`` checks them):
 - ``_native_condition_columns()``: the columns ``fixed`` may name (``"any"``: all of them).
 - ``_tensors()``, ``_load_tensors(tensors, manifest)``, ``_model_config()``.
 
-Class attributes a model sets: ``kind``, ``default_epochs``, ``default_batch_size``,
-``default_params`` (its own hyperparameters with their defaults; any other keyword is a
-``ConfigError``), optionally ``default_transformer_params``.
+Class attributes a model sets: ``kind``, ``config_class`` (its ``SynthesizerConfig``
+subclass: every parameter's type, default, DP default and allowed values; any other keyword is
+a ``ConfigError``), ``default_epochs``, ``default_batch_size`` and ``default_patience`` (what a
+None of those parameters means, resolved at fit), optionally ``default_transformer_params``.
+``default_params``, ``default_dp_params``, ``default_dp_epochs`` and ``default_dp_batch_size``
+are read from ``config_class`` when the subclass is defined.
 """
 
 from __future__ import annotations
@@ -30,48 +33,36 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import polars as pl
 
 from engine.errors import ConfigError, InputError, LimitExceededError
 from engine.models.conditions import ConditionSet, parse_conditions
-from engine.models.files import ModelFile, ModelFileError, read_model_file, write_model_file
+from engine.models.config import DEVICES, SynthesizerConfig, is_device_name
+from engine.models.files import CHECKPOINT_NAME, ModelFile, ModelFileError, read_model_file, write_model_file
 from engine.models.row_source import RowSource
 from engine.models.state import flatten_state, unflatten_state
+from engine.distributed import broadcast_object, world
 from engine.seeds import derive_seed, torch_generator
 from engine.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from engine.trainer import Trainer
     from engine.transform import DataTransformer
 
-CHECKPOINT_NAME = "checkpoint.zip"
 # Rows generated per round by ``sample``; bounds memory whatever n is.
 SAMPLE_ROUND_ROWS = 65_536
 # Rows one ``sample`` / ``iter_samples`` call may ask for unless the caller passes its own
 # ``max_rows`` (the platform passes the tenant's per-request quota): the largest tier's quota.
 MAX_SAMPLE_ROWS = 100_000_000
-_DEVICES = ("auto", "cpu", "cuda", "cuda:N")
-_BASE_PARAMS = (
-    "epochs",
-    "batch_size",
-    "seed",
-    "device",
-    "checkpoint_every",
-    "checkpoint_dir",
-    "validation_share",
-    "patience",
-    "max_training_time_s",
-    "transformer_params",
-    "column_types",
-    "privacy",
-)
 
 
 @dataclass(frozen=True)
@@ -109,9 +100,9 @@ def resolve_device(device: str) -> str:
 
 
 def _check_device_name(device: Any) -> None:
-    """``ConfigError`` unless ``device`` is one of ``_DEVICES`` (``cuda:N`` with a number)."""
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+    """``ConfigError`` unless ``device`` is one of ``DEVICES`` (``cuda:N`` with a number)."""
+    if not is_device_name(device):
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
 
 
 def frame_hash(frame: pl.DataFrame) -> str:
@@ -165,20 +156,41 @@ def _json_safe(value: Any) -> Any:
     raise ConfigError(f"value {value!r} of type {type(value).__name__} cannot be stored in a model file")
 
 
+class _Param:
+    """A parameter of the model's frozen ``config``, read as an attribute (``model.epochs``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Synthesizer | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj.config, self.name)
+
+    def __set__(self, obj: Synthesizer, value: Any) -> None:
+        raise AttributeError(
+            f"{self.name} is fixed when the model is built (its config is frozen); build a new model with {self.name}={value!r}"
+        )
+
+
 class Synthesizer:
     """A generative model of one table: ``fit`` it, then ``sample``, ``stream``, ``save``.
 
-    Parameters (keyword-only; every model takes these plus its own ``default_params``):
+    Parameters (keyword-only; every model takes these plus its own, declared with their
+    defaults and allowed values in its ``config_class``; the constructor validates them there
+    and keeps the frozen result as ``config``, which ``get_params()`` returns):
 
-    - ``epochs``: passes over the data (None: the model's default; under differential
-      privacy ``default_dp_epochs``, 20 unless the model says otherwise). Early stopping may
-      end training sooner.
-    - ``batch_size``: rows per optimisation step (None: the model's default, under DP
-      ``default_dp_batch_size``; capped at the number of training rows). Under DP it is the
-      expected size of a Poisson batch.
+    - ``epochs``: passes over the data (None: the model's default). Under differential
+      privacy the config fills it with ``default_dp_epochs`` (20 unless the model says
+      otherwise) when not given. Early stopping may end training sooner.
+    - ``batch_size``: rows per optimisation step (None: the model's default; under DP the
+      config fills it with ``default_dp_batch_size``; capped at the number of training rows).
+      Under DP it is the expected size of a Poisson batch.
     - ``seed``: every random choice in fit and, unless ``sample`` gets its own, in sampling.
-    - ``device``: ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"``, ``"cuda"``.
-    - ``on_progress``: called with a ``Progress`` while training.
+    - ``device``: ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"``, ``"cuda"``,
+      ``"cuda:N"``.
+    - ``on_progress``: called with a ``Progress`` while training (a callback, not part of
+      the config).
     - ``checkpoint_every`` / ``checkpoint_dir``: write a checkpoint every so many epochs into
       that folder (a dir alone means every epoch); ``fit(data, resume=True)`` continues from it.
     - ``validation_share``: share of rows held out for early stopping (0 disables it).
@@ -191,7 +203,10 @@ class Synthesizer:
       that read real rows train with DP-SGD, there is no validation split nor early stopping,
       the metrics hold the epsilon spent instead of losses, and ``privacy_report_`` (the
       manifest's ``privacy``) says what was spent. None (default): no DP. A model's own
-      parameters may have other defaults under DP (``default_dp_params``).
+      parameters may have other defaults under DP (``default_dp_params``; given ones win).
+
+    Every parameter is also an attribute (``model.epochs``), fixed once built; the model's
+    own ones are in ``model_params`` (a read-only mapping, DP defaults applied).
 
     Learned attributes: ``transformer_``, ``columns_`` (name -> polars dtype, training order),
     ``metrics_`` (history per epoch, best epoch and validation loss, fit seconds),
@@ -199,99 +214,75 @@ class Synthesizer:
     """
 
     kind: ClassVar[str] = ""
+    config_class: ClassVar[type[SynthesizerConfig]] = SynthesizerConfig
+    # What None means for epochs, batch_size and patience, resolved at fit (a model may follow the data size).
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
-    # Under differential privacy every step costs budget: fewer epochs of larger batches.
-    default_dp_epochs: ClassVar[int] = 20
-    default_dp_batch_size: ClassVar[int] = 1000
     default_patience: ClassVar[int | None] = None
+    # Read from ``config_class`` (see ``__init_subclass__``): the config is their one source.
+    default_dp_epochs: ClassVar[int] = SynthesizerConfig.dp_defaults["epochs"]
+    default_dp_batch_size: ClassVar[int] = SynthesizerConfig.dp_defaults["batch_size"]
     default_params: ClassVar[dict[str, Any]] = {}
-    # Own parameters whose default differs under differential privacy (given ones still win).
     default_dp_params: ClassVar[dict[str, Any]] = {}
     default_transformer_params: ClassVar[dict[str, Any]] = {}
+    # Whether the model trains data-parallel under torchrun (``engine.distributed``).
+    trains_distributed: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        seed: int = 0,
-        device: str = "auto",
-        on_progress: Callable[[Progress], None] | None = None,
-        checkpoint_every: int | None = None,
-        checkpoint_dir: str | Path | None = None,
-        validation_share: float = 0.1,
-        patience: int | None = None,
-        max_training_time_s: float | None = None,
-        transformer_params: dict[str, Any] | None = None,
-        column_types: dict[str, Any] | None = None,
-        privacy: Any = None,
-        **model_params: Any,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+    epochs = _Param()
+    batch_size = _Param()
+    seed = _Param()
+    device = _Param()
+    checkpoint_every = _Param()
+    checkpoint_dir = _Param()
+    validation_share = _Param()
+    patience = _Param()
+    max_training_time_s = _Param()
+    transformer_params = _Param()
+    column_types = _Param()
+    privacy = _Param()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Read the model's defaults off its config class, so they are declared in one place."""
+        super().__init_subclass__(**kwargs)
+        config = cls.config_class
+        cls.default_params = config.own_defaults()
+        cls.default_dp_params = {name: value for name, value in config.dp_defaults.items() if name in cls.default_params}
+        cls.default_dp_epochs = config.dp_defaults.get("epochs", SynthesizerConfig.dp_defaults["epochs"])
+        cls.default_dp_batch_size = config.dp_defaults.get("batch_size", SynthesizerConfig.dp_defaults["batch_size"])
+
+    def __init__(self, *, on_progress: Callable[[Progress], None] | None = None, **params: Any) -> None:
+        self._frozen_config = self.config_class.resolve(params)
         self.on_progress = on_progress
-        self.checkpoint_every = checkpoint_every
-        self.checkpoint_dir = checkpoint_dir
-        self.validation_share = validation_share
-        self.patience = patience
-        self.max_training_time_s = max_training_time_s
-        self.transformer_params = transformer_params
-        self.column_types = column_types
-        self.privacy = privacy
-        unknown = sorted(set(model_params) - set(self.default_params))
-        if unknown:
-            allowed = sorted(set(_BASE_PARAMS) | set(self.default_params) | {"on_progress"})
-            raise ConfigError(f"{type(self).__name__} got unknown parameters {unknown}; allowed: {allowed}")
-        dp_defaults = self.default_dp_params if self._privacy() is not None else {}
-        self.model_params = {**self.default_params, **dp_defaults, **model_params}
         self._validate_params()
 
     # -- parameters -----------------------------------------------------------------------
+    @property
+    def config(self) -> SynthesizerConfig:
+        """The model's validated, frozen configuration (``config_class``)."""
+        return self._frozen_config
+
+    @property
+    def model_params(self) -> Mapping[str, Any]:
+        """The model's own parameters (read-only), DP defaults applied: what its training code reads."""
+        return MappingProxyType(self.config.own_params())
+
     def _validate_params(self) -> None:
-        """Check the base parameters; models extend this for their own (and call super())."""
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("checkpoint_every", self.checkpoint_every)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
-        _check_device_name(self.device)
+        """Check what the config does not hold: the ``on_progress`` callback (it may be replaced after building)."""
         if self.on_progress is not None and not callable(self.on_progress):
             raise ConfigError("on_progress must be a callable taking a Progress, or None")
-        if self.checkpoint_every is not None and self.checkpoint_dir is None:
-            raise ConfigError("checkpoint_every needs checkpoint_dir: the folder to write checkpoints into")
-        if not isinstance(self.validation_share, (int, float)) or not 0 <= self.validation_share < 0.5:
-            raise ConfigError(f"validation_share must be a number in [0, 0.5); got {self.validation_share!r}")
-        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0):
-            raise ConfigError(f"patience must be a non-negative integer (0 disables early stopping) or None; got {self.patience!r}")
-        if self.max_training_time_s is not None and (
-            not isinstance(self.max_training_time_s, (int, float)) or not self.max_training_time_s > 0
-        ):
-            raise ConfigError(f"max_training_time_s must be a positive number of seconds or None; got {self.max_training_time_s!r}")
-        if self.transformer_params is not None and not isinstance(self.transformer_params, dict):
-            raise ConfigError("transformer_params must be a dict of DataTransformer parameters or None")
-        if self.column_types is not None and not isinstance(self.column_types, dict):
-            raise ConfigError("column_types must be a dict {column: SemanticType} or None")
-        self._privacy()
 
     def _privacy(self) -> Any:
         """The validated ``Privacy`` of this configuration, or None."""
-        from engine.privacy.config import Privacy
-
-        return Privacy.coerce(self.privacy)
+        return self.config.privacy
 
     @property
     def private_(self) -> bool:
         """True while this model trains (or was trained) with differential privacy."""
         return self._privacy() is not None
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (the model's own ones included), as given."""
-        params = {name: getattr(self, name) for name in _BASE_PARAMS}
-        params["on_progress"] = self.on_progress
-        return {**params, **self.model_params}
+    def get_params(self) -> SynthesizerConfig:
+        """The model's configuration: every parameter, validated and frozen (``config``)."""
+        return self.config
 
     def __repr__(self) -> str:
         own = ", ".join(f"{k}={v!r}" for k, v in self.model_params.items())
@@ -342,6 +333,8 @@ class Synthesizer:
         self._dp_run: Any = None
         self.__dict__.pop("privacy_report_", None)
         privacy = self._privacy()
+        if world().size > 1 and not self.trains_distributed:
+            raise ConfigError(f"{type(self).__name__} trains in one process; run it without torchrun (WORLD_SIZE=1)")
         if resume:
             transformer, metrics = self._read_checkpoint(data_hash)
         else:
@@ -349,9 +342,9 @@ class Synthesizer:
                 transformer = self._private_transformer(frame, privacy)
             else:
                 transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
-            metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False}
+            metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False, "stopped_on_time": False}
         if privacy is not None:
-            from engine.privacy.domain import prepare_frame
+            from engine.privacy.private_statistics import prepare_frame
 
             frame = prepare_frame(transformer, frame)
         self.transformer_: DataTransformer = transformer
@@ -362,7 +355,7 @@ class Synthesizer:
         self._eta_clock = time.perf_counter()
         self._eta_start_fraction: float | None = None
         try:
-            self._fit_model(frame.select(self.transformer_.columns_))
+            self._train(frame.select(self.transformer_.columns_))
         finally:
             self._pending_resume = None
         self.metrics_["fit_seconds"] = time.perf_counter() - started
@@ -375,16 +368,72 @@ class Synthesizer:
         return self
 
     def _private_transformer(self, frame: pl.DataFrame, privacy: Any) -> DataTransformer:
-        """Start the DP run: its budget, and the transformer built from accounted statistics."""
-        from engine.privacy.domain import private_transformer
-        from engine.privacy.run import PrivateRun
+        """Start the DP run: its budget, and the transformer built from accounted statistics.
 
-        self._dp_run = PrivateRun(privacy, frame.height)
-        domain = private_transformer(
-            frame, run=self._dp_run, transformer_kwargs=self._transformer_kwargs(), needs_counts=self._dp_needs_counts()
-        )
-        self._dp_run.extra["counts"] = {name: counts.tolist() for name, counts in domain.counts.items()}
+        Under torchrun rank 0 measures and the other processes take its transformer and run
+        state: the statistics are measured (and charged) once.
+        """
+        from engine.privacy.private_statistics import private_transformer
+        from engine.privacy.run import PrivateRun
+        from engine.transform import DataTransformer
+
+        shared = None
+        if world().is_main:
+            self._dp_run = PrivateRun(privacy, frame.height)
+            domain = private_transformer(
+                frame, run=self._dp_run, transformer_kwargs=self._transformer_kwargs(), needs_counts=self._dp_needs_counts()
+            )
+            self._dp_run.extra["counts"] = {name: counts.tolist() for name, counts in domain.counts.items()}
+            shared = (domain.transformer.to_dict(), self._dp_run.state())
+        transformer_dict, run_state = broadcast_object(shared)
+        if not world().is_main:
+            self._dp_run = PrivateRun.from_state(privacy, run_state)
+            return DataTransformer.from_dict(transformer_dict)
         return domain.transformer
+
+    def _train(self, frame: pl.DataFrame) -> None:
+        """Build the model's trainer (made private under DP) and run the one fit loop on it."""
+        import numpy as np
+
+        from engine.models.fit_loop import run_epochs
+
+        if self.patience_ is not None:
+            train_rows, val_rows = self._split_indices(frame.height)
+        else:
+            train_rows, val_rows = np.arange(frame.height), np.zeros(0, dtype=np.int64)
+        self._n_fit_rows = len(train_rows)
+        with self._fit_threads():
+            trainer = self._trainer(frame, train_rows=train_rows, val_rows=val_rows, private=self._dp_run is not None)
+            if trainer is None:  # nothing to learn (only identifiers or constants)
+                return
+            if self._dp_run is not None:
+                from engine.privacy.private_training import make_private
+
+                trainer = make_private(
+                    trainer,
+                    run=self._dp_run,
+                    transformer=self.transformer_,
+                    n_rows=len(train_rows),
+                    batch_size=self._dp_batch_size(len(train_rows)),
+                    epochs=self.epochs_,
+                    device=self.device_,
+                    seed=self.seed,
+                )
+            run_epochs(self, trainer, epochs=self.epochs_, patience=self.patience_, time_limit_s=self._time_limit_s(len(train_rows)))
+
+    def _fit_threads(self) -> Any:
+        """The context torch's CPU threads are set in while fitting (``num_threads``; None: torch's own)."""
+        from engine.models.threads import TorchThreads
+
+        return TorchThreads(self.model_params.get("num_threads") if self.device_ == "cpu" else None)
+
+    def _time_limit_s(self, n_rows: int) -> float | None:
+        """Seconds of training after which the loop stops (``max_training_time_s``; a model may follow the data size)."""
+        return None if self.max_training_time_s is None else float(self.max_training_time_s)
+
+    def _dp_batch_size(self, n_rows: int) -> int:
+        """The expected Poisson batch of DP-SGD for ``n_rows`` rows."""
+        return self._batch_size(n_rows)
 
     def _dp_needs_counts(self) -> bool:
         """Whether this model needs private frequencies of declared categories (CTGAN does)."""
@@ -400,7 +449,7 @@ class Synthesizer:
         if not hasattr(self, "n_train_rows_"):  # set last by a successful fit (or by load)
             raise ConfigError(f"this {type(self).__name__} is not fitted yet; call fit(data) first")
 
-    # -- helpers for _fit_model -----------------------------------------------------------
+    # -- helpers for the trainers and the fit loop ---------------------------------------
     @property
     def device_(self) -> str:
         """The torch device in use ("cpu", "cuda", ...), resolved from ``device``."""
@@ -439,8 +488,6 @@ class Synthesizer:
         """Call ``on_progress``: ``epoch`` is the 0-based epoch index, ``step`` the steps done in it."""
         if self.on_progress is None:
             return
-        if self._dp_run is not None:  # losses on real batches are not private: report the budget spent
-            losses = {"epsilon": float(self.metrics_.get("epsilon_so_far", 0.0))}
         epochs = self.epochs_
         done = (epoch + step / max(1, steps_per_epoch)) / max(1, epochs)
         fraction = min(1.0, max(0.0, done))
@@ -466,13 +513,7 @@ class Synthesizer:
         )
 
     def _record_epoch(self, epoch: int, losses: dict[str, float], *, val_loss: float | None = None, best: bool = False) -> None:
-        """Append one epoch's mean losses (and validation loss) to ``metrics_["history"]``.
-
-        Under DP the losses (computed on real rows) are replaced by the epsilon spent so far.
-        """
-        if getattr(self, "_dp_run", None) is not None:
-            self.metrics_["epsilon_so_far"] = self._dp_run.epsilon_spent()
-            losses, val_loss, best = {"epsilon": self.metrics_["epsilon_so_far"]}, None, False
+        """Append one epoch's mean losses (and validation loss) to ``metrics_["history"]``."""
         row: dict[str, Any] = {"epoch": epoch + 1, **{k: float(v) for k, v in losses.items()}}
         if val_loss is not None:
             row["val_loss"] = float(val_loss)
@@ -480,10 +521,6 @@ class Synthesizer:
         if best and val_loss is not None:
             self.metrics_["best_epoch"] = epoch + 1
             self.metrics_["best_val_loss"] = float(val_loss)
-
-    def _out_of_time(self) -> bool:
-        """True once ``max_training_time_s`` has passed since fit started."""
-        return self.max_training_time_s is not None and time.perf_counter() - self._fit_clock >= self.max_training_time_s
 
     def _maybe_checkpoint(self, epoch: int, state: dict[str, Any]) -> Path | None:
         """After epoch ``epoch`` (0-based), write ``state`` when a checkpoint is due.
@@ -648,7 +685,7 @@ class Synthesizer:
         return domains
 
     # -- hooks ----------------------------------------------------------------------------
-    def _fit_model(self, frame: pl.DataFrame) -> None:
+    def _trainer(self, frame: pl.DataFrame, *, train_rows: Any, val_rows: Any, private: bool) -> Trainer | None:
         raise NotImplementedError
 
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
@@ -668,12 +705,9 @@ class Synthesizer:
 
     # -- model files ----------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
-        """The JSON-safe constructor parameters that define the model (no callback, no checkpointing)."""
-        skip = ("on_progress", "checkpoint_dir", "checkpoint_every")  # where and how often this run saved
-        params = {k: v for k, v in self.get_params().items() if k not in skip}
-        privacy = self._privacy()
-        params["privacy"] = None if privacy is None else privacy.to_dict()
-        return _json_safe(params)
+        """The config as JSON-safe constructor parameters (model file and checkpoint): all but where
+        and how often this run saved checkpoints."""
+        return _json_safe(self.config.model_dump(exclude={"checkpoint_dir", "checkpoint_every"}))
 
     def _manifest(self) -> dict[str, Any]:
         import numpy
@@ -715,7 +749,7 @@ class Synthesizer:
         where = f"{source}" if not isinstance(source, bytes) else "model bytes"
         manifest = model_file.manifest
         try:
-            config = dict(manifest["config"])
+            config = cls.config_class.from_saved(manifest["config"])  # legacy names mapped
             if device is not None:
                 config["device"] = device
             model = cls(**config)

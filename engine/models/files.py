@@ -34,6 +34,8 @@ from engine.errors import InputError, LimitExceededError
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "model.json"
+# The file a fit writes into its checkpoint_dir (engine.models.checkpoints reads it).
+CHECKPOINT_NAME = "checkpoint.zip"
 WEIGHTS_NAME = "weights.safetensors"
 # model.json holds the configuration, the transformer (category levels included) and metrics:
 # a few MB for a wide table; the cap bounds what parsing it can cost.
@@ -381,6 +383,7 @@ def read_model_file(
 
 
 __all__ = [
+    "CHECKPOINT_NAME",
     "MAX_JSON_DEPTH",
     "MAX_MANIFEST_BYTES",
     "MAX_WEIGHTS_BYTES",

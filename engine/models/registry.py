@@ -1,4 +1,4 @@
-"""Model kinds -> Synthesizer classes, and ``load_model`` for any saved model.
+"""Model kinds -> Synthesizer classes, ``validate_params`` for a form, and ``load_model`` for any saved model.
 
 Model modules are imported only when a kind is used (they import torch). A kind is listed
 only when its module is present in this installation, so the registry never names a model
@@ -11,12 +11,13 @@ import importlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.models.base import Synthesizer
+    from engine.models.config import SynthesizerConfig
 
 # kind -> module (or package) that defines the Synthesizer subclass with that ``kind``. A
 # saved model's manifest names only its kind, never a module, so moving a model's code
@@ -48,6 +49,19 @@ def model_class(kind: str) -> type[Synthesizer]:
     raise ConfigError(f"module {module.__name__} defines no Synthesizer with kind {kind!r}")
 
 
+def validate_params(kind: str, params: dict[str, Any], *, private: bool) -> SynthesizerConfig:
+    """The validated, frozen configuration ``params`` give model ``kind`` (what its constructor would build).
+
+    For a settings form: ``ConfigError`` names the model, each bad parameter, its value and
+    what is allowed, and lists the known parameters for an unknown one. ``private``: the run
+    trains with differential privacy (the form may hold the privacy settings apart from
+    ``params``), so the model's DP defaults fill the parameters not given.
+    """
+    if not isinstance(params, dict):
+        raise ConfigError(f"params must be a dict of the model's parameters; got {type(params).__name__}")
+    return model_class(kind).config_class.resolve(params, private=private)
+
+
 def _defined_in(cls: type, module_name: str) -> bool:
     """Whether ``cls`` is defined in ``module_name`` or, for a package, in one of its modules."""
     return cls.__module__ == module_name or cls.__module__.startswith(module_name + ".")
@@ -67,4 +81,4 @@ def load_model(path: str | os.PathLike[str] | bytes, *, device: str | None = Non
     return cls._from_model_file(model_file, source=source, device=device)
 
 
-__all__ = ["MODEL_MODULES", "available_kinds", "load_model", "model_class"]
+__all__ = ["MODEL_MODULES", "available_kinds", "load_model", "model_class", "validate_params"]

@@ -8,11 +8,11 @@ against the CPUs this process may run on before it reaches torch.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import torch
 
-from engine.errors import ConfigError
+from engine.models.config import MAX_THREADS
+
 
 
 def machine_threads() -> int:
@@ -23,19 +23,6 @@ def machine_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-MAX_THREADS = 1024  # far above any host's cores; a count beyond it is a typo or an attack
-
-
-def check_thread_count(name: str, value: Any) -> None:
-    """``ConfigError`` unless ``value`` is None or an integer from 1 to ``MAX_THREADS``.
-
-    A count above this machine's CPUs is allowed (a model trained on a larger host loads here);
-    ``TorchThreads`` clamps it to the CPUs when it is used.
-    """
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
-        raise ConfigError(f"{name} must be a positive integer of at most {MAX_THREADS} or None; got {value!r}")
 
 
 class TorchThreads:
@@ -62,4 +49,4 @@ class TorchThreads:
             torch.set_num_threads(self.saved)
 
 
-__all__ = ["MAX_THREADS", "TorchThreads", "check_thread_count", "machine_threads"]
+__all__ = ["MAX_THREADS", "TorchThreads", "machine_threads"]

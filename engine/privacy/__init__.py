@@ -1,12 +1,12 @@
 """Differential privacy for training: the configuration, the budget of a run, the mechanisms.
 
 ``engine.Privacy`` (``config``) says what a run may spend; ``PrivateRun`` (``run``) plans and
-accounts for it with one Opacus accountant; ``domain`` builds the transformer from accounted
-histograms only; ``dpsgd`` trains the networks that read real rows with DP-SGD (Opacus's
+accounts for it with one Opacus accountant; ``private_statistics`` measures the statistics
+the transformer is built from with accounted histograms only; ``dpsgd`` trains the networks that read real rows with DP-SGD (Opacus's
 clipping and noise, Poisson sampling, BatchMemoryManager; ARGN, TVAE and CTGAN's critic, its
 gradient penalty included, clip by exact per-row gradient norms computed without per-row
 gradients, ``linear_norms`` for plain linear layers); ``marginals`` then shifts TVAE's and
-CTGAN's one-hot outputs to the private marginals the domain measured (post-processing);
+CTGAN's one-hot outputs to the private marginals measured there (post-processing);
 ``audit`` bounds epsilon from below empirically. The MST model (``engine.models.mst``) is the marginal-based alternative for
 small budgets.
 

@@ -22,14 +22,18 @@ one loss per row) through differentially private training:
   clipped sums, its ``DPOptimizerFastGradientClipping`` takes the sum as given), adds
   N(0, (noise_multiplier * max_grad_norm)^2) from a generator seeded from ``os.urandom``
   in ``secure_mode`` (robust to floating-point attacks), and averages over the expected batch.
+- **Processes**: under ``torchrun`` each process Poisson-samples its own disjoint share of the
+  rows at rate ``q`` (together: a Poisson sample of all rows), the clipped sums are added
+  over the processes and the noise is added once, by rank 0; the accountant sees the same
+  (noise, rate, steps) as in one process (``engine.distributed``).
 - **Memory**: Opacus's ``BatchMemoryManager`` splits a logical batch into physical batches of
   at most ``Privacy.physical_batch_size`` rows; the optimizer steps once per logical batch.
 - **Accounting**: the noise multiplier is chosen by ``PrivateRun.sgd_noise`` for the planned
   number of steps, the Opacus accountant's step hook appends each step to the run's history,
   and ``exhausted`` turns True when the planned steps are done: ``batches()`` then yields
   nothing more, so training stops before a step would exceed the target.
-- **Layers**: ``prepare_module`` runs Opacus's ``ModuleValidator`` and ``fix``es what it
-  reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
+- **Layers**: ``check_module`` refuses a network Opacus's ``ModuleValidator`` reports on
+  (the wrapper calls it); ``prepare_module`` ``fix``es what it reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
 - **Public randomness** (dropout, the VAE's sampling noise, column orders, generated rows) may
   follow the user's seed, but it must not carry information the accountant does not see.
   Two rules keep it so. (1) Each logical step starts from its own seed,
@@ -51,6 +55,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import nn
 
+from engine.distributed import world
 from engine.seeds import derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,15 +77,26 @@ def make_dp_optimizer(
     expected_batch_size: int,
     generator: torch.Generator | None,
     clipped_sums: bool = False,
+    distributed: bool = False,
 ) -> Any:
     """Opacus's ``DPOptimizer`` around ``optimizer``: per-row clipping, secure Gaussian noise, mean over the expected batch.
 
     ``clipped_sums``: the caller puts the sum of already clipped per-row gradients in ``p.grad``
     (Opacus's ``DPOptimizerFastGradientClipping``: same noise, accumulation and scaling).
+    ``distributed``: Opacus's distributed variant: the processes' clipped sums are added and
+    the noise is added once, by rank 0 (``engine.distributed``).
     """
-    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
+    from opacus.optimizers import (
+        DistributedDPOptimizer,
+        DistributedDPOptimizerFastGradientClipping,
+        DPOptimizer,
+        DPOptimizerFastGradientClipping,
+    )
 
-    kind = DPOptimizerFastGradientClipping if clipped_sums else DPOptimizer
+    if distributed:  # clipped sums added over the processes, the noise by rank 0 alone
+        kind = DistributedDPOptimizerFastGradientClipping if clipped_sums else DistributedDPOptimizer
+    else:
+        kind = DPOptimizerFastGradientClipping if clipped_sums else DPOptimizer
     return kind(
         optimizer,
         noise_multiplier=noise_multiplier,
@@ -99,6 +115,18 @@ def prepare_module(module: nn.Module) -> nn.Module:
     if ModuleValidator.validate(module, strict=False):
         module = ModuleValidator.fix(module)
     return module
+
+
+def check_module(module: nn.Module) -> None:
+    """``ConfigError`` naming the layers Opacus cannot train privately (BatchNorm, ...): a model
+    builds the networks it trains with DP-SGD from layers that need no fix."""
+    from opacus.validators import ModuleValidator
+
+    from engine.errors import ConfigError
+
+    problems = ModuleValidator.validate(module, strict=False)
+    if problems:
+        raise ConfigError(f"{type(module).__name__} cannot be trained with DP-SGD: " + "; ".join(str(p) for p in problems))
 
 
 def per_sample_gradients(module: nn.Module, params: dict[str, torch.Tensor], rows: tuple[torch.Tensor, ...], shared: tuple[Any, ...] = ()) -> dict[str, torch.Tensor]:
@@ -177,7 +205,10 @@ class DPSGD:
         self.device = torch.device(device)
         self.n_rows = int(n_rows)
         self.sample_rate = min(1.0, batch_size / self.n_rows)
-        self.expected_batch = max(1, round(self.sample_rate * self.n_rows))
+        # under torchrun each process samples its own share of the rows at the same rate
+        processes = world()
+        own_rows = torch.arange(self.n_rows)[processes.rank :: processes.size]
+        self.expected_batch = max(1, round(self.sample_rate * len(own_rows)))
         self.steps_per_epoch = max(1, int(1.0 / self.sample_rate))
         self.planned_steps = max(1, int(epochs)) * self.steps_per_epoch
         self.noise_multiplier = run.sgd_noise(sample_rate=self.sample_rate, steps=self.planned_steps)
@@ -189,9 +220,10 @@ class DPSGD:
             expected_batch_size=self.expected_batch,
             generator=secure_generator(self.device),
             clipped_sums=self.clipped_sums,
+            distributed=processes.size > 1,
         )
         self.optimizer.attach_step_hook(run.sgd_accountant().get_optimizer_hook_fn(sample_rate=self.sample_rate))
-        dataset = torch.utils.data.TensorDataset(torch.arange(self.n_rows))
+        dataset = torch.utils.data.TensorDataset(own_rows)
         self.loader = DPDataLoader(dataset, sample_rate=self.sample_rate, generator=secure_generator("cpu"))
         self.params = {name: p for name, p in loss_module.named_parameters() if p.requires_grad}
 
@@ -245,4 +277,4 @@ class DPSGD:
         return completed
 
 
-__all__ = ["DPSGD", "Batch", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]
+__all__ = ["DPSGD", "Batch", "check_module", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]

@@ -2,7 +2,7 @@
 
 Under DP the domain has already measured, and paid for, the counts of each categorical's
 levels, the weights of each privately measured number's modes and its share of nulls
-(``engine.privacy.domain``).
+(``engine.privacy.private_statistics``).
 A VAE's decoder fed the prior generates other frequencies than those (its training saw
 codes from the encoder, whose aggregate is not the prior; under DP-SGD's few noisy steps the
 gap is wide: adult's education came out 0.78 TV-similar at epsilon 10). Adding a constant to

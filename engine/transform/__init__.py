@@ -17,6 +17,12 @@ One fitted ``DataTransformer`` gives two encodings of the same table:
    values; the last code means missing) and a fine sub-bin code. ``inverse_tokens`` draws
    each value uniformly inside its fine bin, seeded.
 
+Every encoder is built in one way, from its column's statistics
+(``engine.transform.statistics``): ``fit(df)`` measures exact ones from the rows
+(``measure(df)`` returns them); ``fit(df, statistics=...)`` builds from statistics handed in,
+such as the private ones ``engine.privacy`` measures with accounted mechanisms, and reads no
+row of ``df``.
+
 Identifiers are never learned: they own no span or token and are regenerated on inverse as
 new unique keys in the same format. Constant and empty columns own nothing either and come
 back as they were. Before fitting, the privacy protections of ``engine.transform.protect``

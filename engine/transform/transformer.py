@@ -16,11 +16,12 @@ import polars as pl
 
 from engine.errors import ConfigError, InputError
 from engine.schema import SemanticType
-from engine.transform.columns import ColumnEncoder, FitContext, encoder_from_dict, fit_column
+from engine.transform.columns import ColumnEncoder, FitContext, build_encoder, encoder_from_dict, measure_column
 from engine.transform.dtypes import check_supported
 from engine.transform.kinds import infer_kind
 from engine.transform.params import TransformerParams, validate_params
 from engine.transform.spans import ConditionSpan, Span
+from engine.transform.statistics import ColumnStatistics, TableStatistics
 
 FORMAT = "doppel.transform"
 FORMAT_VERSION = 1
@@ -120,8 +121,14 @@ class DataTransformer:
         return f"DataTransformer({', '.join(changed)})"
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, df: Any) -> DataTransformer:
-        """Learn every column's encoding from ``df`` (polars or pandas). Returns ``self``."""
+    def fit(self, df: Any, *, statistics: TableStatistics | None = None) -> DataTransformer:
+        """Learn every column's encoding. Returns ``self``.
+
+        ``df``: polars or pandas. ``statistics``: None measures the exact statistics from the
+        rows of ``df``; a ``TableStatistics`` (e.g. private ones measured by ``engine.privacy``)
+        builds the encoders from it alone, and ``df`` is read for its schema only (the
+        statistics must name its columns, in order, with their dtypes).
+        """
         params = self._validated()
         frame = as_polars(df)
         if frame.width == 0:
@@ -133,20 +140,37 @@ class DataTransformer:
             raise ConfigError(f"column_types names columns the frame does not have: {unknown}; it has {frame.columns}")
         for name in frame.columns:
             check_supported(name, frame.schema[name])
+        if statistics is None:
+            statistics = self.measure(frame)
+        else:
+            _check_statistics(statistics, frame.schema)
+        encoders = [build_encoder(column, params) for column in statistics.columns]
+        self._set_encoders(encoders, n_rows=statistics.n_rows, params=params)
+        if statistics.protections is not None:
+            self.protections_ = statistics.protections
+        return self
 
-        def fit_one(i: int) -> ColumnEncoder:
+    def measure(self, df: Any) -> TableStatistics:
+        """The exact statistics of every column of ``df``: what ``fit(df)`` builds its encoders from."""
+        params = self._validated()
+        frame = as_polars(df)
+
+        def measure_one(i: int) -> ColumnStatistics:
             # Each column has its own seeded generator, so the result does not depend on n_jobs.
             s = frame.get_column(frame.columns[i])
             kind = params.column_types[s.name] if s.name in params.column_types else infer_kind(s)
-            return fit_column(s, kind, FitContext(params=params, rng=np.random.default_rng([params.seed, i])))
+            return measure_column(s, kind, FitContext(params=params, rng=np.random.default_rng([params.seed, i])))
 
         from sklearn.exceptions import ConvergenceWarning
 
         with warnings.catch_warnings():  # entered once here: not thread-safe inside the workers
             warnings.simplefilter("ignore", ConvergenceWarning)
-            encoders = list(self._map(fit_one, range(frame.width)))
-        self._set_encoders(encoders, n_rows=frame.height, params=params)
-        return self
+            columns = tuple(self._map(measure_one, range(frame.width)))
+        return TableStatistics(columns, frame.height)
+
+    def validated_params(self) -> TransformerParams:
+        """The constructor arguments, checked and normalised (what statistics are measured for)."""
+        return self._validated()
 
     def _set_encoders(self, encoders: list[ColumnEncoder], *, n_rows: int, params: TransformerParams) -> None:
         """Derive every public learned attribute from the fitted encoders."""
@@ -374,6 +398,21 @@ def _frame(columns: list[pl.Series]) -> pl.DataFrame:
     the transformer then could not find the user's column again.
     """
     return pl.DataFrame({s.name: s for s in columns})
+
+
+def _check_statistics(statistics: TableStatistics, schema: pl.Schema) -> None:
+    """Statistics handed to ``fit`` must describe exactly the frame's columns, in order, with their dtypes."""
+    if not isinstance(statistics, TableStatistics):
+        raise ConfigError(f"statistics must be a TableStatistics or None, got {type(statistics).__name__}")
+    if statistics.names != list(schema):
+        raise InputError(f"the statistics describe the columns {statistics.names}; the frame has {list(schema)}")
+    for column in statistics.columns:
+        if column.dtype != schema[column.name]:
+            raise InputError(
+                f"the statistics of column {column.name!r} are for dtype {column.dtype}; the frame's column is {schema[column.name]}"
+            )
+    if statistics.n_rows < 1:
+        raise InputError(f"the statistics describe {statistics.n_rows} rows; at least one is needed")
 
 
 def _matrix(data: Any, width: int, what: str) -> np.ndarray:

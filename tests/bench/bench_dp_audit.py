@@ -111,7 +111,7 @@ def argn_row_nll(model, frame: pl.DataFrame, *, orders: int, seed: int = 0) -> n
     from engine.models.argn.network import visibility
 
     if model.private_:
-        from engine.privacy.domain import prepare_frame
+        from engine.privacy.private_statistics import prepare_frame
 
         frame = prepare_frame(model.transformer_, frame)
     tokens = torch.from_numpy(model.transformer_.transform_tokens(frame.select(model.transformer_.columns_))).to(model.device_)

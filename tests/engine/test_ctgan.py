@@ -7,6 +7,7 @@ quality (that is tests/bench/bench_quality.py).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ BATCH = 200
 
 
 def make(**params: object) -> CTGAN:
-    base = {"epochs": 12, "batch_size": BATCH, "seed": 3, "device": "cpu", "transformer_params": TRANSFORMER, "n_threads": 1}
+    base = {"epochs": 12, "batch_size": BATCH, "seed": 3, "device": "cpu", "transformer_params": TRANSFORMER, "num_threads": 1}
     return CTGAN(**{**base, **params})
 
 
@@ -294,9 +295,9 @@ def test_sampled_rows_do_not_depend_on_the_number_of_workers(trained: CTGAN, mon
     monkeypatch.setattr(ctgan_module, "_SAMPLE_CHUNK_CPU", 64)  # 16 chunks shared among the workers
     rows = []
     for threads in (1, 2, 3):
-        trained.model_params["n_threads"] = threads
-        rows.append(trained.sample(1_000, seed=4))
-    trained.model_params["n_threads"] = 1
+        model = copy.copy(trained)  # the fitted model with another num_threads (its config is frozen)
+        model._frozen_config = trained.config.model_copy(update={"num_threads": threads})
+        rows.append(model.sample(1_000, seed=4))
     assert rows[0].equals(rows[1]) and rows[0].equals(rows[2])
 
 
@@ -331,7 +332,7 @@ def test_critic_is_a_plain_sequential_of_linear_leaky_relu_and_dropout(adult: pl
         ({"generator_dim": ()}, "generator_dim must be a non-empty sequence"),
         ({"generator_lr": -1.0}, "generator_lr must be a positive number"),
         ({"log_frequency": "yes"}, "log_frequency must be True or False"),
-        ({"n_threads": 0}, "n_threads must be a positive integer"),
+        ({"num_threads": 0}, "num_threads must be a positive integer"),
         ({"dropout": 0.1}, "unknown parameters ['dropout']"),
     ],
 )
@@ -350,7 +351,7 @@ def test_a_batch_that_is_not_a_multiple_of_pac_trains_rounded_and_the_run_notes_
     import engine
 
     model = engine.train(adult.head(1_000), model="ctgan", epochs=1, batch_size=512, device="cpu", seed=1,
-                         transformer_params=TRANSFORMER, n_threads=1)
+                         transformer_params=TRANSFORMER, num_threads=1)
     assert model._effective_batch(1_000) == 510
     assert model.metrics_["notes"] == [
         "batch size 512 was rounded to 510, a multiple of pac (10): the critic judges pac rows at a time"

@@ -183,10 +183,9 @@ def test_a_run_resumed_from_a_checkpoint_ends_with_the_uninterrupted_weights(
     assert _same_weights(resumed, trained.model)
 
 
-def test_resume_refuses_a_checkpoint_of_other_data(trained: Trained, adult: pl.DataFrame, tmp_path: Path) -> None:
-    model = _make(trained.model.kind, checkpoint_dir=tmp_path, checkpoint_every=1)
-    # the checkpoint_dir of the module's model holds a checkpoint of `adult`
-    model.checkpoint_dir = trained.model.checkpoint_dir
+def test_resume_refuses_a_checkpoint_of_other_data(trained: Trained, adult: pl.DataFrame) -> None:
+    # the checkpoint_dir of the module's model holds a checkpoint of `adult` (a model's parameters are fixed once built)
+    model = _make(trained.model.kind, checkpoint_dir=trained.model.checkpoint_dir, checkpoint_every=1)
     with pytest.raises(ConfigError, match="different training data"):
         model.fit(adult.head(1_000), resume=True)
 

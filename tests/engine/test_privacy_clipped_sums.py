@@ -92,7 +92,8 @@ def test_clipped_sums_get_noise_of_standard_deviation_noise_multiplier_times_cli
 def test_tvae_gradient_norms_equal_the_norms_of_per_row_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
     import polars as pl
 
-    from engine.models.tvae.model import TVAE, _RowLoss
+    from engine.models.tvae.model import TVAE
+    from engine.models.tvae.trainer import RowLoss as _RowLoss
 
     rng = torch.Generator().manual_seed(0)
     frame = pl.DataFrame({"x": torch.randn(64, generator=rng).tolist(), "c": [["a", "b", "c"][i % 3] for i in range(64)]})

@@ -13,7 +13,7 @@ import torch
 
 from engine.models.registry import model_class
 from engine.privacy import Privacy
-from engine.privacy.domain import private_transformer
+from engine.privacy.private_statistics import private_transformer
 from engine.privacy.marginals import BlockTarget, block_targets, logit_shift
 from engine.privacy.run import PrivateRun
 from tests.engine.test_models_contract import read_adult

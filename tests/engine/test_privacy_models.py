@@ -18,12 +18,12 @@ import polars as pl
 import pytest
 
 import engine
-from engine.privacy.domain import FINE_CELLS
+from engine.privacy.private_statistics import FINE_CELLS
 from engine.errors import ConfigError
 from engine.models.base import Synthesizer
 from engine.models.registry import model_class
 from engine.privacy import Privacy
-from engine.privacy.domain import private_transformer
+from engine.privacy.private_statistics import private_transformer
 from engine.privacy.run import PrivateRun, accountant_epsilon
 from engine.transform import DataTransformer
 from tests.engine.test_models_contract import read_adult
@@ -208,7 +208,7 @@ def test_a_model_takes_its_dp_defaults_under_privacy_and_given_parameters_still_
 
 
 def test_a_thin_tail_next_to_the_bulk_survives_the_cleaning_where_an_equal_far_cell_does_not() -> None:
-    from engine.privacy.domain import CELLS_PER_OCTAVE, RANGE_MISS, _noisy_segments, log_partition
+    from engine.privacy.private_statistics import CELLS_PER_OCTAVE, RANGE_MISS, _noisy_segments, log_partition
 
     rng = np.random.default_rng(0)  # seeded here; the private path draws from the OS
     bulk = np.repeat(np.arange(2.0, 17.0), 1_700)
@@ -224,7 +224,7 @@ def test_a_thin_tail_next_to_the_bulk_survives_the_cleaning_where_an_equal_far_c
 
 
 def test_an_integer_spike_keeps_its_value_in_the_float_encoding(datasets: Path) -> None:
-    from engine.privacy.domain import _core, _measure_numeric
+    from engine.privacy.private_statistics import _core, _measure_numeric
     from engine.transform import DataTransformer
     from engine.transform.params import validate_params
 

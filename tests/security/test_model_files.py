@@ -55,7 +55,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     rows = pl.read_csv(ADULT, n_rows=200)
     base = tmp_path_factory.mktemp("models")
     tvae = TVAE(**TINY, embedding_dim=8, compress_dims=(16,), decompress_dims=(16,), num_threads=1).fit(rows)
-    ctgan = CTGAN(**TINY, batch_size=50, pac=10, embedding_dim=8, generator_dim=(16,), discriminator_dim=(16,), n_threads=1).fit(rows)
+    ctgan = CTGAN(**TINY, batch_size=50, pac=10, embedding_dim=8, generator_dim=(16,), discriminator_dim=(16,), num_threads=1).fit(rows)
     return Models(rows, tvae, tvae.save(base / "tvae"), tvae.save(base / "tvae.zip"), ctgan.save(base / "ctgan"))
 
 

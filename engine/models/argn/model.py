@@ -11,15 +11,16 @@ Two further choices measured on adult: the weights kept are a moving average ove
 training steps (``engine.models.weight_average``), and a number's fine sub-bin informs only
 its own column.
 
-Training: teacher forcing, one batched forward for all sub-columns per batch; AdamW with a
+Training (``engine.models.argn.trainer``, run by the one fit loop): teacher forcing, one
+batched forward for all sub-columns per batch; AdamW with a
 learning rate that grows with the batch size (``1e-3 * sqrt(batch / 32)``), halved when the
 validation loss stalls (``ReduceLROnPlateau``); early stopping on the validation share with
 the weights of the best epoch kept; batch size, epoch cap and time cap follow the number of
 rows (``size_rule``). Each epoch is seeded from ``(seed, epoch)``, so a run resumed from a
 checkpoint ends with the same weights as an uninterrupted one.
 
-With ``privacy`` (``engine.Privacy``) the whole network trains with DP-SGD
-(``engine.privacy.dpsgd``): the same loss under one random column order per logical step
+With ``privacy`` (``engine.Privacy``) the whole network trains with DP-SGD (the trainer
+wrapped by ``engine.privacy.private_training``): the same loss under one random column order per logical step
 (the orders are public randomness), each row's gradient clipped (by its exact norm, without
 materialising it: ``ARGNNetwork.loss_and_gradient_norms``) and the sum noised, Poisson batches,
 the planned epochs; no validation split, no learning-rate schedule on it, no early stopping,
@@ -36,7 +37,6 @@ the other columns drawn after them in that order (``_generate_codes``).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -45,13 +45,13 @@ import polars as pl
 import torch
 
 from engine.errors import ConfigError, InputError
-from engine.models.argn.network import ARGNNetwork, SamplingPlan, visibility
-from engine.models.base import Synthesizer, _positive_int
-from engine.models.early_stopping import EarlyStopping
+from engine.models.argn.network import ARGNNetwork, SamplingPlan
+from engine.models.argn.trainer import ARGNTrainer
+from engine.models.argn.config import ARGNConfig
+from engine.models.base import Synthesizer
 from engine.seeds import derive_seed, numpy_seed
 from engine.models.sizing import meta_shapes, weights_mismatch
-from engine.models.threads import TorchThreads, check_thread_count
-from engine.models.weight_average import WeightAverage
+from engine.models.threads import TorchThreads
 
 # (max training rows, batch size, epoch cap, time cap in seconds); first matching row wins.
 SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
@@ -62,15 +62,12 @@ SIZE_RULES: tuple[tuple[int | None, int, int, float], ...] = (
     (1_000_000, 1024, 40, 3_600.0),
     (None, 2048, 20, 3_600.0),
 )
-# Random column orders the validation loss averages over (besides the generation order).
-N_VALIDATION_ORDERS = 3
 # Rows per generation chunk: bounds the memory of one sampling pass.
 CHUNK_ROWS = 32_768
 # Fixed values: kept from unconditional draws when at least this share of them carries the
 # values (decided on a pilot of at most PILOT_ROWS rows), else drawn after fixing them first.
 MIN_ACCEPTANCE = 0.05
 PILOT_ROWS = 4_096
-GENERATION_ORDERS = ("table",)
 
 
 def size_rule(n_rows: int) -> tuple[int, int, float]:
@@ -84,7 +81,7 @@ def size_rule(n_rows: int) -> tuple[int, int, float]:
 class ARGN(Synthesizer):
     """Autoregressive network over token sub-columns; conditions natively on any column subset.
 
-    Own parameters (``default_params``):
+    Own parameters (declared with their allowed values in ``ARGNConfig``; ``default_params``):
 
     - ``embedding_dim`` (16): width of each sub-column code's embedding.
     - ``hidden_dim`` (64): hidden units of each sub-column's predictor.
@@ -126,67 +123,15 @@ class ARGN(Synthesizer):
     """
 
     kind: ClassVar[str] = "argn"
+    config_class: ClassVar[type[ARGNConfig]] = ARGNConfig
     default_epochs: ClassVar[int] = 100
     default_batch_size: ClassVar[int] = 256
     default_patience: ClassVar[int | None] = 4
-    default_params: ClassVar[dict[str, Any]] = {
-        "embedding_dim": 16,
-        "hidden_dim": 64,
-        "depth": 1,
-        "dropout": 0.1,
-        "hidden_dropout": 0.0,
-        "learning_rate": None,
-        "weight_decay": 0.01,
-        "ema_decay": 0.995,
-        "fine_inputs": False,
-        "random_order_share": 0.5,
-        "generation_order": "table",
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "num_threads": None,
-    }
     # ARGN reads only the token encoding: the float encoding's Gaussian mixtures are fitted at
     # their cheapest (they cost seconds per column otherwise and are never used here). One
     # thread: the token encoding takes milliseconds, and a thread pool per decode call would
     # dominate the latency of streaming single rows.
     default_transformer_params: ClassVar[dict[str, Any]] = {"n_modes": 1, "gmm_sample_rows": 100, "gmm_max_iter": 1, "n_jobs": 1}
-
-    # -- parameters -----------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        p = self.model_params
-        for name in ("embedding_dim", "hidden_dim", "depth"):
-            _positive_int(name, p[name], allow_none=False)
-        for name in ("dropout", "hidden_dropout"):
-            if not isinstance(p[name], (int, float)) or isinstance(p[name], bool) or not 0 <= p[name] < 1:
-                raise ConfigError(f"{name} must be a number in [0, 1); got {p[name]!r}")
-        lr = p["learning_rate"]
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
-            raise ConfigError(f"learning_rate must be a positive number or None (size-based default); got {lr!r}")
-        if not isinstance(p["fine_inputs"], bool):
-            raise ConfigError(f"fine_inputs must be True or False; got {p['fine_inputs']!r}")
-        ema = p["ema_decay"]
-        if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 < ema < 1):
-            raise ConfigError(f"ema_decay must be a number in (0, 1) or None (no averaging); got {ema!r}")
-        wd = p["weight_decay"]
-        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or wd < 0:
-            raise ConfigError(f"weight_decay must be a non-negative number; got {wd!r}")
-        share = p["random_order_share"]
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise ConfigError(f"random_order_share must be a number in [0, 1]; got {share!r}")
-        order = p["generation_order"]
-        if isinstance(order, str):
-            if order not in GENERATION_ORDERS:
-                raise ConfigError(f"generation_order must be one of {GENERATION_ORDERS} or a list of column names; got {order!r}")
-        elif not isinstance(order, (list, tuple)) or not all(isinstance(c, str) for c in order) or len(set(order)) != len(order):
-            raise ConfigError(f"generation_order must be one of {GENERATION_ORDERS} or a list of distinct column names; got {order!r}")
-        temp = p["temperature"]
-        if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not temp > 0:
-            raise ConfigError(f"temperature must be a positive number; got {temp!r}")
-        top_p = p["top_p"]
-        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-            raise ConfigError(f"top_p must be a number in (0, 1]; got {top_p!r}")
-        check_thread_count("num_threads", p["num_threads"])
 
     @property
     def epochs_(self) -> int:
@@ -209,7 +154,7 @@ class ARGN(Synthesizer):
         lr = self.model_params["learning_rate"]
         return float(lr) if lr is not None else 1e-3 * math.sqrt(batch / 32)
 
-    def _time_cap(self, n_rows: int) -> float:
+    def _time_limit_s(self, n_rows: int) -> float:
         return float(self.max_training_time_s) if self.max_training_time_s is not None else size_rule(n_rows)[2]
 
     # -- layout ---------------------------------------------------------------------------
@@ -253,193 +198,23 @@ class ARGN(Synthesizer):
         return TorchThreads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
 
     # -- training -------------------------------------------------------------------------
-    def _fit_model(self, frame: pl.DataFrame) -> None:
-        with self._threads():
-            self._train(frame)
+    def _fit_threads(self) -> TorchThreads:
+        return self._threads()
 
-    def _train(self, frame: pl.DataFrame) -> None:
+    def _trainer(self, frame: pl.DataFrame, *, train_rows: np.ndarray, val_rows: np.ndarray, private: bool) -> ARGNTrainer | None:
         self._layout()
         self._plans: dict[tuple[int, ...], SamplingPlan] = {}
         if not self._vocab_sizes:  # only identifiers / constants: nothing to learn
             self.network_ = None
             self.order_ = []
-            return
-        given_order = self._given_order()
+            return None
+        self.order_ = self._given_order()
         device = self.device_
         tokens = torch.from_numpy(self.transformer_.transform_tokens(frame)).to(device)
-        if self._dp_run is not None:
-            self._train_private(tokens, given_order)
-            return
-        train_idx, val_idx = self._split_indices(tokens.shape[0])
-        x_train = tokens[torch.from_numpy(train_idx).to(device)]
-        x_val = tokens[torch.from_numpy(val_idx).to(device)] if len(val_idx) else None
-        n_train = x_train.shape[0]
-        self._n_fit_rows = n_train
-        batch = self._batch_size(n_train)
-        steps = max(1, math.ceil(n_train / batch))
-        epochs = self.epochs_
-        time_cap = self._time_cap(n_train)
-        p = self.model_params
-        lr = self._learning_rate(batch)
-
-        net = self._new_network(_log_priors(x_train, self._vocab_sizes))
-        optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optim, factor=0.5, patience=2, min_lr=0.1 * lr)
-        average = WeightAverage(net, decay=float(p["ema_decay"])) if p["ema_decay"] is not None else None
-        kept = average.average if average is not None else net  # the network validated and kept
-        stopper = EarlyStopping(self.patience_ if x_val is not None else None)
-        n_columns = len(self.token_columns_)
-        primary = given_order
-        val_orders = _random_orders(n_columns, N_VALIDATION_ORDERS, derive_seed(self.seed, "validation-orders"))
-        best_state: dict[str, torch.Tensor] | None = None
-        start = 0
-        resume = self._resume_point()
-        if resume is not None:
-            start, state = resume
-            net.load_state_dict(state["network"])
-            optim.load_state_dict(state["optim"])
-            sched.load_state_dict(state["scheduler"])
-            stopper = EarlyStopping.from_state(state["early"])
-            best_state = state["best"]
-            if average is not None:
-                average.load_state(state["average"])
-        stopped_early = False
-        started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
-        share = float(p["random_order_share"])
-        for epoch in range(start, epochs):
-            if stopper.should_stop:
-                stopped_early = True
-                break
-            if time.perf_counter() - started >= time_cap or self._out_of_time():
-                self.metrics_["stopped_on_time"] = True
-                break
-            seed = self._epoch_seed(epoch)
-            shuffle = torch.Generator().manual_seed(seed)
-            rows = torch.randperm(n_train, generator=shuffle).to(device)
-            orders = _batch_orders(primary, steps, share, shuffle)
-            net.train()
-            total = torch.zeros((), device=device)
-            for step in range(steps):
-                xb = x_train[rows[step * batch : (step + 1) * batch]]
-                vis = visibility(orders[step], self._column_of, self._shared).to(device)
-                loss = net.loss(xb, vis).mean()
-                optim.zero_grad(set_to_none=True)
-                loss.backward()
-                optim.step()
-                if average is not None:
-                    average.update()
-                total += loss.detach()
-                if self.on_progress is not None and (step + 1) % 50 == 0 and step + 1 < steps:
-                    self._report(epoch=epoch, step=step + 1, steps_per_epoch=steps, losses={"loss": float(total) / (step + 1)})
-            losses = {"loss": float(total) / steps, "learning_rate": optim.param_groups[0]["lr"]}
-            val_loss = self._validation_loss(kept, x_val, primary, val_orders) if x_val is not None else None
-            improved = False
-            if val_loss is not None:
-                sched.step(val_loss)
-                improved = stopper.update(epoch, val_loss)
-                if improved:
-                    best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
-            self.metrics_["train_seconds"] = time.perf_counter() - started
-            self._record_epoch(epoch, losses, val_loss=val_loss, best=improved)
-            self._report(epoch=epoch, step=steps, steps_per_epoch=steps, losses={**losses, **({"val_loss": val_loss} if val_loss is not None else {})})
-            self._maybe_checkpoint(
-                epoch,
-                {
-                    "network": net.state_dict(),
-                    "optim": optim.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "early": stopper.state(),
-                    "best": best_state,
-                    **({"average": average.state()} if average is not None else {}),
-                },
-            )
-        else:
-            stopped_early = stopper.should_stop and len(self.metrics_["history"]) < epochs
-        if best_state is not None:
-            kept.load_state_dict(best_state)
-        self._finish(kept, order=given_order, batch=batch, lr=lr, stopped_early=bool(stopped_early))
-
-    def _train_private(self, tokens: torch.Tensor, given_order: list[int]) -> None:
-        """DP-SGD over the whole network (see the module docstring)."""
-        from engine.privacy.dpsgd import DPSGD, prepare_module
-
-        n = tokens.shape[0]
-        self._n_fit_rows = n
-        batch = self._batch_size(n)
-        epochs = self.epochs_
-        time_cap = self._time_cap(n)
-        p = self.model_params
-        lr = self._learning_rate(batch)
-        net = prepare_module(self._new_network(None))  # no log-frequency priors: they would read the rows
-        optim = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(p["weight_decay"]))
-        average = WeightAverage(net, decay=float(p["ema_decay"])) if p["ema_decay"] is not None else None
-        start = 0
-        resume = self._resume_point()
-        if resume is not None:
-            start, state = resume
-            net.load_state_dict(state["network"])
-            optim.load_state_dict(state["optim"])
-            if average is not None:
-                average.load_state(state["average"])
-        dp = DPSGD(
-            run=self._dp_run, loss_module=_RowLoss(net), optimizer=optim, n_rows=n, batch_size=batch, epochs=epochs, device=self.device_, seed=self.seed
-        )
-        started = time.perf_counter() - float(self.metrics_.get("train_seconds", 0.0))
-        share = float(p["random_order_share"])
-        for epoch in range(start, epochs):
-            if dp.exhausted:
-                break
-            if time.perf_counter() - started >= time_cap or self._out_of_time():
-                self.metrics_["stopped_on_time"] = True
-                break
-            net.train()
-            vis = None
-            for physical in dp.batches():
-                if physical.first:  # one column order per logical step, from the step's public seed
-                    order = _batch_orders(given_order, 1, share, torch.Generator().manual_seed(physical.seed))[0]
-                    vis = visibility(order, self._column_of, self._shared).to(self.device_)
-                if dp.step(tokens[physical.rows], shared=(vis,)) and average is not None:
-                    average.update()  # post-processing of the released noisy weights: free
-                if dp.exhausted:
-                    break
-            self.metrics_["train_seconds"] = time.perf_counter() - started
-            self._record_epoch(epoch, {})
-            self._report(epoch=epoch, step=dp.steps_per_epoch, steps_per_epoch=dp.steps_per_epoch)
-            self._maybe_checkpoint(
-                epoch, {"network": net.state_dict(), "optim": optim.state_dict(), **({"average": average.state()} if average is not None else {})}
-            )
-        self._finish(average.average if average is not None else net, order=given_order, batch=batch, lr=lr, stopped_early=False)
-
-    def _finish(self, net: ARGNNetwork, *, order: list[int], batch: int, lr: float, stopped_early: bool) -> None:
-        """Keep the trained network (in eval mode), the generation order and the run's settings."""
-        net.eval()
-        self.network_ = net
-        self.order_ = order
-        self.metrics_["stopped_early"] = stopped_early
-        self.metrics_["batch_size"] = batch
-        self.metrics_["learning_rate"] = lr
-
-    @torch.no_grad()
-    def _validation_loss(self, net: ARGNNetwork, x_val: torch.Tensor, primary: list[int], others: list[list[int]]) -> float:
-        """Mean per-row NLL on the validation rows, weighted like the training objective.
-
-        The generation order weighs ``1 - random_order_share``, the fixed set of random orders
-        (fixed, so epochs compare) ``random_order_share`` between them.
-        """
-        net.eval()
-        share = float(self.model_params["random_order_share"])
-        value = (1.0 - share) * self._nll(net, x_val, primary) if share < 1 else 0.0
-        if share > 0:
-            value += share * float(np.mean([self._nll(net, x_val, order) for order in others]))
-        net.train()
-        return value if math.isfinite(value) else math.inf
-
-    def _nll(self, net: ARGNNetwork, x: torch.Tensor, order: Sequence[int]) -> float:
-        vis = visibility(order, self._column_of, self._shared).to(x.device)
-        total = 0.0
-        for start in range(0, x.shape[0], 8_192):
-            total += float(net.loss(x[start : start + 8_192], vis).sum())
-        return total / max(1, x.shape[0])
+        x_train = tokens[torch.from_numpy(train_rows).to(device)]
+        x_val = tokens[torch.from_numpy(val_rows).to(device)] if len(val_rows) else None
+        # the output biases start at the data's log-frequencies, a read of the rows DP-SGD does not see
+        return ARGNTrainer(self, x_train=x_train, x_val=x_val, order=self.order_, batch=self._batch_size(x_train.shape[0]), priors=not private)
 
     def _given_order(self) -> list[int]:
         """The generation order: the table's, or the one ``generation_order`` lists, checked against the columns."""
@@ -544,8 +319,6 @@ class ARGN(Synthesizer):
         return {f"network.{k}": v for k, v in self.network_.state_dict().items()}
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> None:
-        if "fine_inputs" not in manifest.get("config", {}):  # written before the parameter: fine bins were inputs
-            self.model_params["fine_inputs"] = True
         self._layout()
         self._plans = {}
         config = manifest.get("model") or {}
@@ -573,42 +346,6 @@ class ARGN(Synthesizer):
             "vocab_sizes": list(self._vocab_sizes),
             "parameters": 0 if self.network_ is None else int(sum(t.numel() for t in self.network_.parameters())),
         }
-
-
-# -- helpers -------------------------------------------------------------------------------
-def _log_priors(tokens: torch.Tensor, vocab_sizes: Sequence[int]) -> list[torch.Tensor]:
-    """Empirical log-frequency of every code (smoothed), per sub-column."""
-    priors = []
-    for k, v in enumerate(vocab_sizes):
-        counts = torch.bincount(tokens[:, k].cpu(), minlength=v).to(torch.float32) + 0.5
-        priors.append(torch.log(counts / counts.sum()))
-    return priors
-
-
-def _random_orders(n_columns: int, count: int, seed: int) -> list[list[int]]:
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randperm(n_columns, generator=generator).tolist() for _ in range(count)]
-
-
-def _batch_orders(primary: list[int], steps: int, random_share: float, generator: torch.Generator) -> list[list[int]]:
-    """One column order per training batch: random with probability ``random_share``, else ``primary``."""
-    use_random = torch.rand(steps, generator=generator) < random_share
-    return [torch.randperm(len(primary), generator=generator).tolist() if r else primary for r in use_random.tolist()]
-
-
-class _RowLoss(torch.nn.Module):
-    """The network as a module whose ``forward`` is the rows' summed NLL under a visibility mask (for DP-SGD)."""
-
-    def __init__(self, net: ARGNNetwork) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, tokens: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return self.net.loss(tokens, vis).sum()
-
-    def losses_and_gradient_norms(self, tokens: torch.Tensor, vis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each row's loss and gradient norm: DP-SGD clips without per-row gradients (``engine.privacy.dpsgd``)."""
-        return self.net.loss_and_gradient_norms(tokens, vis)
 
 
 __all__ = ["ARGN", "SIZE_RULES", "size_rule"]

@@ -1,4 +1,7 @@
-"""Per-column encoders and the rule that picks one from a column's kind and dtype.
+"""Per-column encoders, the rule that picks one from a column's kind and dtype, and the
+one way an encoder is built: from its column's statistics (``build_encoder``).
+
+``measure_column`` measures the exact statistics of the encoder the table below picks:
 
 | kind | dtype | encoder |
 |---|---|---|
@@ -29,8 +32,18 @@ from engine.transform.columns.datetime import DatetimeEncoder
 from engine.transform.columns.numeric import NumericEncoder
 from engine.transform.columns.passthrough import ConstantEncoder, EmptyEncoder, IdentifierEncoder
 from engine.transform.dtypes import is_numeric, is_temporal_point
+from engine.transform.params import TransformerParams
+from engine.transform.statistics import (
+    CategoryStatistics,
+    ColumnStatistics,
+    ConstantStatistics,
+    DatetimeStatistics,
+    EmptyStatistics,
+    IdentifierStatistics,
+    NumberStatistics,
+)
 
-__all__ = ["ColumnEncoder", "FitContext", "encoder_from_dict", "fit_column"]
+__all__ = ["ColumnEncoder", "FitContext", "build_encoder", "encoder_from_dict", "measure_column"]
 
 
 def _refuse(s: pl.Series, kind: SemanticType, allowed: str) -> ConfigError:
@@ -39,13 +52,30 @@ def _refuse(s: pl.Series, kind: SemanticType, allowed: str) -> ConfigError:
     )
 
 
-def fit_column(s: pl.Series, kind: SemanticType, ctx: FitContext) -> ColumnEncoder:
-    """Fit the encoder that ``kind`` and the dtype of ``s`` call for (see the table above)."""
+def build_encoder(stats: ColumnStatistics, params: TransformerParams) -> ColumnEncoder:
+    """The encoder these statistics describe (exact ones or private ones alike)."""
+    if isinstance(stats, NumberStatistics):
+        return NumericEncoder.from_statistics(stats)
+    if isinstance(stats, DatetimeStatistics):
+        return DatetimeEncoder.from_statistics(stats)
+    if isinstance(stats, CategoryStatistics):
+        return CategoricalEncoder.from_statistics(stats, params)
+    if isinstance(stats, IdentifierStatistics):
+        return IdentifierEncoder.from_statistics(stats)
+    if isinstance(stats, ConstantStatistics):
+        return ConstantEncoder.from_statistics(stats)
+    if isinstance(stats, EmptyStatistics):
+        return EmptyEncoder.from_statistics(stats)
+    raise ConfigError(f"statistics of type {type(stats).__name__} describe no column encoder")
+
+
+def measure_column(s: pl.Series, kind: SemanticType, ctx: FitContext) -> ColumnStatistics:
+    """The exact statistics of the encoder that ``kind`` and the dtype of ``s`` call for (see the table above)."""
     present = len(s) - s.null_count()
     if kind is SemanticType.EMPTY:
         if present:
             raise ConfigError(f"column {s.name!r} is declared empty, but {present} of its values are not null")
-        return EmptyEncoder.fit(s, kind, ctx)
+        return EmptyEncoder.measure(s, kind, ctx)
     if present == 0:
         raise ConfigError(f"column {s.name!r} is declared {kind.value}, but all its values are null; declare it empty")
     dtype = s.dtype
@@ -54,27 +84,27 @@ def fit_column(s: pl.Series, kind: SemanticType, ctx: FitContext) -> ColumnEncod
         if distinct > 1:
             raise ConfigError(f"column {s.name!r} is declared constant, but has {distinct} distinct values")
         if s.null_count():
-            return CategoricalEncoder.fit(s, kind, ctx, merge_rare=False)
-        return ConstantEncoder.fit(s, kind, ctx)
+            return CategoricalEncoder.measure(s, kind, ctx, merge_rare=False)
+        return ConstantEncoder.measure(s, kind, ctx)
     if kind is SemanticType.IDENTIFIER:
         if not (dtype.is_integer() or isinstance(dtype, (pl.String, pl.Categorical))):
             raise _refuse(s, kind, "an integer or string dtype")
-        return IdentifierEncoder.fit(s, kind, ctx)
+        return IdentifierEncoder.measure(s, kind, ctx)
     if kind is SemanticType.DATETIME:
         if not (is_temporal_point(dtype) or isinstance(dtype, pl.String)):
             raise _refuse(s, kind, "a Date, Datetime or date-string dtype")
-        return DatetimeEncoder.fit(s, kind, ctx)
+        return DatetimeEncoder.measure(s, kind, ctx)
     if kind is SemanticType.CONTINUOUS:
         if is_temporal_point(dtype):
-            return DatetimeEncoder.fit(s, kind, ctx)
+            return DatetimeEncoder.measure(s, kind, ctx)
         if not is_numeric(dtype):
             raise _refuse(s, kind, "a numeric dtype (integer, float, decimal, duration, time)")
-        return NumericEncoder.fit(s, kind, ctx)
+        return NumericEncoder.measure(s, kind, ctx)
     if kind is SemanticType.BOOLEAN:
-        return CategoricalEncoder.fit(s, kind, ctx, merge_rare=False)
+        return CategoricalEncoder.measure(s, kind, ctx, merge_rare=False)
     if kind is SemanticType.DISCRETE and (is_numeric(dtype) or is_temporal_point(dtype)):
         counts = s.drop_nulls().value_counts(name="__doppel_count__").get_column("__doppel_count__").to_numpy()
         frequent = int(np.count_nonzero(counts >= ctx.params.rare_category_k))
         if frequent > ctx.params.max_onehot:
-            return DatetimeEncoder.fit(s, kind, ctx) if is_temporal_point(dtype) else NumericEncoder.fit(s, kind, ctx)
-    return CategoricalEncoder.fit(s, kind, ctx, merge_rare=True)
+            return DatetimeEncoder.measure(s, kind, ctx) if is_temporal_point(dtype) else NumericEncoder.measure(s, kind, ctx)
+    return CategoricalEncoder.measure(s, kind, ctx, merge_rare=True)

@@ -1,7 +1,8 @@
 """The contract every per-column encoder keeps, and the registry that rebuilds them from JSON.
 
-An encoder is built by its ``fit`` classmethod from one column (after the transformer has
-decided the column's kind) and is immutable afterwards. It owns a slice of each encoding:
+An encoder is built by its ``from_statistics`` classmethod from its column's statistics
+(``engine.transform.statistics``: exact ones measured by its ``measure`` after the transformer
+has decided the column's kind, or private ones handed in) and is immutable afterwards. It owns a slice of each encoding:
 ``spans`` in the float matrix and ``tokens`` in the integer matrix, either of which may be
 empty (identifiers, constants and empty columns own nothing and are regenerated on inverse).
 """

@@ -29,8 +29,10 @@ from engine.schema import SemanticType
 from engine.transform import digits
 from engine.transform.columns.base import ColumnEncoder, FitContext
 from engine.transform.dtypes import is_label, series_from_json, series_to_json, to_float
+from engine.transform.params import TransformerParams
 from engine.transform.protect import OTHER_LABEL, rare_levels
 from engine.transform.spans import Span, TokenColumn
+from engine.transform.statistics import CategoryStatistics
 
 _COUNT = "__doppel_count__"
 MOST_FREQUENT = "most frequent level"
@@ -91,10 +93,10 @@ class CategoricalEncoder(ColumnEncoder):
         return len(self.levels)
 
     # -- fitting --------------------------------------------------------------------------
-    @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext, *, merge_rare: bool) -> CategoricalEncoder:
-        p = ctx.params
-        k = p.rare_category_k if merge_rare else 1
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext, *, merge_rare: bool) -> CategoryStatistics:
+        """The exact statistics of ``s``: levels by falling row count after the rare-level merge."""
+        k = ctx.params.rare_category_k if merge_rare else 1
         counts = s.value_counts(name=_COUNT)
         values, n = counts.get_column(s.name), counts.get_column(_COUNT).to_numpy().astype(np.int64)
         null_rows = int(n[values.is_null().to_numpy()].sum())
@@ -103,15 +105,22 @@ class CategoricalEncoder(ColumnEncoder):
         rare = rare_levels(n, k)
         record: dict[str, Any] | None = None
         if rare.any():
-            values, n, merged = cls._merge(values, n, rare)
+            values, n, merged = CategoricalEncoder._merge(values, n, rare)
             record = {"rare_category_k": k, **merged}
         table = pl.DataFrame({"value": values, "n": n})
         if null_rows:
             table = pl.concat([table, pl.DataFrame({"value": pl.Series([None], dtype=s.dtype), "n": [null_rows]})])
         table = table.sort(["n", "value"], descending=[True, False], nulls_last=True, maintain_order=True)
         levels = table.get_column("value").alias(s.name)
+        counts = table.get_column("n").to_numpy().astype(np.float64)
+        return CategoryStatistics(s.name, s.dtype, kind, levels, counts, record)
+
+    @classmethod
+    def from_statistics(cls, stats: CategoryStatistics, params: TransformerParams) -> CategoricalEncoder:
+        """One-hot up to ``params.max_onehot`` levels, base-``params.code_base`` digits above."""
+        onehot = len(stats.levels) <= params.max_onehot
         return cls(
-            s.name, s.dtype, kind, levels=levels, onehot=len(levels) <= p.max_onehot, base=p.code_base, merge=record
+            stats.name, stats.dtype, stats.kind, levels=stats.levels, onehot=onehot, base=params.code_base, merge=stats.merge
         )
 
     @staticmethod

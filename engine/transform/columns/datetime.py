@@ -33,6 +33,7 @@ from engine.transform.columns.base import ColumnEncoder, FitContext
 from engine.transform.columns.numeric import NumericCore
 from engine.transform.integers import clip_distances, distances, from_keys, key_of, to_keys
 from engine.transform.spans import Span, TokenColumn
+from engine.transform.statistics import DatetimeStatistics
 
 # Tried in order for string columns; date-only formats give Date, the others Datetime("us").
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
@@ -165,8 +166,9 @@ class DatetimeEncoder(ColumnEncoder):
         return from_keys(keys, signed=True)
 
     # -- fitting --------------------------------------------------------------------------
-    @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> DatetimeEncoder:
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> DatetimeStatistics:
+        """The exact statistics of ``s``: format, earliest value, granularity, the steps' range."""
         fmt = detect_format(s) if isinstance(s.dtype, pl.String) else None
         temporal = _parse(s, fmt) if fmt else s
         dtype = temporal.dtype
@@ -176,7 +178,7 @@ class DatetimeEncoder(ColumnEncoder):
             unit = _UNIT_NS[dtype.time_unit]
             ticks_per_day = _DAY_NS // unit
             steps = tuple(step // unit for step in _STEPS_NS if step >= unit)
-        ticks, missing = cls._ticks(temporal)
+        ticks, missing = DatetimeEncoder._ticks(temporal)
         present = ticks[~missing]
         origin = int(present.min())
         # Distances from the earliest value as uint64: exact over the whole Int64 range.
@@ -184,8 +186,21 @@ class DatetimeEncoder(ColumnEncoder):
         gcd = int(np.gcd.reduce(offsets)) if len(present) > 1 else 0
         step = next((st for st in steps if gcd % st == 0), steps[-1])
         linear = distances(to_keys(ticks, signed=True), key_of(origin, signed=True)) / step
-        core = NumericCore.fit(linear, missing, decimals=0, capping=True, ctx=ctx)
-        return cls(s.name, s.dtype, kind, fmt=fmt, origin=origin, step=step, ticks_per_day=ticks_per_day, core=core)
+        stats = NumericCore.measure(linear, missing, decimals=0, capping=True, ctx=ctx)
+        return DatetimeStatistics(s.name, s.dtype, kind, fmt, origin, step, ticks_per_day, stats)
+
+    @classmethod
+    def from_statistics(cls, stats: DatetimeStatistics) -> DatetimeEncoder:
+        return cls(
+            stats.name,
+            stats.dtype,
+            stats.kind,
+            fmt=stats.fmt,
+            origin=stats.origin,
+            step=stats.step,
+            ticks_per_day=stats.ticks_per_day,
+            core=NumericCore.from_statistics(stats.range),
+        )
 
     # -- layout ---------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ from engine.transform.dtypes import from_float, is_integer, to_float
 from engine.transform.integers import IntegerOffsets
 from engine.transform.protect import cap_bounds, cap_record
 from engine.transform.spans import Span, TokenColumn
+from engine.transform.statistics import NumberStatistics, RangeStatistics
 from engine.transform.vgm import ModeNormalizer
 
 MAX_DECIMALS = 6
@@ -61,10 +62,11 @@ class NumericCore:
     bins: QuantileBins
     cap: dict[str, Any] | None
 
-    @classmethod
-    def fit(
-        cls, x: np.ndarray, missing: np.ndarray, *, decimals: int | None, capping: bool, ctx: FitContext
-    ) -> NumericCore:
+    @staticmethod
+    def measure(
+        x: np.ndarray, missing: np.ndarray, *, decimals: int | None, capping: bool, ctx: FitContext
+    ) -> RangeStatistics:
+        """The exact statistics of one float64 view: caps, Gaussian modes, quantile bins, median."""
         p = ctx.params
         values = x[~missing]
         lo, hi = cap_bounds(values, p.cap_quantiles if capping else None)
@@ -75,7 +77,11 @@ class NumericCore:
         )
         bins = QuantileBins.fit(values, n_bins=p.n_bins, n_fine=p.n_fine_bins)
         fill = float(np.quantile(values, 0.5, method="inverted_cdf"))
-        return cls(lo, hi, decimals, bool(missing.any()), fill, vgm, bins, cap)
+        return RangeStatistics(lo, hi, decimals, bool(missing.any()), fill, vgm, bins, cap)
+
+    @classmethod
+    def from_statistics(cls, stats: RangeStatistics) -> NumericCore:
+        return cls(stats.lo, stats.hi, stats.decimals, stats.nullable, stats.fill, stats.vgm, stats.bins, stats.cap)
 
     # layout
     def spans(self, column: str) -> list[Span]:
@@ -184,20 +190,25 @@ class NumericEncoder(ColumnEncoder):
         # None: the core sees the values themselves (floats, decimals, private transformers).
         self.offsets = offsets
 
-    @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> NumericEncoder:
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> NumberStatistics:
+        """The exact statistics of ``s``: offsets for integer-backed dtypes, decimals, the range's."""
         dtype = s.dtype
         if is_integer(dtype) or isinstance(dtype, (pl.Duration, pl.Time)):
             offsets = IntegerOffsets.fit(s)
             x, missing = offsets.to_float(s)
-            core = NumericCore.fit(x, missing, decimals=0, capping=True, ctx=ctx)
-            return cls(s.name, dtype, kind, core, offsets)
+            stats = NumericCore.measure(x, missing, decimals=0, capping=True, ctx=ctx)
+            return NumberStatistics(s.name, dtype, kind, stats, offsets)
         x, missing = to_float(s)
         if isinstance(dtype, pl.Decimal):
             decimals: int | None = dtype.scale
         else:
             decimals = detect_decimals(x[~missing], single_precision=isinstance(dtype, pl.Float32))
-        return cls(s.name, dtype, kind, NumericCore.fit(x, missing, decimals=decimals, capping=True, ctx=ctx))
+        return NumberStatistics(s.name, dtype, kind, NumericCore.measure(x, missing, decimals=decimals, capping=True, ctx=ctx))
+
+    @classmethod
+    def from_statistics(cls, stats: NumberStatistics) -> NumericEncoder:
+        return cls(stats.name, stats.dtype, stats.kind, NumericCore.from_statistics(stats.range), stats.offsets)
 
     @property
     def spans(self) -> list[Span]:

@@ -17,6 +17,7 @@ from engine.transform.columns.base import ColumnEncoder, FitContext
 from engine.transform.dtypes import series_from_json, series_to_json
 from engine.transform.identifiers import IdFormat
 from engine.transform.spans import Span, TokenColumn
+from engine.transform.statistics import ConstantStatistics, EmptyStatistics, IdentifierStatistics
 
 
 class _Unlearned(ColumnEncoder):
@@ -55,9 +56,13 @@ class IdentifierEncoder(_Unlearned):
         super().__init__(name, dtype, kind)
         self.fmt = fmt
 
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> IdentifierStatistics:
+        return IdentifierStatistics(s.name, s.dtype, kind, IdFormat.fit(s, rng=ctx.rng))
+
     @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> IdentifierEncoder:
-        return cls(s.name, s.dtype, kind, IdFormat.fit(s, rng=ctx.rng))
+    def from_statistics(cls, stats: IdentifierStatistics) -> IdentifierEncoder:
+        return cls(stats.name, stats.dtype, stats.kind, stats.fmt)
 
     def regenerate(self, n: int) -> pl.Series:
         return self.fmt.generate(self.name, n, self.dtype)
@@ -79,9 +84,13 @@ class ConstantEncoder(_Unlearned):
         super().__init__(name, dtype, kind)
         self.value = value
 
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> ConstantStatistics:
+        return ConstantStatistics(s.name, s.dtype, kind, s.drop_nulls().head(1))
+
     @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> ConstantEncoder:
-        return cls(s.name, s.dtype, kind, s.drop_nulls().head(1))
+    def from_statistics(cls, stats: ConstantStatistics) -> ConstantEncoder:
+        return cls(stats.name, stats.dtype, stats.kind, stats.value)
 
     def regenerate(self, n: int) -> pl.Series:
         return self.value.gather(np.zeros(n, dtype=np.int64))
@@ -99,9 +108,13 @@ class EmptyEncoder(_Unlearned):
 
     tag = "empty"
 
+    @staticmethod
+    def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> EmptyStatistics:
+        return EmptyStatistics(s.name, s.dtype, kind)
+
     @classmethod
-    def fit(cls, s: pl.Series, kind: SemanticType, ctx: FitContext) -> EmptyEncoder:
-        return cls(s.name, s.dtype, kind)
+    def from_statistics(cls, stats: EmptyStatistics) -> EmptyEncoder:
+        return cls(stats.name, stats.dtype, stats.kind)
 
     def regenerate(self, n: int) -> pl.Series:
         return pl.Series(self.name, [None], dtype=self.dtype).gather(np.zeros(n, dtype=np.int64))

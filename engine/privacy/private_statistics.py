@@ -1,9 +1,11 @@
-"""Private preprocessing: the ``DataTransformer`` of a DP run, built from accounted statistics only.
+"""Private statistics: what a DP run's ``DataTransformer`` is built from, measured with accounted mechanisms.
 
-The non-private transformer reads the rows freely (kinds from cardinality, P1/P99 caps,
-rare-level merge, Gaussian mixtures, quantile bins, identifier formats, decimals). Under
-differential privacy none of that may happen outside an accounted mechanism, so this module
-builds the same encoders from:
+The transformer is built in one way, from per-column statistics
+(``engine.transform.statistics``). Without DP they are measured exactly from the rows (kinds
+from cardinality, P1/P99 caps, rare-level merge, Gaussian mixtures, quantile bins,
+identifier formats, decimals). Under differential privacy none of that may happen outside an
+accounted mechanism, so this module measures the same statistics
+(``private_statistics``, charged to the ``PrivateRun``) from:
 
 - *the schema and the user's declarations* (public): a column's role follows its dtype and
   ``column_types``; ``Privacy.bounds`` and ``Privacy.categories`` give ranges and category
@@ -31,7 +33,8 @@ builds the same encoders from:
   1, 2, ...), no real key's shape; decimals follow the dtype (integers whole, floats not
   rounded); dates are counted in days, datetimes in seconds since 1970.
 
-The frame handed to the model is then prepared (``prepare_frame``): nulls of a column judged not nullable are
+``private_transformer`` hands them to ``DataTransformer.fit(frame, statistics=...)``, which
+reads no row. The frame handed to the model is then prepared (``prepare_frame``): nulls of a column judged not nullable are
 filled (with ``__other__`` or the first level, or the private median), so encoding never
 fails and never reads anything new. Nothing derived from the rows reaches the transformer
 except through the histograms above.
@@ -54,14 +57,22 @@ from engine.privacy.run import PrivateRun
 from engine.schema import SemanticType
 from engine.transform import OTHER_LABEL, DataTransformer
 from engine.transform.bins import QuantileBins
-from engine.transform.columns.base import ColumnEncoder
 from engine.transform.columns.categorical import CategoricalEncoder
 from engine.transform.columns.datetime import DatetimeEncoder
-from engine.transform.columns.numeric import NumericCore, NumericEncoder
-from engine.transform.columns.passthrough import EmptyEncoder, IdentifierEncoder
+from engine.transform.columns.numeric import NumericEncoder
 from engine.transform.dtypes import from_float, is_integer, is_numeric, is_temporal_point, to_float
 from engine.transform.identifiers import IdFormat
 from engine.transform.params import TransformerParams
+from engine.transform.statistics import (
+    CategoryStatistics,
+    ColumnStatistics,
+    DatetimeStatistics,
+    EmptyStatistics,
+    IdentifierStatistics,
+    NumberStatistics,
+    RangeStatistics,
+    TableStatistics,
+)
 from engine.transform.vgm import ModeNormalizer
 
 # The public partition of the real line for columns without declared bounds.
@@ -102,6 +113,16 @@ class ColumnPlan:
     selected: bool = False  # its category list is selected privately (threshold)
     levels: list[Any] | None = None  # public categories
     bounds: tuple[Any, Any] | None = None  # public bounds
+
+
+@dataclass(frozen=True)
+class PrivateStatistics:
+    """What the private measurement found: the statistics to build the transformer from, the
+    private counts of the categories (column -> count per level code), a record per column."""
+
+    statistics: TableStatistics
+    counts: dict[str, np.ndarray]
+    columns: list[dict[str, Any]]
 
 
 @dataclass
@@ -367,7 +388,8 @@ def _integer_modes(num: _Numeric) -> ModeNormalizer:
     return ModeNormalizer(means, np.full(len(means), 0.125), weights / weights.sum())
 
 
-def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: int | None) -> NumericCore:
+def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: int | None) -> RangeStatistics:
+    """The range statistics of the encodings, from the private (or public uniform) distribution."""
     span = num.hi - num.lo
     small_integers = integer and span + 1 <= params.n_bins
     if integer and span + 1 <= MAX_INTEGER_MODES:
@@ -387,7 +409,7 @@ def _core(num: _Numeric, *, params: TransformerParams, integer: bool, decimals: 
     fill = _quantile(num.segments, 0.5) if num.segments else (num.lo + num.hi) / 2.0
     if integer:
         fill = float(np.clip(round(fill), num.lo, num.hi))
-    return NumericCore(num.lo, num.hi, decimals, num.nullable, float(fill), vgm, bins, None)
+    return RangeStatistics(num.lo, num.hi, decimals, num.nullable, float(fill), vgm, bins, None)
 
 
 def _datetime_step(dtype: pl.DataType) -> tuple[int, int]:
@@ -431,10 +453,18 @@ def _value_counts(s: pl.Series) -> tuple[list[Any], np.ndarray, int]:
     return values, counts.get_column("__n__").to_numpy().astype(np.float64), int(s.null_count())
 
 
+def _public_level_codes(name: str, s: pl.Series, levels: pl.Series, kind: SemanticType) -> np.ndarray:
+    """The level code of every value of ``s`` (unseen labels -> ``__other__``, numbers -> the
+    nearest level), as the transformer built from these levels codes them."""
+    stats = TableStatistics((CategoryStatistics(name, s.dtype, kind, levels),), len(s))
+    coder = DataTransformer(n_jobs=1).fit(s.to_frame(), statistics=stats)
+    return coder.transform_tokens(s.to_frame())[:, 0]
+
+
 def _categorical(
-    plan: ColumnPlan, s: pl.Series, *, sigma: float, tau: float, rng: np.random.Generator, params: TransformerParams, n_rows: int
-) -> tuple[CategoricalEncoder, np.ndarray | None, dict[str, Any]]:
-    """The encoder, private counts per level code (None when not measured), a record."""
+    plan: ColumnPlan, s: pl.Series, *, sigma: float, tau: float, rng: np.random.Generator, n_rows: int
+) -> tuple[CategoryStatistics, np.ndarray | None, dict[str, Any]]:
+    """The statistics, private counts per level code (None when not measured), a record."""
     name, dtype = plan.name, plan.dtype
     string = _is_string(dtype)
     record: dict[str, Any] = {"column": name, "role": "categorical"}
@@ -468,34 +498,28 @@ def _categorical(
             levels.append(None)
         counts_out = None
         if plan.measured:
-            series = _levels_series(name, levels, dtype)
-            encoder = CategoricalEncoder(name, dtype, plan.kind, levels=series, onehot=True, base=params.code_base, merge=None)
             filled = s if nullable else s.fill_null(levels[0])
-            codes = encoder.codes(filled)
+            codes = _public_level_codes(name, filled, _levels_series(name, levels, dtype), plan.kind)
             counts_out = np.maximum(gaussian_histogram(np.bincount(codes, minlength=len(levels)), sigma, rng), 0.0)
             order = np.argsort(-counts_out, kind="stable")
             levels, counts_out = [levels[i] for i in order], counts_out[order]
         record.update(categories="public", kept=len(levels))
-    series = _levels_series(name, levels, dtype)
-    encoder = CategoricalEncoder(
-        name, dtype, plan.kind, levels=series, onehot=len(levels) <= params.max_onehot, base=params.code_base, merge=None
-    )
+    stats = CategoryStatistics(name, dtype, plan.kind, _levels_series(name, levels, dtype), counts_out)
     record["nullable"] = nullable
-    return encoder, counts_out, record
+    return stats, counts_out, record
 
 
-# -- the builder ----------------------------------------------------------------------------
-def private_transformer(
-    frame: pl.DataFrame, *, run: PrivateRun, transformer_kwargs: dict[str, Any], needs_counts: bool = False
-) -> PrivateDomain:
-    """Build the DP run's transformer from ``frame``, spending the preprocessing share of ``run``.
+# -- the measurement ----------------------------------------------------------------------
+def private_statistics(
+    frame: pl.DataFrame, *, run: PrivateRun, params: TransformerParams, needs_counts: bool = False
+) -> PrivateStatistics:
+    """Measure every column's statistics from ``frame``, spending the preprocessing share of ``run``.
 
-    ``needs_counts``: also measure the counts of publicly declared categories (CTGAN's
-    conditional sampling with ``frequencies="dp"``).
+    ``params``: the transformer's (``DataTransformer.validated_params()``); ``needs_counts``:
+    also measure the counts of publicly declared categories (CTGAN's conditional sampling
+    with ``frequencies="dp"``).
     """
     privacy = run.privacy
-    shell = DataTransformer(**transformer_kwargs)
-    params = shell._validated()
     unknown = sorted(set(params.column_types) - set(frame.columns))
     if unknown:
         raise ConfigError(f"column_types names columns the frame does not have: {unknown}; it has {frame.columns}")
@@ -522,35 +546,46 @@ def private_transformer(
             tau = selection_threshold(sigma, run.delta_threshold / len(selected))
             run.record_threshold("private category selection (noisy threshold)", columns=[p.name for p in selected])
     rng = secure_rng()
-    encoders: list[ColumnEncoder] = []
-    domain = PrivateDomain(transformer=shell)
+    columns: list[ColumnStatistics] = []
+    counts: dict[str, np.ndarray] = {}
+    records: list[dict[str, Any]] = []
     for plan in plans:
         s = frame.get_column(plan.name)
         if plan.role == "empty":
-            encoders.append(EmptyEncoder(plan.name, plan.dtype, SemanticType.EMPTY))
-            domain.columns.append({"column": plan.name, "role": "empty"})
+            columns.append(EmptyStatistics(plan.name, plan.dtype, SemanticType.EMPTY))
+            records.append({"column": plan.name, "role": "empty"})
         elif plan.role == "identifier":
             fmt = IdFormat(start=1) if plan.dtype.is_integer() else IdFormat(prefix="id", shape="9999999")
-            encoders.append(IdentifierEncoder(plan.name, plan.dtype, SemanticType.IDENTIFIER, fmt))
-            domain.columns.append({"column": plan.name, "role": "identifier"})
+            columns.append(IdentifierStatistics(plan.name, plan.dtype, SemanticType.IDENTIFIER, fmt))
+            records.append({"column": plan.name, "role": "identifier"})
         elif plan.role == "categorical":
-            encoder, counts, record = _categorical(plan, s, sigma=sigma, tau=tau, rng=rng, params=params, n_rows=frame.height)
-            encoders.append(encoder)
-            if counts is not None:
-                domain.counts[plan.name] = counts
-            domain.columns.append(record)
+            stats, level_counts, record = _categorical(plan, s, sigma=sigma, tau=tau, rng=rng, n_rows=frame.height)
+            columns.append(stats)
+            if level_counts is not None:
+                counts[plan.name] = level_counts
+            records.append(record)
         else:
-            encoder, record = _numeric_encoder(plan, s, sigma=sigma, rng=rng, params=params)
-            encoders.append(encoder)
-            domain.columns.append(record)
-    shell._set_encoders(encoders, n_rows=frame.height, params=params)
-    shell.protections_ = {"differential_privacy": domain.columns}
-    return domain
+            stats, record = _numeric_statistics(plan, s, sigma=sigma, rng=rng, params=params)
+            columns.append(stats)
+            records.append(record)
+    table = TableStatistics(tuple(columns), frame.height, protections={"differential_privacy": records})
+    return PrivateStatistics(table, counts, records)
 
 
-def _numeric_encoder(
+def private_transformer(
+    frame: pl.DataFrame, *, run: PrivateRun, transformer_kwargs: dict[str, Any], needs_counts: bool = False
+) -> PrivateDomain:
+    """The DP run's transformer: ``DataTransformer(**transformer_kwargs).fit(frame, statistics=...)``
+    with the statistics of ``private_statistics`` (which charges ``run``), and their counts."""
+    transformer = DataTransformer(**transformer_kwargs)
+    measured = private_statistics(frame, run=run, params=transformer.validated_params(), needs_counts=needs_counts)
+    transformer.fit(frame, statistics=measured.statistics)
+    return PrivateDomain(transformer=transformer, counts=measured.counts, columns=measured.columns)
+
+
+def _numeric_statistics(
     plan: ColumnPlan, s: pl.Series, *, sigma: float, rng: np.random.Generator, params: TransformerParams
-) -> tuple[ColumnEncoder, dict[str, Any]]:
+) -> tuple[NumberStatistics | DatetimeStatistics, dict[str, Any]]:
     name, dtype = plan.name, plan.dtype
     x, missing = to_float(s)
     if plan.role == "datetime":
@@ -568,15 +603,23 @@ def _numeric_encoder(
     else:
         num = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer)
         record = {"column": name, "role": plan.role, "bounds": "private quantiles", "low": num.lo, "high": num.hi}
-    core = _core(num, params=params, integer=integer, decimals=decimals)
+    stats = _core(num, params=params, integer=integer, decimals=decimals)
     record["nullable"] = num.nullable
     if num.nullable and not plan.public:
         record["null_share"] = num.null_share
     if plan.role == "datetime":
-        encoder: ColumnEncoder = DatetimeEncoder(name, dtype, plan.kind, fmt=None, origin=0, step=step, ticks_per_day=per_day, core=core)
-    else:
-        encoder = NumericEncoder(name, dtype, plan.kind, core)
-    return encoder, record
+        return DatetimeStatistics(name, dtype, plan.kind, None, 0, step, per_day, stats), record
+    return NumberStatistics(name, dtype, plan.kind, stats), record
 
 
-__all__ = ["ColumnPlan", "PrivateDomain", "fill_values", "log_partition", "plan_columns", "prepare_frame", "private_transformer"]
+__all__ = [
+    "ColumnPlan",
+    "PrivateDomain",
+    "PrivateStatistics",
+    "fill_values",
+    "log_partition",
+    "plan_columns",
+    "prepare_frame",
+    "private_statistics",
+    "private_transformer",
+]

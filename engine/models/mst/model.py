@@ -41,6 +41,8 @@ import numpy as np
 import polars as pl
 
 from engine.models.base import Synthesizer
+from engine.models.mst.trainer import MSTTrainer
+from engine.models.mst.config import MSTConfig
 from engine.seeds import numpy_seed
 
 _FLOOR = 1e-6  # share of the independent estimate mixed into an edge table before fitting
@@ -55,11 +57,12 @@ class MST(Synthesizer):
     """
 
     kind: ClassVar[str] = "mst"
+    # Its measurements are taken (and, under DP, charged) once, by one process.
+    trains_distributed: ClassVar[bool] = False
+    config_class: ClassVar[type[MSTConfig]] = MSTConfig
     default_epochs: ClassVar[int] = 30
     default_batch_size: ClassVar[int] = 1
-    default_dp_epochs: ClassVar[int] = 30
     default_patience: ClassVar[int | None] = None
-    default_params: ClassVar[dict[str, Any]] = {"compress": True}
     default_transformer_params: ClassVar[dict[str, Any]] = {
         "n_bins": 32,
         "n_fine_bins": 1,
@@ -69,37 +72,13 @@ class MST(Synthesizer):
         "n_jobs": 1,
     }
 
-    def _validate_params(self) -> None:
-        from engine.errors import ConfigError
-
-        super()._validate_params()
-        if not isinstance(self.model_params["compress"], bool):
-            raise ConfigError(f"compress must be True or False; got {self.model_params['compress']!r}")
-
     # -- fitting --------------------------------------------------------------------------
-    def _fit_model(self, frame: pl.DataFrame) -> None:
+    def _trainer(self, frame: pl.DataFrame, *, train_rows: np.ndarray, val_rows: np.ndarray, private: bool) -> MSTTrainer:
         tokens = self.transformer_.transform_tokens(frame)
         vocab = [int(t.vocab_size) for t in self.transformer_.token_info_]
         self._attrs = [k for k, v in enumerate(vocab) if v > 1]
         self._vocab = vocab
-        n = frame.height
-        resume = self._resume_point()
-        if resume is not None:
-            start, state = resume
-            self._set_state({k: np.asarray(v.cpu().numpy() if hasattr(v, "cpu") else v) for k, v in state["arrays"].items()}, state["meta"])
-            measured = state["measured"]
-        else:
-            start = 0
-            measured = self._measure(tokens, n)
-            self._init_estimate(measured, n)
-        for epoch in range(start, self.epochs_):
-            mismatch = self._round()
-            self._record_epoch(epoch, {"mismatch": mismatch})
-            self._report(epoch=epoch, step=1, steps_per_epoch=1, losses={"mismatch": mismatch})
-            self._maybe_checkpoint(epoch, {"arrays": self._arrays(), "meta": self._meta(), "measured": measured})
-            if self._out_of_time():
-                self.metrics_["stopped_on_time"] = True
-                break
+        return MSTTrainer(self, tokens=tokens)
 
     def _measure(self, tokens: np.ndarray, n: int) -> dict[str, Any]:
         """Steps 1-4: measurements, compression and the tree (the only reads of the rows)."""

@@ -1,0 +1,157 @@
+"""The statistics every column encoder is built from, as plain typed objects.
+
+A ``DataTransformer`` is built in one way: per column, a statistics object (range, modes,
+bins, nullability and fill of a number or date; levels and counts of a categorical; the
+format of an identifier; ...) becomes an encoder (``engine.transform.columns.build_encoder``).
+Where the statistics come from is the only difference between the two kinds of run:
+
+- *exact* statistics are measured from the rows (``engine.transform.columns.measure_column``:
+  caps, rare-level merge, Gaussian mixtures, quantile bins, formats, decimals);
+- *private* statistics are measured by ``engine.privacy`` with its accounted mechanisms and
+  handed to ``DataTransformer.fit(frame, statistics=...)``, which then reads no row.
+
+The objects hold learned values only; the layout choices that follow from the transformer's
+parameters (one-hot or digits, code base) are made when the encoder is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.schema import SemanticType
+from engine.transform.bins import QuantileBins
+from engine.transform.identifiers import IdFormat
+from engine.transform.integers import IntegerOffsets
+from engine.transform.vgm import ModeNormalizer
+
+
+@dataclass(frozen=True)
+class RangeStatistics:
+    """One float64 view of a number (or of a date's steps): what its encodings are built from.
+
+    ``lo``/``hi``: the (capped) range values are clipped to; ``decimals``: rounding on restore
+    (None: none); ``nullable``: whether the column may hold nulls; ``fill``: what a null is
+    encoded as in the value part (the median); ``vgm``: the Gaussian modes of the float
+    encoding; ``bins``: the atoms and quantile bins of the token encoding; ``cap``: what
+    capping did (counts only; None when not capped).
+    """
+
+    lo: float
+    hi: float
+    decimals: int | None
+    nullable: bool
+    fill: float
+    vgm: ModeNormalizer
+    bins: QuantileBins
+    cap: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NumberStatistics:
+    """A number column (integer, float, decimal, duration, time of day).
+
+    ``offsets``: integer-backed columns seen as distances from their smallest value (exact
+    over the whole dtype range); None: the range describes the values themselves.
+    """
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    range: RangeStatistics
+    offsets: IntegerOffsets | None = None
+
+
+@dataclass(frozen=True)
+class DatetimeStatistics:
+    """A Date/Datetime column (or date strings in ``fmt``): steps of ``step`` ticks since ``origin``."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    fmt: str | None
+    origin: int
+    step: int
+    ticks_per_day: int
+    range: RangeStatistics
+
+
+@dataclass(frozen=True)
+class CategoryStatistics:
+    """A categorical, discrete or boolean column: its levels in code order (a null entry is
+    the null level), their row counts when known, and what the rare-level merge did."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    levels: pl.Series
+    counts: np.ndarray | None = None
+    merge: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class IdentifierStatistics:
+    """A key column: regenerated in ``fmt``, never learned."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    fmt: IdFormat
+
+
+@dataclass(frozen=True)
+class ConstantStatistics:
+    """One value on every row (a one-element series of the column's dtype)."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    value: pl.Series
+
+
+@dataclass(frozen=True)
+class EmptyStatistics:
+    """A column of nulls only."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+
+
+ColumnStatistics = (
+    NumberStatistics | DatetimeStatistics | CategoryStatistics | IdentifierStatistics | ConstantStatistics | EmptyStatistics
+)
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    """Every column's statistics, in the table's column order, and the number of rows they describe.
+
+    ``protections``: what protected the statistics, kept as the transformer's ``protections_``
+    (a private run records its mechanisms here); None: the capping and merge records of the
+    columns, as an exact fit has them.
+    """
+
+    columns: tuple[ColumnStatistics, ...]
+    n_rows: int
+    protections: dict[str, Any] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+__all__ = [
+    "CategoryStatistics",
+    "ColumnStatistics",
+    "ConstantStatistics",
+    "DatetimeStatistics",
+    "EmptyStatistics",
+    "IdentifierStatistics",
+    "NumberStatistics",
+    "RangeStatistics",
+    "TableStatistics",
+]
