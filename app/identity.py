@@ -23,7 +23,7 @@ from auth.identity import (  # noqa: F401  (re-exported for pages)
     Identity,
     actor_of,
 )
-from infra.services.authz import Actor
+from infra.records.authz import Actor
 
 
 class NotSignedInError(RuntimeError):

@@ -14,7 +14,7 @@ import streamlit as st
 from app.components.report_view import render_report
 from app.failures import show_error, user_message
 from auth.share_links import ShareLinkError, resolve_share_link
-from infra.services.outputs import report_document
+from infra.usecases.outputs import report_document
 
 
 def render_shared_report(token: str) -> None:

@@ -16,8 +16,8 @@ from app.components.literal_text import markdown_literal
 from app.failures import user_message
 from app.identity import current_identity
 from app.launcher import upload_size_mb
-from infra.services.datasets import UploadedProfile, profile_upload
 from infra.settings import get_settings
+from infra.usecases.datasets import UploadedProfile, profile_upload
 
 if TYPE_CHECKING:
     from streamlit.typing import UploadedFile

@@ -10,6 +10,6 @@ role, and signed share links.
 - ``auth.share_links`` — ``create_share_link`` / ``resolve_share_link`` / ``revoke_share_link``.
 - ``auth.deep_links``, ``auth.redaction``, ``auth.identity`` — helpers of the above.
 
-Role checks live in ``infra.services.authz`` (the services call them; ``infra`` never imports
+Role checks live in ``infra.records.authz`` (the services call them; ``infra`` never imports
 ``auth``). Nothing here is imported by ``engine``. Only ``auth.gate`` imports Streamlit.
 """

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.services.authz import Actor, role_allows
-from infra.services.tenants import LOCAL_TENANT
+from infra.records.authz import Actor, role_allows
+from infra.tenant_ids import LOCAL_TENANT
 
 LOCAL_MODE_BANNER = (
     "Single-user local mode: no login provider is configured, so everyone who can reach this "

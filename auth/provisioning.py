@@ -29,11 +29,11 @@ from sqlalchemy import select
 from auth.rules import AccessRules, Grant, email_trusted, identity_from_claims, map_claims, merge_grants
 from infra.db.models import Tenant, User
 from infra.db.session import Database, get_database, tenant_session
-from infra.services import invitations, tenancy
-from infra.services.authz import Actor
-from infra.services.directory import tenants_for
-from infra.services.members import grant_at_login
-from infra.services.tenants import LOCAL_TENANT
+from infra.records import invitations, tenancy
+from infra.records.authz import Actor
+from infra.records.directory import tenants_for
+from infra.records.members import grant_at_login
+from infra.tenant_ids import LOCAL_TENANT
 
 logger = logging.getLogger(__name__)
 

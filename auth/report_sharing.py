@@ -18,7 +18,7 @@ from auth.share_links import create_share_link, list_share_links, revoke_share_l
 from infra.db.models import ShareLink
 from infra.db.session import Database, tenant_session
 from infra.db.types import utcnow
-from infra.services.authz import Actor
+from infra.records.authz import Actor
 
 
 @dataclass(frozen=True)

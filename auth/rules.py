@@ -24,7 +24,7 @@ Configured in the ``[access]`` table of the secrets file, next to ``[auth]`` (se
 Group entries of the form ``tenant:acme`` admit to a tenant and ``role:admin`` sets the role
 in the tenants the groups admit to (the highest when there are several; ``default_role``
 when there is none). Invitations by a tenant admin are the third way in (they live in the
-database, ``infra.services.invitations``).
+database, ``infra.records.invitations``).
 
 Everything here is pure (no database, no Streamlit), so tests reach the mapping directly.
 """
@@ -38,7 +38,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infra.services.authz import ROLE_RANK, highest_role
+from infra.records.authz import ROLE_RANK, highest_role
 
 Role = Literal["owner", "admin", "member", "viewer"]
 

@@ -35,9 +35,9 @@ from infra.db.lookup import get_owned
 from infra.db.models import QualityReport, ShareLink
 from infra.db.session import Database, TenantSession, get_database, tenant_session
 from infra.db.types import utcnow
-from infra.services.audit import record_event
-from infra.services.authz import Actor, require_permission
-from infra.services.directory import add_route, tenants_for
+from infra.records.audit import record_event
+from infra.records.authz import Actor, require_permission
+from infra.records.directory import add_route, tenants_for
 from infra.settings import get_settings
 
 TOKEN_BYTES = 32

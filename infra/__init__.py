@@ -1,1 +1,1 @@
-"""The platform around the engine: settings, storage, metadata, jobs, tenant-scoped services."""
+"""The platform around the engine: settings, storage, metadata, jobs, records and tenant-first use cases."""

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
     sql_statement_timeout_s: float = Field(default=60.0, gt=0)
 
-    # S3 imports (infra.services.s3_sources): a tenant's own credentials, encrypted at rest.
+    # S3 imports (infra.usecases.s3_sources): a tenant's own credentials, encrypted at rest.
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Key that encrypts tenant secrets at rest (S3 credentials); empty = a random key generated "
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     model_cache_ttl_s: float = Field(default=3600.0, ge=0, description="Idle models leave the cache after this; 0 = never.")
     cache_default_ttl_s: float = Field(default=3600.0, ge=0, description="TTL of shared cache entries set without one; 0 = none.")
 
-    # Login, sharing and request limits (auth/, infra/services/{rate_limits,invitations}.py).
+    # Login, sharing and request limits (auth/, infra/records/{rate_limits,invitations}.py).
     generation_rate_limit: int = Field(
         default=30, ge=0, description="Generation requests one tenant may make per window; 0 = no limit."
     )
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         "(a CIDR block also allows the non-public addresses it covers; see engine.outbound).",
     )
 
-    # Differential privacy defaults (infra.services.training_plan, the Privacy and Train pages): a new
+    # Differential privacy defaults (infra.usecases.training_plan, the Privacy and Train pages): a new
     # dataset's budget, and one training run's charge. Four default runs fit in a default budget.
     dp_budget_epsilon: float = Field(default=4.0, gt=0, description="Epsilon cap offered for a dataset's new budget.")
     dp_budget_delta: float = Field(default=1e-5, gt=0, lt=1, description="Delta cap offered for a dataset's new budget.")

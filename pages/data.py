@@ -1,7 +1,7 @@
 """Data: bring a table in (upload, a database table, an s3:// path), see its profile, keep it as a dataset version.
 
 Thin on purpose: the upload flow lives in ``app.uploads``, storing and deleting in
-``infra.services.dataset_store`` / ``database_sources``, the rendering in
+``infra.usecases.dataset_store`` / ``database_sources``, the rendering in
 ``app.components.profile_view``.
 """
 
@@ -16,7 +16,7 @@ from app.components.pickers import remember
 from app.components.profile_view import render_uploaded_profile
 from app.failures import show_error
 from app.uploads import ACCEPTED_TYPES, forget_upload, profile_uploaded_file, upload_limit_mb
-from infra.services import database_sources, dataset_store, s3_sources
+from infra.usecases import database_sources, dataset_store, s3_sources
 
 st.title("Data")
 who = acting()

@@ -14,7 +14,7 @@ from app.components.conditions_builder import clear_conditions, columns_from_pro
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
-from infra.services import dataset_store, job_requests, model_registry, outputs
+from infra.usecases import dataset_store, job_requests, model_registry, outputs
 
 FORMATS = {"parquet": "Parquet (compact, typed)", "csv": "CSV (spreadsheets)", "ndjson": "NDJSON (one JSON object a line)"}
 LAST_JOB_KEY = "generate_last_job_id"

@@ -17,7 +17,7 @@ from app.components.job_status import REFRESH_S, job_card, progress_text
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
 from app.components.training_charts import loss_figure
-from infra.services import job_board, model_registry
+from infra.usecases import job_board, model_registry
 
 FINISHED_SHOWN = 20
 KINDS = {"all": None, "training": "train", "generation": "generate", "assessment": "assess"}

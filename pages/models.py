@@ -16,7 +16,7 @@ from app.components.name_value import name_value_table, records_table
 from app.components.pickers import pick, remember
 from app.components.run_facts import EPOCHLESS, early_stop, file_size_text, has_epochs, run_notes
 from app.components.training_charts import loss_figure
-from infra.services import model_registry
+from infra.usecases import model_registry
 
 STATUSES = {"ready": "ready (can generate)", "archived": "archived", "withdrawn": "withdrawn (must not be used)"}
 

@@ -13,7 +13,7 @@ import streamlit as st
 from app.components.acting import acting, attempt, start_here
 from app.components.after_save import SavedNotice, rerun_with, show_saved
 from app.components.literal_text import markdown_literal
-from infra.services import privacy_views, training_plan
+from infra.usecases import privacy_views, training_plan
 
 st.title("Privacy")
 who = acting()

@@ -16,8 +16,8 @@ from app.components.literal_text import markdown_literal
 from app.components.pickers import pick_dataset_version, remember
 from app.components.profile_view import render_profile, table_height
 from app.components.schema_editor import TYPE_HELP, edits_from, schema_editor
-from infra.services import dataset_store
-from infra.services.stored_profiles import ColumnEdits
+from infra.usecases import dataset_store
+from infra.usecases.stored_profiles import ColumnEdits
 
 
 def describe(edits: ColumnEdits, *, types: str, keys: str, removed: str) -> str:

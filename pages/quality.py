@@ -24,9 +24,9 @@ from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
 from app.components.report_view import render_report
 from app.components.share_panel import share_panel
-from infra.services import assessment, dataset_store, job_requests, model_registry, outputs
-from infra.services.assessment import HoldoutChoice
-from infra.services.model_registry import ModelVersionView
+from infra.usecases import assessment, dataset_store, job_requests, model_registry, outputs
+from infra.usecases.assessment import HoldoutChoice
+from infra.usecases.model_registry import ModelVersionView
 
 LAST_JOB_KEY = "quality_last_job_id"
 REPORT_KEY = "quality_report"

@@ -10,8 +10,8 @@ import streamlit as st
 
 from app.components.acting import acting, attempt
 from app.components.literal_text import markdown_literal
-from infra.services import quality_gates, s3_sources, workspace_settings
-from infra.services.quality_gates import GATE_DESCRIPTIONS
+from infra.usecases import quality_gates, s3_sources, workspace_settings
+from infra.usecases.quality_gates import GATE_DESCRIPTIONS
 
 ROLES = ["owner", "admin", "member", "viewer"]
 GiB = 1024**3

@@ -5,7 +5,7 @@ setting and the version's columns included). CTGAN's batch is shown as the multi
 it trains with. Privacy: differential privacy on or off, epsilon and delta explained, the
 dataset's remaining budget and how many runs of the chosen size it still allows. Protections (rare
 categories merged below k rows, extremes capped at P1/P99) apply either way. The job is
-queued through ``infra.services.job_requests``; its progress shows here and on Jobs.
+queued through ``infra.usecases.job_requests``; its progress shows here and on Jobs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from app.components.acting import acting, attempt, link_to
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick_dataset_version, remember, remembered
-from infra.services import job_requests, privacy_views, training_plan
-from infra.services.job_requests import Protections, TrainingRequest
+from infra.usecases import job_requests, privacy_views, training_plan
+from infra.usecases.job_requests import Protections, TrainingRequest
 
 MODELS = {
     "auto": "Let the profile choose",

@@ -11,14 +11,25 @@ string constant). The rules (../shared/DESIGN.md, "Layout and the direction of i
 - ``engine`` imports no other package of this repo and no UI, HTTP or job framework
   (``tests/engine/test_import_hygiene.py`` checks at run time what ``import engine`` loads);
 - inside ``engine``: ``models`` never imports ``generation``, ``relational`` or ``quality``
-  (they use models); ``privacy`` never imports ``models`` (models use privacy); no engine
+  (they use models); ``privacy`` never imports ``models`` (models use privacy); no model
+  module but ``engine.models.base`` imports DP-SGD (``engine.privacy.dpsgd`` or the wrapper
+  ``private_training``): differential privacy wraps a model's trainer; no engine
   module but the CLI (``engine/__main__.py``) imports the facade ``engine/__init__.py``
   (it sits on top of the engine: ``__version__`` comes from ``engine.version``);
+- inside ``infra``: the use cases (``infra.usecases``, tenant first) use the records
+  (``infra.records``, session first) and the packages below them, never the reverse: no infra
+  module outside ``infra.usecases`` imports it (records, ``db``, ``storage``, ``cache``, ``jobs``,
+  ``privacy``, the top-level modules), and ``infra/services`` (the old flat folder) is gone;
+- ``pages``, ``app`` and ``auth`` never open a database session or reach the object store:
+  they import neither ``infra.db``'s session side (the facade ``infra.db``, ``session``,
+  ``connections``, ``migrate``, ``postgres``) nor ``infra.storage`` (its ``errors`` aside); they
+  call use cases that take the tenant;
 - no cycle between the packages, and no cycle between files.
 
 A failure names the file, the line, the import and the rule it breaks. ``EXCEPTIONS`` lists
 the imports allowed to break a rule, each with its reason; an exception that no longer
-occurs fails too, so the list cannot go stale.
+occurs fails too, so the list cannot go stale. ``AUTH_SESSION_OPENERS`` lists, the same way, the
+auth modules that open a tenant session themselves, each with its reason.
 """
 
 from __future__ import annotations
@@ -52,8 +63,21 @@ ENGINE_INNER_FORBIDDEN: dict[str, frozenset[str]] = {
     "privacy": frozenset({"models"}),
 }
 
+# DP-SGD is a wrapper around a model's trainer: inside engine.models only the base applies it
+DP_SGD_MODULES = frozenset({"engine.privacy.dpsgd", "engine.privacy.private_training"})
+DP_SGD_CALLERS = frozenset({"engine.models.base"})
+
 # the engine's modules that sit above its facade and may import it: itself and the CLI
 ENGINE_ABOVE_FACADE = frozenset({"engine", "engine.__main__"})
+
+# inside infra: the tenant-first use cases, which no other infra module imports
+INFRA_USECASES = "infra.usecases"
+# what pages, app and auth never import: the database session side and the object store
+SESSION_AND_STORE = frozenset(
+    {"infra.db", "infra.db.session", "infra.db.connections", "infra.db.migrate", "infra.db.postgres", "infra.storage"}
+)
+SESSION_AND_STORE_ALLOWED = frozenset({"infra.storage.errors"})  # what a caller catches, not a way in
+NO_SESSION_PACKAGES = frozenset({"pages", "app", "auth"})
 
 # (importing module, imported module) -> why it is allowed to break a rule. Keep it short.
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -61,6 +85,24 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "embedded mode: the app's own process hosts the in-process Dramatiq worker, so infra's "
         "queue loads the actors by name on the first enqueue; a registration from the workers "
         "side would need the app to import workers, an arrow the layout does not have"
+    ),
+}
+
+# (auth module, imported module) -> why that auth module opens a tenant session itself. auth is
+# the login and share-link layer beside infra: these are its own use cases (tenant first, or
+# before any tenant is known), so pages and app still reach the session only through them.
+AUTH_SESSION_OPENERS: dict[tuple[str, str], str] = {
+    ("auth.provisioning", "infra.db.session"): (
+        "the login: before a tenant is known it follows the tenant directory and opens a session "
+        "for each tenant the claims or an invitation name, to grant the membership there"
+    ),
+    ("auth.share_links", "infra.db.session"): (
+        "a share link is resolved without a login: the token's tenant comes from the directory, "
+        "then that tenant's session re-reads the link"
+    ),
+    ("auth.report_sharing", "infra.db.session"): (
+        "the share-link use cases (tenant first) that app/components/share_panel.py calls: each opens "
+        "the tenant's transaction around auth.share_links, which infra cannot import"
     ),
 }
 
@@ -193,7 +235,32 @@ def rule_violations(tree: Tree, packages: Iterable[str] = PACKAGES) -> list[tupl
             if imp.target == "engine" and imp.module not in ENGINE_ABOVE_FACADE:
                 found.append((imp, "an engine module never imports the facade engine/__init__.py "
                                    "(import the module that defines the name: engine.version, engine.errors, ...)"))
+        if source == "engine" == target and _within(imp.module, "engine.models") and imp.target in DP_SGD_MODULES \
+                and imp.module not in DP_SGD_CALLERS:
+            found.append((imp, "a model never calls DP-SGD itself: engine.models.base wraps its trainer "
+                               "(engine.privacy.private_training)"))
+        if source == "infra" == target and _within(imp.target, INFRA_USECASES) and not _within(imp.module, INFRA_USECASES):
+            found.append((imp, f"{_infra_part(imp.module)} never imports {INFRA_USECASES} (use cases use records and "
+                               "the packages below them, never the reverse)"))
+        if source in NO_SESSION_PACKAGES and _opens_session_or_store(imp.target):
+            found.append((imp, f"nothing in {source} opens a database session or reaches the object store "
+                               "(call an infra use case that takes the tenant)"))
     return found
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _infra_part(module: str) -> str:
+    """``infra.records``, ``infra.db``, ...: the infra subpackage of ``module``, or the module itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def _opens_session_or_store(target: str) -> bool:
+    if target in SESSION_AND_STORE_ALLOWED:
+        return False
+    return target in SESSION_AND_STORE or _within(target, "infra.storage")
 
 
 def _engine_sub(module: str) -> str | None:
@@ -325,8 +392,16 @@ def test_the_scan_sees_every_package_and_imports_inside_functions(repo_tree: Tre
 
 
 def test_imports_run_one_way_with_no_cycle(repo_tree: Tree) -> None:
-    found = problems(repo_tree, EXCEPTIONS)
+    found = problems(repo_tree, {**EXCEPTIONS, **AUTH_SESSION_OPENERS})
     assert not found, "imports that break the layering:\n" + "\n".join(found)
+
+
+def test_infra_is_split_into_records_and_use_cases_with_no_services_folder() -> None:
+    assert not (REPO / "infra" / "services").exists(), (
+        "infra/services is gone: session-first modules live in infra/records, tenant-first ones in infra/usecases"
+    )
+    assert (REPO / "infra" / "records" / "__init__.py").is_file()
+    assert (REPO / "infra" / "usecases" / "__init__.py").is_file()
 
 
 # -- the check itself, on small trees --------------------------------------------------------
@@ -389,8 +464,30 @@ def test_a_wrong_way_import_inside_a_function_is_named_with_its_file_line_and_ru
      "engine/privacy/__init__.py:1: imports engine.models.seeds (module level): engine.privacy never imports engine.models"),
     ({"engine/models/__init__.py": "import engine\n"},
      "engine/models/__init__.py:1: imports engine (module level): an engine module never imports the facade"),
+    ({"engine/models/__init__.py": "", "engine/models/argn.py": "def fit():\n    from engine.privacy.dpsgd import DPSGD\n",
+      "engine/privacy/__init__.py": "", "engine/privacy/dpsgd.py": ""},
+     "engine/models/argn.py:2: imports engine.privacy.dpsgd (inside a function): a model never calls DP-SGD itself"),
     ({"app/main.py": "from pages import home\n", "pages/home.py": ""},
      "app/main.py:1: imports pages.home (module level): app may import auth, engine, infra of this repo, not pages"),
+    ({"infra/records/catalog.py": "def label():\n    from infra.usecases.outputs import view\n",
+      "infra/usecases/__init__.py": "", "infra/usecases/outputs.py": ""},
+     "infra/records/catalog.py:2: imports infra.usecases.outputs (inside a function): infra.records never imports "
+     "infra.usecases"),
+    ({"infra/jobs/submit.py": "from infra.usecases import training\n", "infra/usecases/__init__.py": "",
+      "infra/usecases/training.py": ""},
+     "infra/jobs/submit.py:1: imports infra.usecases.training (module level): infra.jobs never imports infra.usecases"),
+    ({"infra/privacy/budget.py": "import infra.usecases\n", "infra/usecases/__init__.py": ""},
+     "infra/privacy/budget.py:1: imports infra.usecases (module level): infra.privacy never imports infra.usecases"),
+    ({"app/components/share_panel.py": "def panel():\n    from infra.db import tenant_session\n",
+      "infra/db/__init__.py": ""},
+     "app/components/share_panel.py:2: imports infra.db (inside a function): nothing in app opens a database session"),
+    ({"pages/data.py": "from infra.storage.keys import tenant_root\n", "infra/storage/__init__.py": "",
+      "infra/storage/keys.py": ""},
+     "pages/data.py:1: imports infra.storage.keys (module level): nothing in pages opens a database session or "
+     "reaches the object store"),
+    ({"auth/links.py": "from infra.db.session import tenant_session\n", "infra/db/__init__.py": "",
+      "infra/db/session.py": ""},
+     "auth/links.py:1: imports infra.db.session (module level): nothing in auth opens a database session"),
 ])
 def test_each_rule_catches_its_wrong_way_import(tmp_path: Path, files: dict[str, str], expected: str) -> None:
     root = write_tree(tmp_path, {"engine/__init__.py": "", **files})

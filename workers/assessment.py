@@ -4,7 +4,7 @@ The real rows are the rows the model was trained on: the training part of its da
 when its training set a holdout aside (rebuilt from the recorded row positions), else the
 whole version. The holdout (rows the model never saw; the utility ceiling, the exact-copy
 allowance and the membership-inference attacks of ``engine.assess``) is the model's own by
-default, or the version named by ``holdout_dataset_version_id`` (``infra.services.assessment``).
+default, or the version named by ``holdout_dataset_version_id`` (``infra.usecases.assessment``).
 The report's ``inputs["holdout"]`` and first note say which, or that there was none.
 
 The report is stored twice, ``reports/<generated id>/<job id>.json`` (the full ``to_dict``)
@@ -20,9 +20,9 @@ from typing import Any
 
 from engine.errors import ConfigError, InputError
 from infra.db import TenantSession
-from infra.services import catalog
-from infra.services.assessment import HOLDOUT_SOURCES
-from infra.services.holdouts import HoldoutRecord, read_positions, rebuild, record_of
+from infra.records import catalog
+from infra.records.holdouts import HoldoutRecord, read_positions, rebuild, record_of
+from infra.usecases.assessment import HOLDOUT_SOURCES
 from workers.context import Completion, JobContext
 
 

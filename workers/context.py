@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.db import TenantSession
-from infra.services.job_records import heartbeat
+from infra.records.job_records import heartbeat
 from infra.storage import TenantStore
 from workers.environment import WorkerEnvironment
 

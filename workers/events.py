@@ -10,7 +10,7 @@ Each POST carries a JSON body and three headers:
 - ``X-Doppel-Event``: ``job.succeeded``, ``job.failed`` or ``job.cancelled``;
 - ``X-Doppel-Timestamp``: Unix seconds when it was signed;
 - ``X-Doppel-Signature``: ``sha256=`` + hex HMAC-SHA256 of ``b"<timestamp>." + body`` with the
-  webhook's secret (``infra.services.notifications.webhook_signature``). The receiver
+  webhook's secret (``infra.records.notifications.webhook_signature``). The receiver
   recomputes it, compares in constant time and rejects old timestamps.
 
 Webhook URLs come from tenants, so they go through :mod:`engine.outbound`, the address policy
@@ -41,7 +41,7 @@ from engine.errors import DoppelError, UnsafeConnectionError
 from engine.outbound import Destination, resolve_destination, url_port
 from infra.db import TenantSession
 from infra.db.models import Job
-from infra.services.notifications import notify, webhook_signature, webhooks_for
+from infra.records.notifications import notify, webhook_signature, webhooks_for
 from infra.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from engine.errors import ConfigError, InputError
 from infra.db import TenantSession
 from infra.db.models import GeneratedDataset
-from infra.services import catalog
-from infra.services.quotas import check_storage
+from infra.records import catalog
+from infra.records.quotas import check_storage
 from workers.context import Completion, JobContext
 
 logger = logging.getLogger(__name__)

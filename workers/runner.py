@@ -25,7 +25,7 @@ from dramatiq.middleware import Shutdown, TimeLimitExceeded
 from engine.errors import DoppelError
 from infra.db.types import utcnow
 from infra.jobs.broker import is_transient
-from infra.services.job_records import (
+from infra.records.job_records import (
     LeaseLostError,
     acknowledge_cancel,
     claim_job,
@@ -33,7 +33,7 @@ from infra.services.job_records import (
     fail_job,
     get_job,
 )
-from infra.services.metering import record_usage
+from infra.records.metering import record_usage
 from workers import events
 from workers.context import Completion, JobCancelled, JobContext, LeaseKeeper, LeaseLost
 from workers.environment import WorkerEnvironment, get_environment, worker_identity

@@ -1,9 +1,9 @@
-"""The training process: ``python -m workers.train_child SPEC.json`` (or under ``torchrun``).
+"""The training process: ``python -m workers.train_child RUN.json`` (or under ``torchrun``).
 
 A worker starts one per training job so that a time limit or a cancellation can stop the
 training for real, native code included: the worker kills this process. It touches no
 database: it reads the dataset version from the object store, sets the job's holdout aside
-(``infra.services.holdouts``: before anything else reads the rows; only the training part
+(``infra.records.holdouts``: before anything else reads the rows; only the training part
 reaches the engine, and the holdout's row positions go to the store), trains with the engine,
 uploads a checkpoint every few epochs (so a job taken over after a crash resumes from it),
 saves the model file to the store, and reports to the worker by printing lines
@@ -11,7 +11,13 @@ saves the model file to the store, and reports to the worker by printing lines
 
 It dies with its worker: stdin is a pipe from the worker, and end-of-file on it (the worker
 is gone, even after ``kill -9``) ends this process; on Linux the parent-death signal does the
-same. Under ``torchrun`` every rank trains and only rank 0 talks and writes to the store.
+same. ``RUN.json`` is a ``ChildRun`` (``infra.jobs.training_spec``): the job's spec as it was
+submitted, and this attempt's job id, work folder and store keys.
+
+Under ``torchrun`` (a distributed job) the process joins the process group first
+(``engine.distributed.join_from_environment``) and the ranks train one model data-parallel:
+every rank reads the same rows and draws the same holdout (seeded), and rank 0 alone talks to
+the worker, restores and uploads checkpoints, and saves the model.
 """
 
 from __future__ import annotations
@@ -26,22 +32,33 @@ import time
 import traceback
 import zipfile
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import DoppelError
-from engine.models.files import MANIFEST_NAME
+from infra.jobs.training_spec import ChildRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.models.checkpoints import CheckpointInfo
 
 MESSAGE_PREFIX = "@doppel "
 _stdout_lock = threading.Lock()
 
 
 def _is_rank_zero() -> bool:
+    """Whether this process reports and writes: rank 0 of the process group once joined, else by torchrun's RANK."""
+    if "torch.distributed" in sys.modules:
+        from engine.distributed import world
+
+        joined = world()
+        if joined.size > 1:
+            return joined.is_main
     return os.environ.get("RANK", "0") == "0"
 
 
-def emit(kind: str, **fields: Any) -> None:
-    """Send one message to the worker (rank 0 only)."""
-    if not _is_rank_zero():
+def emit(kind: str, *, every_rank: bool = False, **fields: Any) -> None:
+    """Send one message to the worker (rank 0 only, unless ``every_rank``: a failure on any rank is worth telling)."""
+    if not every_rank and not _is_rank_zero():
         return
     line = MESSAGE_PREFIX + json.dumps({"type": kind, **fields}, default=str, allow_nan=False)
     with _stdout_lock:
@@ -94,14 +111,16 @@ class _CheckpointUploader:
     only copy (a kill in mid-upload leaves the previous checkpoint readable).
     """
 
-    def __init__(self, store: Any, *, local: Path, keys: list[str]) -> None:
+    def __init__(self, store: Any, *, local: Path, keys: Sequence[str]) -> None:
         self.store = store
         self.local = local
-        self.keys = keys
+        self.keys = list(keys)
         self._uploads = 0
         self._seen: int | None = None
 
     def sync(self) -> None:
+        from engine.models.checkpoints import checkpoint_info
+
         try:
             stamp = self.local.stat().st_mtime_ns
         except FileNotFoundError:
@@ -109,40 +128,37 @@ class _CheckpointUploader:
         if stamp == self._seen:
             return
         self._seen = stamp
-        with zipfile.ZipFile(self.local) as archive:  # the manifest alone says which epoch it holds
-            epoch = int(json.loads(archive.read(MANIFEST_NAME))["checkpoint"]["epoch"]) + 1
+        epochs_done = checkpoint_info(self.local).epochs_done
         self.store.put_file(self.keys[self._uploads % len(self.keys)], self.local, content_type="application/zip")
         self._uploads += 1
-        emit("checkpoint", epoch=epoch)
+        emit("checkpoint", epoch=epochs_done)
 
 
-def _restore_checkpoint(store: Any, keys: list[str], directory: Path) -> dict[str, Any] | None:
-    """Download the job's latest readable checkpoint; its manifest, or None when there is none.
+def _restore_checkpoint(store: Any, keys: Sequence[str], directory: Path) -> CheckpointInfo | None:
+    """Download the job's latest readable checkpoint into ``directory``; what it holds, or None when there is none.
 
     A slot that fails its checksum or does not parse (its writer was killed mid-upload) is
     skipped: the other slot holds the checkpoint before it.
     """
-    from engine.models.base import CHECKPOINT_NAME
-    from engine.models.files import read_model_file
+    from engine.models.checkpoints import CHECKPOINT_NAME, checkpoint_info
 
-    best: tuple[int, Path, dict[str, Any]] | None = None
+    best: tuple[CheckpointInfo, Path] | None = None
     for slot, key in enumerate(keys):
         if not store.exists(key):
             continue
         path = directory / f"slot-{slot}.zip"
         try:
             store.get_file(key, path)
-            manifest = read_model_file(path).manifest
+            info = checkpoint_info(path)
         except (DoppelError, zipfile.BadZipFile) as err:
             emit("progress", message=f"checkpoint {key} is unreadable and skipped: {err}")
             continue
-        epoch = int(manifest["checkpoint"]["epoch"])
-        if best is None or epoch > best[0]:
-            best = (epoch, path, manifest)
+        if best is None or info.epochs_done > best[0].epochs_done:
+            best = (info, path)
     if best is None:
         return None
     best[1].replace(directory / CHECKPOINT_NAME)
-    return best[2]
+    return best[0]
 
 
 def _epoch_losses(progress: Any) -> dict[str, float] | None:
@@ -153,47 +169,60 @@ def _epoch_losses(progress: Any) -> dict[str, float] | None:
     return finite or None
 
 
-def _set_aside_holdout(frame: Any, spec: dict[str, Any], store: Any) -> tuple[Any, Any]:
+def _set_aside_holdout(frame: Any, run: ChildRun, store: Any) -> tuple[Any, Any]:
     """Split off the job's holdout before anything else reads the rows; returns (training part, record).
 
     Only the training part goes on to the engine (profiling, transformer, DP preprocessing,
-    model). Rank 0 stores the holdout's row positions (lineage); a resumed attempt draws the
-    same split (same rows, rule and seed) and writes the same object again.
+    model). Every rank draws the same split (same rows, rule and seed); rank 0 stores the
+    holdout's row positions (lineage). A resumed attempt draws it again and writes the same object.
     """
-    from infra.services.holdouts import HoldoutRule, positions_bytes, set_aside
+    from infra.records.holdouts import positions_bytes, set_aside
 
-    rule = HoldoutRule.from_dict(spec["holdout"])
-    parts = set_aside(frame, rule=rule, seed=int(spec["seed"]), positions_key=spec["holdout_key"])
+    parts = set_aside(frame, rule=run.spec.holdout, seed=run.spec.seed, positions_key=run.holdout_key)
     record = parts.record
     if parts.holdout_positions is None:
         emit("progress", fraction=0.0, message=f"no holdout: {record.reason}")
     else:
         if _is_rank_zero():
-            store.put_bytes(spec["holdout_key"], positions_bytes(parts.holdout_positions),
+            store.put_bytes(run.holdout_key, positions_bytes(parts.holdout_positions),
                             content_type="application/octet-stream")
         emit("progress", fraction=0.0, message=f"set aside {record.rows:,} of {record.table_rows:,} rows as the "
                                                f"holdout (seed {record.seed}); training on {record.training_rows:,}")
     return parts.training, record
 
 
-def train(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train as ``spec`` says; returns the result message's fields."""
+def train(run: ChildRun) -> dict[str, Any]:
+    """Train as ``run`` says; returns the result message's fields (empty on ranks other than 0).
+
+    Joins the torchrun process group first when there is one, and leaves it at the end.
+    """
+    from engine.distributed import join_from_environment, leave
+
+    processes = join_from_environment(device=run.spec.device)
+    try:
+        return _train(run, processes=processes.size)
+    finally:
+        leave()
+
+
+def _train(run: ChildRun, *, processes: int) -> dict[str, Any]:
     import engine
-    from engine.models.base import CHECKPOINT_NAME
+    from engine.distributed import broadcast_object
+    from engine.models.checkpoints import CHECKPOINT_NAME, model_to_resume
     from engine.models.files import read_model_file
-    from engine.models.registry import model_class
     from infra.storage import open_store
 
+    spec = run.spec
     started_cpu, started_wall = time.process_time(), time.perf_counter()
-    store = open_store(spec["storage_url"]).for_tenant(spec["tenant"])
-    work = Path(spec["work_dir"])
+    store = open_store(run.storage_url).for_tenant(run.tenant)
+    work = Path(run.work_dir)
     checkpoints = work / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    frame = engine.read(store.get_bytes(spec["dataset_key"]), name=spec["dataset_name"])
+    frame = engine.read(store.get_bytes(run.dataset_key), name=Path(run.dataset_key).name)
     emit("progress", fraction=0.0, message=f"read {frame.height:,} rows x {frame.width} columns")
-    frame, holdout = _set_aside_holdout(frame, spec, store)
+    frame, holdout = _set_aside_holdout(frame, run, store)
 
-    uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, keys=spec["checkpoint_keys"])
+    uploader = _CheckpointUploader(store, local=checkpoints / CHECKPOINT_NAME, keys=run.checkpoint_keys)
     is_rank_zero = _is_rank_zero()
 
     def on_progress(progress: Any) -> None:
@@ -203,30 +232,28 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         emit("progress", fraction=progress.fraction, epoch=progress.epoch, epochs=progress.epochs,
              message=f"epoch {progress.epoch}/{progress.epochs}", epoch_losses=_epoch_losses(progress))
 
-    checkpointing = {"checkpoint_dir": str(checkpoints), "checkpoint_every": int(spec["checkpoint_every"])}
-    manifest = _restore_checkpoint(store, spec["checkpoint_keys"], checkpoints) if is_rank_zero else None
+    # Rank 0 fetches the checkpoint into the folder every rank reads; the broadcast also waits for it.
+    restored = broadcast_object(_restore_checkpoint(store, run.checkpoint_keys, checkpoints) if is_rank_zero else None)
     resumed_from = None
-    if manifest is not None:
-        # Rebuild the model exactly as the interrupted run configured it ("auto" was resolved then).
-        info = manifest["checkpoint"]
-        resumed_from = int(info["epoch"]) + 1
+    if restored is not None:
+        # The model exactly as the interrupted run configured it ("auto" was resolved then).
+        resumed_from = restored.epochs_done
         emit("resumed", epoch=resumed_from)
-        model = model_class(manifest["kind"])(**info["config"], on_progress=on_progress, **checkpointing)
+        model = model_to_resume(checkpoints, on_progress=on_progress, checkpoint_every=spec.checkpoint_every)
         model.fit(frame, resume=True)
     else:
-        model = engine.train(frame, model=spec["model"], seed=int(spec["seed"]), epochs=spec.get("epochs"),
-                             device=spec.get("device") or "auto", privacy=spec.get("privacy"),
-                             on_progress=on_progress, **checkpointing, **(spec.get("params") or {}))
+        model = engine.train(frame, model=spec.model, seed=spec.seed, epochs=spec.epochs, device=spec.device,
+                             privacy=spec.privacy, on_progress=on_progress, checkpoint_dir=str(checkpoints),
+                             checkpoint_every=spec.checkpoint_every, **spec.params)
     fit_wall = time.perf_counter() - started_wall
     if not is_rank_zero:
         return {}
     model_path = model.save(work / "model.zip")
-    info = store.put_file(spec["model_key"], model_path, content_type="application/zip")
+    info = store.put_file(run.model_key, model_path, content_type="application/zip")
     saved = read_model_file(model_path).manifest
     on_gpu = str(getattr(model, "device_", "cpu")).startswith("cuda")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     return {
-        "object_key": spec["model_key"],
+        "object_key": run.model_key,
         "sha256": info.sha256,
         "n_bytes": info.size,
         "model_type": saved["kind"],
@@ -237,26 +264,28 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         "resumed_from_epoch": resumed_from,
         "epochs_run": len(saved["metrics"].get("history", [])),
         "device": str(getattr(model, "device_", "cpu")),
+        "processes": processes,
         "cpu_seconds": time.process_time() - started_cpu,
-        "gpu_seconds": fit_wall * world if on_gpu else 0.0,
+        "gpu_seconds": fit_wall * processes if on_gpu else 0.0,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m workers.train_child SPEC.json", file=sys.stderr)
+        print("usage: python -m workers.train_child RUN.json", file=sys.stderr)
         return 2
-    spec = json.loads(Path(argv[0]).read_text())
-    _die_with_parent(spec.get("parent_pid") if os.environ.get("WORLD_SIZE") is None else None)
+    run = ChildRun.read(Path(argv[0]).read_text())
+    _die_with_parent(run.parent_pid if os.environ.get("WORLD_SIZE") is None else None)
     emit("started", pid=os.getpid())
     try:
-        result = train(spec)
+        result = train(run)
     except BaseException as error:  # noqa: BLE001 - reported to the worker, which decides
-        emit("error", category=_error_category(error), error_type=type(error).__name__, message=str(error),
+        emit("error", every_rank=True, category=_error_category(error), error_type=type(error).__name__, message=str(error),
              traceback=traceback.format_exc(limit=20))
         return 1
-    emit("result", **result)
+    if result:
+        emit("result", **result)
     return 0
 
 

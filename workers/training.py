@@ -6,7 +6,7 @@ included: the worker kills the child's whole process group. The child reads the 
 version, trains, checkpoints to the object store every ``checkpoint_every`` epochs
 (``DOPPEL_CHECKPOINT_EVERY_EPOCHS`` by default) under ``jobs/<job id>/checkpoint.zip`` and
 saves the model to ``models/<model id>/<job id>.zip``. Before anything reads the rows, the
-child sets the job's holdout aside (``infra.services.holdouts``; the rule travels in the job's
+child sets the job's holdout aside (``infra.records.holdouts``; the rule travels in the job's
 payload) and stores its row positions under ``models/<model id>/<job id>.holdout.npy``; the
 model version records them in ``metrics["holdout"]`` (lineage). A later attempt of the same
 job (after a crash) draws the same split, finds the checkpoint and resumes from it. When the child has saved the model, the
@@ -21,12 +21,16 @@ finds the charge committed and commits nothing twice: it resumes from the checkp
 accountant state continues the same budget) or, without one, stops rather than spend the
 budget again. A non-DP job is checked against the tenant's sensitive-dataset policy again.
 
-Multi-GPU: a job whose payload has ``"distributed": true`` is launched as
-``python -m torch.distributed.run --standalone --nproc-per-node=N -m workers.train_child SPEC``
-(``torchrun``; N = ``DOPPEL_TORCHRUN_NPROC_PER_NODE``, or every GPU torch sees). Every rank
-runs the same script; rank 0 reports and writes to the store. The model itself must support
-DDP (wrap its networks in ``DistributedDataParallel`` when ``WORLD_SIZE`` > 1); the engine's
-models train on one device today.
+Distributed: a job whose spec says ``distributed`` is launched as
+``python -m torch.distributed.run --standalone --nproc-per-node=N -m workers.train_child RUN``
+(``torchrun``; N = the spec's ``processes``, else ``DOPPEL_TORCHRUN_NPROC_PER_NODE``, else
+every GPU torch sees). The N processes train one model data-parallel (``engine.distributed``:
+each process takes its share of every batch and the gradients are averaged, gloo on CPU and
+nccl on GPU); every rank reads the same rows and draws the same holdout, and rank 0 alone
+reports, checkpoints and writes to the store.
+
+The job's payload is its ``TrainingJobSpec`` (``infra.jobs.training_spec``); the child gets it
+unchanged inside a ``ChildRun`` with this attempt's job id, work folder and store keys.
 """
 
 from __future__ import annotations
@@ -50,11 +54,12 @@ from sqlalchemy import select
 from engine.errors import ConfigError, DoppelError, InputError
 from infra.db import TenantSession
 from infra.db.models import Job, ModelVersion
+from infra.jobs.training_spec import ChildRun, TrainingJobSpec
 from infra.privacy import check_can_train
 from infra.privacy.job_charges import start_charge
-from infra.services import catalog
-from infra.services.holdouts import RECORD_KEY, HoldoutRule, holdout_key
-from infra.services.quotas import check_storage
+from infra.records import catalog
+from infra.records.holdouts import RECORD_KEY, holdout_key
+from infra.records.quotas import check_storage
 from infra.storage.errors import TransientStorageError
 from workers.context import Completion, JobCancelled, JobContext
 from workers.train_child import MESSAGE_PREFIX
@@ -91,16 +96,16 @@ def model_key(model_id: str, job_id: str) -> str:
     return f"models/{model_id}/{job_id}.zip"
 
 
-def child_command(spec_path: Path, *, distributed: bool, nproc_per_node: int = 0) -> list[str]:
-    """The command line of the training process (``torchrun`` when ``distributed``)."""
+def child_command(run_path: Path, *, distributed: bool, nproc_per_node: int = 0) -> list[str]:
+    """The command line of the training process (``torchrun`` with ``nproc_per_node`` processes when ``distributed``)."""
     if not distributed:
-        return [sys.executable, "-m", "workers.train_child", str(spec_path)]
+        return [sys.executable, "-m", "workers.train_child", str(run_path)]
     nproc = nproc_per_node or _visible_gpus()
     if nproc < 1:
-        raise ConfigError("a distributed training job needs GPUs, and this worker sees none; "
-                          "send it to a GPU worker or set DOPPEL_TORCHRUN_NPROC_PER_NODE")
+        raise ConfigError("a distributed training job needs GPUs, and this worker sees none; send it to a GPU "
+                          "worker, set the job's processes, or set DOPPEL_TORCHRUN_NPROC_PER_NODE")
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "workers.train_child", str(spec_path)]
+            "-m", "workers.train_child", str(run_path)]
 
 
 def _visible_gpus() -> int:
@@ -142,29 +147,14 @@ def _kill(process: subprocess.Popen[str]) -> None:
         logger.error("training process %d did not exit after SIGKILL", process.pid)
 
 
-def _spec(ctx: JobContext, *, dataset_key: str, model_id: str, work_dir: Path) -> dict[str, Any]:
-    payload = ctx.payload
-    return {
-        "tenant": ctx.tenant,
-        "job_id": ctx.job_id,
-        "parent_pid": os.getpid(),
-        "storage_url": ctx.environment.store.url,
-        "dataset_key": dataset_key,
-        "dataset_name": Path(dataset_key).name,
-        "model": payload.get("model", "auto"),
-        "params": payload.get("params") or {},
-        "seed": int(payload.get("seed", 0)),
-        "epochs": payload.get("epochs"),
-        "device": payload.get("device") or "auto",
-        "privacy": payload.get("privacy"),
-        # A job queued before holdouts existed gets the platform's rule as it stands now.
-        "holdout": payload.get("holdout") or HoldoutRule.from_settings(ctx.settings).to_dict(),
-        "holdout_key": holdout_key(model_id, ctx.job_id),
-        "checkpoint_every": int(payload.get("checkpoint_every") or ctx.settings.checkpoint_every_epochs),
-        "checkpoint_keys": list(checkpoint_keys(ctx.job_id)),
-        "model_key": model_key(model_id, ctx.job_id),
-        "work_dir": str(work_dir),
-    }
+def _child_run(ctx: JobContext, spec: TrainingJobSpec, *, dataset_key: str, work_dir: Path) -> ChildRun:
+    """The job's spec, unchanged, with this attempt's run-time facts."""
+    return ChildRun(
+        spec=spec, tenant=ctx.tenant, job_id=ctx.job_id, parent_pid=os.getpid(),
+        storage_url=ctx.environment.store.url, dataset_key=dataset_key,
+        holdout_key=holdout_key(spec.model_id, ctx.job_id), checkpoint_keys=checkpoint_keys(ctx.job_id),
+        model_key=model_key(spec.model_id, ctx.job_id), work_dir=str(work_dir),
+    )
 
 
 def _raise_child_error(message: dict[str, Any]) -> None:
@@ -180,40 +170,37 @@ def _raise_child_error(message: dict[str, Any]) -> None:
 
 def run_training(ctx: JobContext) -> Completion:
     """Train the job's model in a child process; the model version is registered on completion."""
-    payload = ctx.payload
-    dataset_version_id, model_id = payload.get("dataset_version_id"), payload.get("model_id")
-    if not dataset_version_id or not model_id:
-        raise ConfigError("the training job names no dataset version or no model")
+    spec = TrainingJobSpec.from_payload(ctx.payload, settings=ctx.settings)
+    dataset_version_id, model_id = spec.dataset_version_id, spec.model_id
     with ctx.session() as session:
         dataset_version = catalog.get_dataset_version(session, dataset_version_id)
         catalog.get_model(session, model_id)
         dataset_key, dataset_id = dataset_version.object_key, dataset_version.dataset_id
     if not dataset_key:
         raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
-    _start_privacy(ctx, dataset_id=dataset_id)
-    limit_s = min(float(payload.get("time_limit_s") or ctx.settings.train_time_limit_s), ctx.settings.train_time_limit_s)
-    distributed = bool(payload.get("distributed"))
+    _start_privacy(ctx, spec, dataset_id=dataset_id)
+    limit_s = min(spec.time_limit_s or ctx.settings.train_time_limit_s, ctx.settings.train_time_limit_s)
 
     work_dir = Path(tempfile.mkdtemp(prefix=f"doppel-train-{ctx.job_id[:8]}-"))
     try:
-        spec = _spec(ctx, dataset_key=dataset_key, model_id=model_id, work_dir=work_dir)
-        spec_path = work_dir / "spec.json"
-        spec_path.write_text(json.dumps(spec))
-        command = child_command(spec_path, distributed=distributed, nproc_per_node=ctx.settings.torchrun_nproc_per_node)
+        run_path = work_dir / "run.json"
+        run_path.write_text(_child_run(ctx, spec, dataset_key=dataset_key, work_dir=work_dir).model_dump_json())
+        command = child_command(run_path, distributed=spec.distributed,
+                                nproc_per_node=spec.processes or ctx.settings.torchrun_nproc_per_node)
         result = _supervise(ctx, command, limit_s=limit_s)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return _completion(ctx, result, dataset_version_id=dataset_version_id, model_id=model_id)
 
 
-def _start_privacy(ctx: JobContext, *, dataset_id: str) -> None:
+def _start_privacy(ctx: JobContext, spec: TrainingJobSpec, *, dataset_id: str) -> None:
     """The privacy side of starting: commit a DP job's charge; check a non-DP job against the policy.
 
     Runs right before the training process reads the data. The job row is locked while the
     charge is committed, so a cancellation either comes first (nothing is committed; the charge
     is released when the cancel is recorded) or finds the training started (no refund).
     """
-    if not ctx.payload.get("privacy"):
+    if not spec.privacy:
         with ctx.session() as session:
             check_can_train(session, dataset_id=dataset_id, privacy=None)
         return
@@ -315,6 +302,7 @@ def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: 
             "stopped_early": bool(result["metrics"].get("stopped_early")),
             "resumed_from_epoch": result.get("resumed_from_epoch"),
             "device": result.get("device"),
+            "processes": result.get("processes", 1),
             "holdout_rows": result["holdout"]["rows"],
         },
         usage={"cpu_seconds": float(result.get("cpu_seconds") or 0.0),

@@ -18,7 +18,7 @@ import streamlit as st
 from app.failures import show_error, user_message
 from app.identity import Identity, current_actor, current_identity
 from app.pages_registry import PAGE_SPECS, page
-from infra.services.authz import Actor
+from infra.records.authz import Actor
 
 T = TypeVar("T")
 

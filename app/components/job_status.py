@@ -18,8 +18,8 @@ from app.components.literal_text import markdown_literal
 from app.components.run_facts import EPOCHLESS, has_epochs, stopped_early_text
 from app.failures import ui_words
 from app.components.training_charts import loss_figure
-from infra.services import job_board
-from infra.services.job_board import JobView
+from infra.usecases import job_board
+from infra.usecases.job_board import JobView
 
 REFRESH_S = 2.0
 """Seconds between redraws of a live job (the worker writes progress every few seconds)."""

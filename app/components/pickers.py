@@ -22,8 +22,8 @@ from typing import TypeVar
 import streamlit as st
 
 from app.components.acting import Acting, attempt, start_here
-from infra.services import dataset_store
-from infra.services.dataset_store import VersionDetail
+from infra.usecases import dataset_store
+from infra.usecases.dataset_store import VersionDetail
 
 T = TypeVar("T")
 

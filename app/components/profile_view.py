@@ -17,7 +17,7 @@ from app.components.literal_text import markdown_literal
 from app.components.table_widths import fitting_widths, localized, percent
 from app.components.name_value import name_value_table
 from engine.profiling import Profile
-from infra.services.datasets import UploadedProfile
+from infra.usecases.datasets import UploadedProfile
 
 MAX_CHARTED_COLUMNS = 30
 """Columns charted at once; wider tables let the user pick which to chart."""

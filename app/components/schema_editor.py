@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from app.components.table_widths import fitting_widths, text_width
-from infra.services.stored_profiles import EDITABLE_TYPES, ColumnEdits
+from infra.usecases.stored_profiles import EDITABLE_TYPES, ColumnEdits
 
 TYPE_HELP = (
     "continuous: numbers on a scale · discrete: few whole numbers · categorical: labels · boolean: yes/no · "

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 
 from infra.cache.errors import CacheError
 from infra.settings import Settings, get_settings
+from infra.tenant_ids import require_tenant
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -236,8 +237,6 @@ class ModelCache(Generic[V]):
 
     @staticmethod
     def key(tenant: str, model_version: str | int) -> ModelKey:
-        from infra.services.tenants import require_tenant
-
         return (require_tenant(tenant), str(model_version))
 
     def get(self, *, tenant: str, model_version: str | int) -> V | None:

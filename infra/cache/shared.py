@@ -24,6 +24,7 @@ from typing import Any
 
 from infra.cache.errors import CacheError, CacheUnavailableError
 from infra.settings import Settings, get_settings
+from infra.tenant_ids import require_tenant
 
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 _NAMESPACE = re.compile(r"[a-z0-9][a-z0-9:_-]{0,127}")
@@ -115,8 +116,6 @@ class SharedCache(ABC):
 
     def for_tenant(self, tenant: str) -> "SharedCache":
         """The same backend under ``<namespace>:t:<tenant>``: a tenant's keys cannot meet another's."""
-        from infra.services.tenants import require_tenant
-
         return self._with_namespace(f"{self.namespace}:t:{require_tenant(tenant)}")
 
     @abstractmethod

@@ -3,7 +3,7 @@
 Typical use (a worker, or a service behind a page)::
 
     from infra.db import tenant_session
-    from infra.services import catalog
+    from infra.records import catalog
 
     with tenant_session("acme") as session:      # one transaction, tenant set for RLS
         dataset = catalog.create_dataset(session, name="customers", actor=user)

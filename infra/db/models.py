@@ -472,7 +472,7 @@ class Webhook(TenantOwned, Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-# --- login and sharing (auth/, infra/services/{invitations,members,directory}) --------------
+# --- login and sharing (auth/, infra/records/{invitations,members,directory}) ---------------
 
 DIRECTORY_KINDS = ("member", "invitation", "share_link")
 
@@ -540,7 +540,7 @@ class DirectoryEntry(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-# --- sources (infra/services/s3_sources) --------------------------------------------------
+# --- sources (infra/usecases/s3_sources) --------------------------------------------------
 
 
 class S3Source(TenantOwned, Base):

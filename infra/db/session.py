@@ -1,7 +1,7 @@
 """The metadata database and its tenant-scoped sessions.
 
-``tenant_session(tenant)`` is the one way services reach the metadata database. It opens a
-``TenantSession`` whose every transaction starts with
+``tenant_session(tenant)`` is the one way records and use cases reach the metadata database. It
+opens a ``TenantSession`` whose every transaction starts with
 ``SELECT set_config('app.tenant_id', :tenant, true)`` (a bound parameter, local to the
 transaction) on PostgreSQL, where row-level security then hides, and refuses to write, any
 other tenant's rows. SQLite has no row-level security: there the service functions' explicit
@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from infra.db import guards
 from infra.db.connections import create_db_engine
 from infra.db.migrate import migrate
-from infra.services.tenants import require_tenant
 from infra.settings import get_settings
+from infra.tenant_ids import require_tenant
 
 SET_TENANT_SQL = text("SELECT set_config('app.tenant_id', :tenant, true)")
 

@@ -5,7 +5,7 @@
   its retry policy (transient failures only) and time limits.
 - ``queue``: ``enqueue(job)`` after the job row is committed; the embedded in-process worker.
 
-The use cases that create jobs are ``infra.services.training``, ``.generation`` and
+The use cases that create jobs are ``infra.usecases.training``, ``.generation`` and
 ``.assessment``; the actors that run them live in ``workers/``.
 """
 

@@ -1,7 +1,7 @@
 """Putting a job on its queue, and the in-process worker of the embedded mode.
 
 A message carries only the tenant and the job id; the job row holds everything else
-(``infra.services.job_records``). The services call ``enqueue`` after the transaction that
+(``infra.records.job_records``). The services call ``enqueue`` after the transaction that
 created the job has committed, so a worker never receives a message for a job it cannot see.
 
 Embedded mode (no ``DOPPEL_BROKER_URL``): the first ``enqueue`` starts a Dramatiq ``Worker``

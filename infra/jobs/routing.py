@@ -7,7 +7,7 @@ assessment), each split by tenant tier:
     cpu.enterprise  cpu.business  cpu.starter  cpu
 
 A tenant's jobs go to its tier's queue. Every (kind, queue) pair has its own Dramatiq actor
-whose ``priority`` is the tier's (``infra.services.quotas.TIER_POLICIES``: enterprise 0,
+whose ``priority`` is the tier's (``infra.records.quotas.TIER_POLICIES``: enterprise 0,
 business 10, starter 20; the plain family queue last). A worker that consumes several queues
 puts the messages it fetched into one priority queue, so its threads take enterprise work
 before business work before starter work. Naming a family (``-Q gpu``) means all of its
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from infra.db.errors import ConfigError
 from infra.db.models import JOB_KINDS, TIERS
-from infra.services.quotas import TIER_POLICIES
+from infra.records.quotas import TIER_POLICIES
 
 FAMILIES = ("gpu", "cpu")
 """Queue families: the kind of host that serves them."""

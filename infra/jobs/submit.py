@@ -19,9 +19,9 @@ from infra.db.models import Job
 from infra.jobs.broker import TransientJobError
 from infra.jobs.queue import enqueue
 from infra.jobs.routing import queue_for
-from infra.services.job_records import cancel_job, submit_job
-from infra.services.quotas import check_storage
-from infra.services.tenancy import get_tenant
+from infra.records.job_records import cancel_job, submit_job
+from infra.records.quotas import check_storage
+from infra.records.tenancy import get_tenant
 
 logger = logging.getLogger(__name__)
 

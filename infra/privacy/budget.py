@@ -42,9 +42,9 @@ from infra.db.session import TenantSession
 from infra.privacy.errors import PermissionDeniedError, PrivacyBudgetExceededError, PrivacyBudgetMissingError
 from infra.privacy.ledger import append_entry, list_entries
 from infra.privacy.rdp import RdpCurve
-from infra.services.audit import record_event
-from infra.services.authz import role_allows
-from infra.services.tenancy import role_of
+from infra.records.audit import record_event
+from infra.records.authz import role_allows
+from infra.records.tenancy import role_of
 
 ReservationState = Literal["reserved", "committed", "released"]
 

@@ -3,14 +3,14 @@
 They derive from ``engine.errors.DoppelError`` so that pages and workers catch one class and
 show ``str(err)``. Budget and policy refusals are distinct classes, so a jobs layer can tell
 "wait for budget / ask an admin" from "this model may not be used". A user without the admin
-role is refused with ``infra.services.authz.PermissionDeniedError``, the class every role
+role is refused with ``infra.records.authz.PermissionDeniedError``, the class every role
 check raises, so one ``except`` catches every refusal by role.
 """
 
 from __future__ import annotations
 
 from engine.errors import DoppelError
-from infra.services.authz import PermissionDeniedError  # the roles' one refusal class, re-exported here
+from infra.records.authz import PermissionDeniedError  # the roles' one refusal class, re-exported here
 
 
 class PrivacyBudgetExceededError(DoppelError):

@@ -36,7 +36,7 @@ from infra.privacy.budget import (
     reservation_for_job,
 )
 from infra.privacy.errors import PrivacyBudgetExceededError, PrivacyPolicyError
-from infra.services.audit import record_event
+from infra.records.audit import record_event
 
 _TOLERANCE = 1e-9
 

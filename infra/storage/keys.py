@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from infra.storage.errors import InvalidKeyError
+from infra.tenant_ids import require_tenant
 
 MAX_KEY_BYTES = 1024
 """S3's limit on a key, in UTF-8 bytes; the store prefix and tenant namespace count towards it."""
@@ -60,8 +61,6 @@ def validate_prefix(prefix: str) -> str:
 
 def tenant_root(tenant: str) -> str:
     """The key prefix of ``tenant``'s namespace, ``tenants/<tenant>/`` (tenant name checked)."""
-    from infra.services.tenants import require_tenant
-
     return f"{TENANTS_ROOT}/{require_tenant(tenant)}/"
 
 

@@ -66,7 +66,7 @@ def store_sample(workspace: Workspace, datasets: Path, *, prefix: str, rows: int
     """A sample of adult.csv stored as a new dataset of its own (``<prefix>-<random>``): its ``StoredVersion``."""
     import uuid
 
-    from infra.services import dataset_store
+    from infra.usecases import dataset_store
 
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     return dataset_store.store_upload(workspace.tenant, data=csv_bytes(adult_sample(datasets, rows=rows)),
@@ -89,7 +89,7 @@ def _install_worker_environment() -> None:
 
 def wait_for_job(tenant: str, job_id: str, actor: object, *, timeout: float = JOB_TIMEOUT_S) -> object:
     """The job once it has ended (succeeded, failed or cancelled); fails the test after ``timeout``."""
-    from infra.services import job_board
+    from infra.usecases import job_board
 
     deadline = time.monotonic() + timeout
     while True:
@@ -103,9 +103,9 @@ def wait_for_job(tenant: str, job_id: str, actor: object, *, timeout: float = JO
 
 def _seed(datasets: Path) -> dict[str, object]:
     from auth.provisioning import ensure_local_user
-    from infra.services import dataset_store, job_requests, outputs
-    from infra.services.job_requests import TrainingRequest
-    from infra.services.tenants import LOCAL_TENANT
+    from infra.tenant_ids import LOCAL_TENANT
+    from infra.usecases import dataset_store, job_requests, outputs
+    from infra.usecases.job_requests import TrainingRequest
 
     actor = ensure_local_user()
     frame = adult_sample(datasets)
@@ -215,8 +215,8 @@ def act_as(monkeypatch: pytest.MonkeyPatch, workspace: Workspace, role: str) -> 
     """
     from auth.identity import Identity
     from infra.db import tenant_session
-    from infra.services import tenancy
-    from infra.services.authz import Actor
+    from infra.records import tenancy
+    from infra.records.authz import Actor
 
     with tenant_session(workspace.tenant) as session:
         user = tenancy.ensure_user(session, subject=f"test|{role}", email=f"{role}@local.test", display_name=role)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.components.job_status import progress_text
-from infra.services.job_board import JobView
+from infra.usecases.job_board import JobView
 
 
 def _training(state: str, *, progress: float, message: str | None, result: dict[str, Any] | None = None,

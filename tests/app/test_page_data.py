@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from infra.services import dataset_store
+from infra.usecases import dataset_store
 from tests.app.page_support import adult_sample, button, csv_bytes, no_traceback, open_page, plain, store_sample, texts
 from tests.conftest import POSTGRES_URL
 from tests.engine.data_fixtures import adult_bytes, s3_server  # noqa: F401 - fixtures
@@ -190,7 +190,7 @@ def test_connecting_a_database_lists_its_tables_and_keys_and_imports_one(app_env
 
 
 def test_an_s3_path_is_read_with_the_workspaces_own_credentials(app_env, s3_server, monkeypatch):
-    from infra.services import s3_sources
+    from infra.usecases import s3_sources
     from tests.app.page_support import clear_caches
 
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DOPPEL_S3_ENDPOINT_URL"):

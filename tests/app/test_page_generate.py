@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.components.pickers import SELECTED
-from infra.services import job_board
+from infra.usecases import job_board
 from tests.app.page_support import button, no_traceback, open_page, texts, wait_for_job
 
 

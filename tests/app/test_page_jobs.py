@@ -6,8 +6,9 @@ import json
 
 from app.components.pickers import SELECTED
 from infra.db import tenant_session
-from infra.services import job_board, job_records
-from infra.services.training import submit_training
+from infra.records import job_records
+from infra.usecases import job_board
+from infra.usecases.training import submit_training
 from tests.app.page_support import (
     FAST_TRANSFORMER,
     button,

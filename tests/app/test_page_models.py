@@ -6,8 +6,8 @@ import pytest
 
 from app.components.pickers import SELECTED
 from app.components.run_facts import file_size_text
-from infra.services import model_registry
-from infra.services.training import submit_training
+from infra.usecases import model_registry
+from infra.usecases.training import submit_training
 from tests.app.page_support import (
     FAST_TRANSFORMER,
     button,
@@ -108,7 +108,7 @@ def dp_mst_version(dp_mst_job) -> str:
 def stopped_early_version(workspace, datasets) -> str:
     """An ARGN version whose run early stopping ended at epoch 4 of 5, with a note, as the worker records one."""
     from infra.db import tenant_session
-    from infra.services import catalog
+    from infra.records import catalog
     from tests.app.page_support import ENVIRONMENT, clear_caches
 
     history = [{"epoch": e, "loss": 2.0 / e, "val_loss": 2.2 / e, "learning_rate": 1e-3 * 0.9 ** e} for e in range(1, 5)]

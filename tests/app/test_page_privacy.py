@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infra.services import dataset_store, job_board, privacy_views
-from infra.services.training import submit_training
+from infra.usecases import dataset_store, job_board, privacy_views
+from infra.usecases.training import submit_training
 from tests.app.page_support import (
     FAST_TRANSFORMER,
     act_as,

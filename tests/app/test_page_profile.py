@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.components.pickers import SELECTED
-from infra.services import dataset_store
+from infra.usecases import dataset_store
 from tests.app.page_support import button, no_traceback, open_page, store_sample, texts
 
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app.components.pickers import SELECTED
 from auth.report_sharing import share_report
 from auth.share_links import resolve_share_link
-from infra.services import job_requests, outputs
+from infra.usecases import job_requests, outputs
 from tests.app.page_support import (
     MAIN_SCRIPT,
     TIMEOUT_S,
@@ -137,7 +137,7 @@ def test_a_viewer_reads_the_report_but_cannot_assess_or_share(app_env, monkeypat
 
 
 def test_a_holdout_version_powers_the_membership_attack(app_env, datasets):
-    from infra.services import dataset_store
+    from infra.usecases import dataset_store
     from tests.app.page_support import adult_sample, csv_bytes
 
     holdout = dataset_store.store_upload(app_env.tenant, data=csv_bytes(adult_sample(datasets, rows=300, seed=99)),
@@ -233,7 +233,7 @@ def test_a_new_assessment_is_the_one_report_shown_shared_downloaded_and_compared
 
 
 def test_the_models_own_holdout_is_the_default_and_the_report_uses_it(app_env, monkeypatch):
-    from infra.services.job_requests import TrainingRequest
+    from infra.usecases.job_requests import TrainingRequest
     from tests.app.page_support import FAST_TRANSFORMER, clear_caches
 
     # The seeded table has 400 rows: let a table that small spare a holdout (at least 120 rows, enough

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.services import quality_gates, workspace_settings
+from infra.usecases import quality_gates, workspace_settings
 from tests.app.page_support import act_as, button, no_traceback, open_page, texts
 
 
@@ -93,7 +93,7 @@ def test_an_address_that_is_not_one_is_refused_in_words(app_env, monkeypatch):
 
 
 def test_an_admin_saves_s3_credentials_and_the_secret_is_never_shown_again(app_env):
-    from infra.services import s3_sources
+    from infra.usecases import s3_sources
 
     secret = "never-shown-secret-0123456789"
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from app.components.pickers import SELECTED
-from infra.services import dataset_store, job_board, privacy_views, training_plan
-from infra.services.stored_profiles import ColumnEdits
+from infra.usecases import dataset_store, job_board, privacy_views, training_plan
+from infra.usecases.stored_profiles import ColumnEdits
 from tests.app.page_support import (
     button,
     no_traceback,
@@ -117,9 +117,10 @@ def test_a_private_training_charges_the_datasets_budget(app_env, datasets):
 def test_someone_outside_the_workspace_learns_nothing_from_a_version_id(app_env):
     """request_training reads the version before the jobs layer checks the role: it checks first."""
     from infra.db import tenant_session
-    from infra.services import job_requests, tenancy
-    from infra.services.authz import Actor, PermissionDeniedError
-    from infra.services.job_requests import TrainingRequest
+    from infra.records import tenancy
+    from infra.records.authz import Actor, PermissionDeniedError
+    from infra.usecases import job_requests
+    from infra.usecases.job_requests import TrainingRequest
 
     with tenant_session(app_env.tenant) as session:
         user = tenancy.ensure_user(session, subject=f"test|outsider-{uuid.uuid4().hex[:6]}",

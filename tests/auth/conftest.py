@@ -19,9 +19,9 @@ import pytest
 
 from infra.cache import RedisCache
 from infra.db import Database, tenant_session
-from infra.services import catalog, tenancy
-from infra.services.authz import Actor
-from infra.services.members import grant_at_login
+from infra.records import catalog, tenancy
+from infra.records.authz import Actor
+from infra.records.members import grant_at_login
 from tests.infra.db_fixtures import (  # noqa: F401  (fixtures used by name)
     PostgresSetup,
     db,

@@ -17,7 +17,8 @@ import pytest
 
 from infra.db import Database, tenant_session
 from infra.exports import FORMULA_TRIGGERS
-from infra.services import catalog, outputs
+from infra.records import catalog
+from infra.usecases import outputs
 from tests.app.page_support import clear_caches
 from tests.auth.conftest import seed_tenant
 

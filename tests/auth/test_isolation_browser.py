@@ -119,10 +119,11 @@ def globex(login_workbench: LoginWorkbench) -> Iterator[GlobexObjects]:
 def _make_globex_objects() -> GlobexObjects:
     from auth.share_links import create_share_link, list_share_links
     from infra.db import tenant_session
-    from infra.services import dataset_store, job_requests, model_registry, tenancy
-    from infra.services.authz import Actor
-    from infra.services.job_requests import TrainingRequest
-    from infra.services.members import grant_at_login
+    from infra.records import tenancy
+    from infra.records.authz import Actor
+    from infra.records.members import grant_at_login
+    from infra.usecases import dataset_store, job_requests, model_registry
+    from infra.usecases.job_requests import TrainingRequest
     from tests.app.page_support import csv_bytes, wait_for_job
 
     with tenant_session("globex") as s:

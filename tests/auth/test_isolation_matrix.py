@@ -34,21 +34,11 @@ from auth.share_links import create_share_link, revoke_share_link
 from infra.db import Database, tenant_session
 from infra.db.models import Dataset, GeneratedDataset, Job, ModelVersion, PrivacyBudget, ShareLink
 from infra.privacy import budget as privacy_budget
-from infra.services import (
-    catalog,
-    dataset_store,
-    job_board,
-    job_records,
-    job_requests,
-    model_registry,
-    outputs,
-    privacy_views,
-    quality_gates,
-    workspace_settings,
-)
-from infra.services.authz import Actor, PermissionDeniedError
-from infra.services.job_requests import TrainingRequest
-from infra.services.stored_profiles import ColumnEdits
+from infra.records import catalog, job_records
+from infra.records.authz import Actor, PermissionDeniedError
+from infra.usecases import dataset_store, job_board, job_requests, model_registry, outputs, privacy_views, quality_gates, workspace_settings
+from infra.usecases.job_requests import TrainingRequest
+from infra.usecases.stored_profiles import ColumnEdits
 from tests.app.page_support import MAIN_SCRIPT, clear_caches, open_page, texts
 from tests.auth.conftest import SeededTenant, seed_tenant
 

@@ -12,10 +12,10 @@ from auth.provisioning import ensure_local_user, sign_in
 from auth.rules import AccessRules
 from infra.db import tenant_session
 from infra.db.models import Invitation, User
-from infra.services import invitations, members, tenancy
-from infra.services.audit import list_events
-from infra.services.directory import tenants_for
-from infra.services.tenants import LOCAL_TENANT
+from infra.records import invitations, members, tenancy
+from infra.records.audit import list_events
+from infra.records.directory import tenants_for
+from infra.tenant_ids import LOCAL_TENANT
 
 
 def unique(stem: str) -> str:

@@ -15,9 +15,9 @@ import pytest
 from auth.share_links import create_share_link
 from infra.cache import MemoryCache
 from infra.db import ConflictError, NotFoundError, tenant_session
-from infra.services import invitations, members, tenancy
-from infra.services.authz import PERMISSIONS, Actor, PermissionDeniedError, require_permission, require_role
-from infra.services.rate_limits import RateLimit, RateLimitExceededError, admit_generation_request
+from infra.records import invitations, members, tenancy
+from infra.records.authz import PERMISSIONS, Actor, PermissionDeniedError, require_permission, require_role
+from infra.records.rate_limits import RateLimit, RateLimitExceededError, admit_generation_request
 
 ROLES = ("owner", "admin", "member", "viewer")
 

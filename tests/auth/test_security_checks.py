@@ -16,7 +16,7 @@ from auth import deep_links, redaction
 from auth.providers import AuthConfigError, configured_providers
 from infra.cache import MemoryCache
 from infra.exports import csv_bytes, neutralise_cell, neutralise_frame
-from infra.services.rate_limits import RateLimit, RateLimitExceededError, count_request
+from infra.records.rate_limits import RateLimit, RateLimitExceededError, count_request
 
 MIB = 1024 * 1024
 GOOD_AUTH = """

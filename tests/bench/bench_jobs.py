@@ -5,7 +5,7 @@ Run: ``.venv/bin/python tests/bench/bench_jobs.py [--jobs 200] [--workers 2] [--
 Set-up: a dedicated PostgreSQL database (``doppel_jobs_bench``, app role under row-level
 security), Redis DB 12 as the Dramatiq broker, a local object folder, and ``--workers``
 worker processes (``python -m workers --queues cpu``). Jobs are submitted through the use
-case a page calls (``infra.services.generation.submit_generation``), so each one is a job row
+case a page calls (``infra.usecases.generation.submit_generation``), so each one is a job row
 committed in PostgreSQL plus a message in Redis; a worker claims it, loads the model (from its
 model cache after the first time), generates, writes the object atomically and records the
 generated dataset, usage and notification.
@@ -105,10 +105,10 @@ def _run(services, args) -> dict:  # noqa: ANN001
 
     get_settings.cache_clear()
     from infra.db import tenant_session
-    from infra.services.generation import submit_generation
-    from infra.services.quotas import set_quota_overrides
-    from infra.services.rate_limits import RateLimit
+    from infra.records.quotas import set_quota_overrides
+    from infra.records.rate_limits import RateLimit
     from infra.storage import LocalStore
+    from infra.usecases.generation import submit_generation
 
     database, store = services.database, LocalStore(services.storage_dir)
     tenant = new_tenant(database, tier="enterprise")

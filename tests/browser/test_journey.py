@@ -117,7 +117,7 @@ def expired_link(data_dir: Path) -> str:
     from infra.db import Database, tenant_session
     from infra.db.models import QualityReport
     from infra.db.types import utcnow
-    from infra.services.tenants import LOCAL_TENANT
+    from infra.tenant_ids import LOCAL_TENANT
 
     database = Database(f"sqlite:///{data_dir / 'doppel.db'}")
     try:

@@ -41,9 +41,9 @@ def _seed(data_dir: Path, datasets: Path) -> None:
     """A dataset, a one-epoch CTGAN and two generated datasets (300 and 1,000 rows), made by the real services."""
     from auth.provisioning import ensure_local_user
     from infra.jobs.queue import stop_embedded_worker
-    from infra.services import dataset_store, job_requests
-    from infra.services.job_requests import TrainingRequest
-    from infra.services.tenants import LOCAL_TENANT
+    from infra.tenant_ids import LOCAL_TENANT
+    from infra.usecases import dataset_store, job_requests
+    from infra.usecases.job_requests import TrainingRequest
     from workers.environment import use_environment
 
     with pytest.MonkeyPatch.context() as patch:

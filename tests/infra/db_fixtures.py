@@ -19,7 +19,7 @@ import pytest
 
 from infra.db import Database, migrate, tenant_session
 from infra.db.postgres import drop_database, provision
-from infra.services.tenancy import ensure_tenant
+from infra.records.tenancy import ensure_tenant
 from tests.conftest import POSTGRES_URL
 
 PG_DATABASE = "doppel_meta_test"

@@ -15,10 +15,11 @@ import polars as pl
 import pytest
 
 from infra.db import Database, tenant_session
-from infra.services import dataset_store, tenancy
-from infra.services.authz import Actor
-from infra.services.members import grant_at_login
-from infra.services.stored_profiles import ColumnEdits
+from infra.records import tenancy
+from infra.records.authz import Actor
+from infra.records.members import grant_at_login
+from infra.usecases import dataset_store
+from infra.usecases.stored_profiles import ColumnEdits
 from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
 
 

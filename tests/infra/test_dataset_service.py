@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ConfigError, InputError, LimitExceededError
-from infra.services.datasets import PREVIEW_ROWS, clean_filename, profile_upload
-from infra.services.tenants import LOCAL_TENANT
 from infra.settings import Settings
+from infra.tenant_ids import LOCAL_TENANT
+from infra.usecases.datasets import PREVIEW_ROWS, clean_filename, profile_upload
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from infra.db import QuotaExceededError, tenant_session
-from infra.services.job_records import claim_job, list_jobs, submit_job
+from infra.records.job_records import claim_job, list_jobs, submit_job
 from tests.infra.db_fixtures import db, make_tenant, postgresql_database, postgres_setup, sqlite_database, tenant  # noqa: F401
 
 THREADS = 6

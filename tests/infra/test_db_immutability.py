@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from infra.db import ImmutableRecordError, tenant_session
-from infra.services import audit, catalog, metering
+from infra.records import audit, catalog, metering
 from tests.infra.db_fixtures import db, make_tenant, postgresql_database, postgres_setup, sqlite_database, tenant  # noqa: F401
 
 HASH = "c" * 64

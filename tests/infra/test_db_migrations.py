@@ -96,7 +96,7 @@ def test_postgresql_upgrades_from_empty_to_head_and_downgrades_cleanly(postgres_
 
 def test_the_embedded_sqlite_database_is_migrated_on_first_use(tmp_path):
     from infra.db import get_database, tenant_session
-    from infra.services.tenancy import ensure_tenant, get_tenant
+    from infra.records.tenancy import ensure_tenant, get_tenant
 
     url = f"sqlite:///{tmp_path / 'fresh' / 'doppel.db'}"
     database = get_database(url)

@@ -16,8 +16,8 @@ from infra.db import Database, tenant_session
 from infra.db.models import TENANT_TABLES, Invitation, PrivacyBudget, PrivacyLedgerEntry, S3Source, ShareLink
 from infra.db.postgres import table_security
 from infra.db.types import utcnow
-from infra.services import audit, catalog, metering, notifications, quotas, tenancy
-from infra.services.job_records import submit_job
+from infra.records import audit, catalog, metering, notifications, quotas, tenancy
+from infra.records.job_records import submit_job
 from tests.infra.db_fixtures import PG_APP_ROLE, PostgresSetup, postgres_setup  # noqa: F401
 
 pytestmark = pytest.mark.services

@@ -14,8 +14,9 @@ import engine
 from engine.errors import ConfigError
 from infra.db import ConflictError, NotFoundError, QuotaExceededError, TenantMismatchError, tenant_session
 from infra.db.models import Dataset, Job
-from infra.services import audit, catalog, lineage, metering, notifications, quotas, tenancy
-from infra.services.job_records import (
+from infra.records import audit, catalog, lineage, members, metering, notifications, quotas, tenancy
+from infra.records.authz import Actor
+from infra.records.job_records import (
     LeaseLostError,
     acknowledge_cancel,
     cancel_job,
@@ -122,10 +123,10 @@ def test_members_and_roles_are_per_tenant(db, make_tenant):  # noqa: F811
         same = tenancy.ensure_user(s, subject=subject)
         tenancy.set_member(s, user_id=same.id, role="viewer", actor="root")
         assert same.id == user.id and same.email == "bo@example.org"
-        assert [(u.subject, r) for u, r in tenancy.list_members(s)] == [(subject, "viewer")]
+        assert [(u.subject, r) for u, r in members.list_members(s, actor=Actor(same.id, "root"))] == [(subject, "viewer")]
     with tenant_session(acme, database=db) as s:
         assert tenancy.role_of(s, user_id=user.id) == "admin"
-        tenancy.remove_member(s, user_id=user.id, actor="root")
+        members.remove_member(s, user_id=user.id, actor=Actor(user.id, "root"))
         assert tenancy.role_of(s, user_id=user.id) is None
 
 

@@ -1,4 +1,4 @@
-"""The training holdout's rule, draw and rebuild (infra.services.holdouts), on adult."""
+"""The training holdout's rule, draw and rebuild (infra.records.holdouts), on adult."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import engine
 from engine.errors import InputError
-from infra.services.holdouts import HoldoutRule, positions_bytes, read_positions, rebuild, set_aside
+from infra.records.holdouts import HoldoutRule, positions_bytes, read_positions, rebuild, set_aside
 from infra.settings import Settings
 
 RULE = HoldoutRule(share=0.2, min_rows=1_000, min_table_rows=5_000)

@@ -42,8 +42,8 @@ from infra.privacy import (
     set_privacy_policy,
     verify_ledger,
 )
-from infra.services import audit, authz, catalog, quotas, tenancy
-from infra.services.job_records import submit_job
+from infra.records import audit, authz, catalog, quotas, tenancy
+from infra.records.job_records import submit_job
 from tests.conftest import POSTGRES_URL
 from tests.infra.db_fixtures import (  # noqa: F401  (fixtures used by name)
     PG_APP_ROLE,
@@ -626,7 +626,7 @@ def test_generation_from_a_non_dp_model_follows_the_sensitive_dataset_policy(db,
 
 def test_a_new_datasets_default_budget_takes_four_default_dp_runs_and_refuses_a_fifth(db, tenant):  # noqa: F811
     """Once the default run charged delta 1e-5 against a default budget of 1e-5: one run, then refusals."""
-    from infra.services import training_plan
+    from infra.usecases import training_plan
 
     defaults = training_plan.privacy_defaults()
     world = _budgeted(db, tenant, epsilon_cap=defaults.budget_epsilon, delta_cap=defaults.budget_delta)
@@ -654,7 +654,7 @@ def test_a_new_datasets_default_budget_takes_four_default_dp_runs_and_refuses_a_
 
 def test_the_default_run_delta_stays_below_a_tenth_of_one_over_the_rows():
     """The engine refuses delta >= 1 / rows; the default per-run delta shrinks on large tables."""
-    from infra.services import training_plan
+    from infra.usecases import training_plan
 
     assert training_plan.privacy_defaults(n_rows=48_842).run_delta == 1e-6
     assert training_plan.privacy_defaults(n_rows=2_000_000).run_delta == 1e-8

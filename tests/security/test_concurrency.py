@@ -34,12 +34,12 @@ from sqlalchemy import event, func, select
 from infra.db import ConflictError, Database, TenantSession, tenant_session
 from infra.db.models import Job, Membership
 from infra.jobs.broker import use_broker
-from infra.services import catalog, members
-from infra.services.authz import Actor, PermissionDeniedError
-from infra.services.job_records import list_jobs
-from infra.services.tenancy import ensure_tenant, ensure_user, set_member
-from infra.services.training import submit_training
+from infra.records import catalog, members
+from infra.records.authz import Actor, PermissionDeniedError
+from infra.records.job_records import list_jobs
+from infra.records.tenancy import ensure_tenant, ensure_user, set_member
 from infra.storage import LocalStore
+from infra.usecases.training import submit_training
 from tests.conftest import REDIS_URL
 from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
 from tests.workers.support import read_adult, store_dataset

@@ -25,10 +25,11 @@ from sqlalchemy import text
 from engine.data.s3 import parse_s3_path
 from engine.errors import InputError, UnsafeConnectionError
 from infra.db import Database, tenant_session
-from infra.services import catalog, dataset_store, s3_sources, tenancy
-from infra.services.authz import Actor, PermissionDeniedError
-from infra.services.members import grant_at_login
+from infra.records import catalog, tenancy
+from infra.records.authz import Actor, PermissionDeniedError
+from infra.records.members import grant_at_login
 from infra.storage import open_tenant_store
+from infra.usecases import dataset_store, s3_sources
 from tests.engine.data_fixtures import moto_s3_endpoint
 from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
 

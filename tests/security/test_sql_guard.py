@@ -225,7 +225,7 @@ def test_the_server_runs_exactly_what_was_checked(case: str, dialect: str, query
 
 
 def test_catalog_queries_of_the_platform_pass(databases: dict[str, LoadedDatabase]):
-    from infra.services import database_sources
+    from infra.usecases import database_sources
 
     for dialect, db in databases.items():
         tables = database_sources._TABLES_SQL.format(schemas="'pg_catalog', 'information_schema', 'mysql'")

@@ -15,10 +15,10 @@ import polars as pl
 
 from infra.db import Database, tenant_session
 from infra.db.models import Job
-from infra.services import catalog
-from infra.services.authz import Actor
-from infra.services.job_records import get_job
-from infra.services.tenancy import ensure_tenant, ensure_user, set_member
+from infra.records import catalog
+from infra.records.authz import Actor
+from infra.records.job_records import get_job
+from infra.records.tenancy import ensure_tenant, ensure_user, set_member
 from infra.storage import ObjectStore
 
 COLUMNS = ["age", "workclass", "education", "sex", "hours-per-week", "income"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 import engine
-from engine.models.base import CHECKPOINT_NAME
+from engine.models.checkpoints import CHECKPOINT_NAME
 from infra.storage.local import LocalStore
 from tests.workers.support import FAST_TRAINING
 from workers.train_child import _CheckpointUploader, _restore_checkpoint
@@ -26,12 +26,12 @@ def test_uploads_alternate_and_the_latest_readable_slot_is_restored(adult: pl.Da
     keys = list(checkpoint_keys("job-1"))
     _checkpoints(adult, tmp_path / "train", store, keys)
     assert all(store.exists(key) for key in keys)
-    epochs = {key: _restore_checkpoint(store, [key], tmp_path / key.replace("/", "_"))["checkpoint"]["epoch"]
+    epochs = {key: _restore_checkpoint(store, [key], tmp_path / key.replace("/", "_")).epochs_done
               for key in keys}
     latest = max(epochs.values())
     assert sorted(epochs.values()) == [latest - 1, latest]
     (tmp_path / "restore").mkdir()
-    assert _restore_checkpoint(store, keys, tmp_path / "restore")["checkpoint"]["epoch"] == latest
+    assert _restore_checkpoint(store, keys, tmp_path / "restore").epochs_done == latest
 
 
 def test_a_slot_damaged_by_a_killed_upload_is_skipped(adult: pl.DataFrame, tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_a_slot_damaged_by_a_killed_upload_is_skipped(adult: pl.DataFrame, tmp_p
     _checkpoints(adult, tmp_path / "train", store, keys)
     folder = tmp_path / "probe"
     folder.mkdir()
-    newest = max(keys, key=lambda key: _restore_checkpoint(store, [key], folder)["checkpoint"]["epoch"])
+    newest = max(keys, key=lambda key: _restore_checkpoint(store, [key], folder).epochs_done)
     older = next(key for key in keys if key != newest)
     # A worker killed between publishing the data and its checksum record: new bytes, old record.
     data = next(path for path in (tmp_path / "objects").rglob(Path(newest).name) if not path.name.startswith("."))
@@ -48,7 +48,7 @@ def test_a_slot_damaged_by_a_killed_upload_is_skipped(adult: pl.DataFrame, tmp_p
     (tmp_path / "restore").mkdir()
     restored = _restore_checkpoint(store, keys, tmp_path / "restore")
     expected = _restore_checkpoint(store, [older], folder)
-    assert restored["checkpoint"]["epoch"] == expected["checkpoint"]["epoch"]
+    assert restored.epochs_done == expected.epochs_done
     assert (tmp_path / "restore" / CHECKPOINT_NAME).exists()
 
 

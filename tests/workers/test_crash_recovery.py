@@ -23,7 +23,7 @@ from infra.db.models import GeneratedDataset, ModelVersion
 from infra.jobs.broker import build_broker
 from infra.jobs.queue import message_for
 from infra.jobs.routing import queue_for
-from infra.services.job_records import submit_job
+from infra.records.job_records import submit_job
 from infra.settings import Settings
 from infra.storage import LocalStore
 from tests.workers.services_support import JobServices, alive, children_of, provision_services
@@ -63,7 +63,7 @@ def _submit(services: JobServices, tenant: str, *, kind: str, payload: dict) -> 
 
 
 def _new_model_line(services: JobServices, tenant: str, dataset_version_id: str) -> str:
-    from infra.services import catalog
+    from infra.records import catalog
 
     with tenant_session(tenant, database=services.database) as session:
         version = catalog.get_dataset_version(session, dataset_version_id)

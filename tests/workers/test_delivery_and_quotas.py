@@ -16,10 +16,10 @@ from infra.db import QuotaExceededError, tenant_session
 from infra.db.models import GeneratedDataset, Job
 from infra.jobs.broker import get_broker, should_retry
 from infra.jobs.queue import enqueue
-from infra.services.generation import submit_generation
-from infra.services.job_records import claim_job, submit_job
-from infra.services.quotas import set_quota_overrides, stored_bytes
+from infra.records.job_records import claim_job, submit_job
+from infra.records.quotas import set_quota_overrides, stored_bytes
 from infra.storage import S3Store, TransientStorageError
+from infra.usecases.generation import submit_generation
 from tests.workers.conftest import Embedded
 from tests.workers.support import job_row, new_tenant, store_model_version, tenant_with_model, wait_for_state
 from workers.environment import WorkerEnvironment

@@ -19,8 +19,8 @@ from engine.errors import ConfigError
 from infra.db import tenant_session
 from infra.jobs.broker import FamilyQueues, get_broker
 from infra.jobs.routing import actor_name, expand_queues, queue_for, queue_priority
-from infra.services.generation import submit_generation
-from infra.services.notifications import add_webhook, list_notifications, webhook_signature
+from infra.records.notifications import add_webhook, list_notifications, webhook_signature
+from infra.usecases.generation import submit_generation
 from tests.workers.conftest import Embedded, job_settings
 from tests.workers.support import new_tenant, tenant_with_model, wait_for, wait_for_state
 from workers.events import WebhookDelivery, deliver

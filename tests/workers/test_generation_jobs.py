@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from infra.db import tenant_session
 from infra.db.models import GeneratedDataset, QualityReport, UsageRecord
-from infra.services.assessment import submit_assessment
-from infra.services.generation import submit_generation
+from infra.usecases.assessment import submit_assessment
+from infra.usecases.generation import submit_generation
 from tests.workers.conftest import Embedded, job_settings
 from tests.workers.support import tenant_with_model, wait_for_state
 from workers.environment import WorkerEnvironment

@@ -21,10 +21,10 @@ from engine.errors import ConfigError
 from infra.db import tenant_session
 from infra.jobs.broker import build_broker, use_broker
 from infra.privacy import set_budget
-from infra.services import catalog
-from infra.services.authz import Actor
-from infra.services.training import submit_training
+from infra.records import catalog
+from infra.records.authz import Actor
 from infra.settings import Settings
+from infra.usecases.training import submit_training
 from tests.workers.support import member, new_tenant
 from tests.workers.wiring_fixtures import PostgresStack, postgres_stack  # noqa: F401 - fixture
 from workers.runner import run_job

@@ -29,12 +29,12 @@ from infra.privacy import (
     verify_ledger,
 )
 from infra.privacy.job_charges import start_charge
-from infra.services import catalog
-from infra.services.authz import Actor
-from infra.services.generation import submit_generation
-from infra.services.job_records import cancel_job, claim_job, get_job, list_jobs
-from infra.services.training import submit_training
+from infra.records import catalog
+from infra.records.authz import Actor
+from infra.records.job_records import cancel_job, claim_job, get_job, list_jobs
 from infra.settings import Settings
+from infra.usecases.generation import submit_generation
+from infra.usecases.training import submit_training
 from tests.workers.support import FAST_TRAINING, member, new_tenant, store_dataset
 from tests.workers.wiring_fixtures import Backend, backend, postgres_stack  # noqa: F401 - fixtures
 from workers.runner import Outcome, run_job

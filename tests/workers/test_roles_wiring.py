@@ -10,14 +10,14 @@ import polars as pl
 import pytest
 
 from infra.db import tenant_session
-from infra.services.assessment import submit_assessment
-from infra.services.authz import PermissionDeniedError
-from infra.services.generation import submit_generation
-from infra.services.job_records import list_jobs
-from infra.services.rate_limits import RateLimit, RateLimitExceededError
-from infra.services.tenancy import role_of
-from infra.services.tenants import LOCAL_TENANT
-from infra.services.training import submit_training
+from infra.records.authz import PermissionDeniedError
+from infra.records.job_records import list_jobs
+from infra.records.rate_limits import RateLimit, RateLimitExceededError
+from infra.records.tenancy import role_of
+from infra.tenant_ids import LOCAL_TENANT
+from infra.usecases.assessment import submit_assessment
+from infra.usecases.generation import submit_generation
+from infra.usecases.training import submit_training
 from tests.workers.conftest import Embedded
 from tests.workers.support import FAST_TRAINING, member, new_tenant, store_dataset, store_model_version, wait_for_state
 from tests.workers.wiring_fixtures import Backend, backend, postgres_stack  # noqa: F401 - fixtures
@@ -62,7 +62,7 @@ def test_a_member_of_another_workspace_cannot_start_jobs_here(backend: Backend, 
 def test_the_services_take_the_signed_in_user_not_a_bare_label(backend: Backend, adult: pl.DataFrame) -> None:
     tenant = new_tenant(backend.database)
     version_id = store_dataset(backend.database, backend.store, tenant, adult)
-    with pytest.raises(TypeError, match=r"actor must be an infra\.services\.authz\.Actor"):
+    with pytest.raises(TypeError, match=r"actor must be an infra\.records\.authz\.Actor"):
         submit_training(tenant, dataset_version_id=version_id, actor="ana@example.org",  # type: ignore[arg-type]
                         database=backend.database)
 

@@ -22,12 +22,12 @@ from engine.errors import ConfigError
 from engine.models.files import WEIGHTS_NAME
 from engine.splitting import split_positions
 from infra.db import tenant_session
-from infra.services import catalog, lineage
-from infra.services.assessment import default_holdout, submit_assessment
-from infra.services.authz import Actor
-from infra.services.generation import submit_generation
-from infra.services.holdouts import HoldoutRule, read_positions, record_of
-from infra.services.training import submit_training
+from infra.records import catalog, lineage
+from infra.records.authz import Actor
+from infra.records.holdouts import HoldoutRule, read_positions, record_of
+from infra.usecases.assessment import default_holdout, submit_assessment
+from infra.usecases.generation import submit_generation
+from infra.usecases.training import submit_training
 from tests.workers.conftest import Embedded
 from tests.workers.support import read_adult, store_dataset, tenant_with_dataset, wait_for_state
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from infra.db import tenant_session
 from infra.db.models import Job, ModelVersion, Notification, UsageRecord
-from infra.services.job_records import (
+from infra.records.job_records import (
     LIVE_LOSSES_CAP,
     acknowledge_cancel,
     cancel_job,
@@ -16,7 +16,7 @@ from infra.services.job_records import (
     heartbeat,
     submit_job,
 )
-from infra.services.training import submit_training
+from infra.usecases.training import submit_training
 from tests.workers.conftest import Embedded
 from tests.workers.support import (
     FAST_TRAINING,
@@ -134,7 +134,7 @@ def test_a_training_job_past_its_time_limit_is_stopped_and_fails_with_a_message(
 
 def test_bad_training_settings_are_refused_before_any_job_exists(embedded: Embedded, adult: pl.DataFrame) -> None:
     from engine.errors import ConfigError
-    from infra.services.job_records import list_jobs
+    from infra.records.job_records import list_jobs
 
     tenant, ana, version_id = tenant_with_dataset(embedded.database, embedded.store, adult)
     with pytest.raises(ConfigError, match="unknown model 'gan'"):

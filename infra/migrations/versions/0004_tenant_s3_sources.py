@@ -3,7 +3,7 @@
 - ``s3_sources`` holds one row per tenant: the Fernet token of the access key id and secret
   (``sealed_credentials``; never the secret in clear), the key id's last 4 characters for the
   pages, the endpoint, the region and the buckets imports may read. An import from S3 reads
-  with these credentials, never with the server's (``infra.services.s3_sources``).
+  with these credentials, never with the server's (``infra.usecases.s3_sources``).
 - Tenant-owned like every other table: on PostgreSQL row-level security is ENABLEd and FORCEd
   with the same ``tenant_isolation`` policy as 0001, and the app role may read and write it.
 

@@ -1,6 +1,6 @@
 """The workbench's requests for background work: train, generate, assess.
 
-The jobs layer (``infra.services.training``, ``.generation``, ``.assessment``) checks
+The jobs layer (``infra.usecases.training``, ``.generation``, ``.assessment``) checks
 everything before a job exists — the acting user's role, the privacy policy and budget (a DP
 training reserves its charge with the job), the generation rate limit, the quotas — and
 queues the job. This module turns what the pages ask for into its arguments.
@@ -18,13 +18,13 @@ from typing import Any
 from engine.errors import ConfigError
 from infra.db import tenant_session
 from infra.db.models import Job
-from infra.services import catalog
-from infra.services.assessment import submit_assessment
-from infra.services.authz import Actor, require_permission
-from infra.services.dataset_store import training_column_types
-from infra.services.generation import submit_generation
-from infra.services.quality_gates import tenant_quality_config
-from infra.services.training import submit_training
+from infra.records import catalog
+from infra.records.authz import Actor, require_permission
+from infra.usecases.assessment import submit_assessment
+from infra.usecases.dataset_store import training_column_types
+from infra.usecases.generation import submit_generation
+from infra.usecases.quality_gates import tenant_quality_config
+from infra.usecases.training import submit_training
 
 DEFAULT_CAP_QUANTILES = (0.01, 0.99)
 
@@ -65,6 +65,8 @@ class TrainingRequest:
     transformer: dict[str, Any] = field(default_factory=dict)  # other transformer parameters (n_modes, …)
     holdout_share: float | None = None  # None: the platform's share (DOPPEL_HOLDOUT_SHARE)
     holdout_stratify: str | None = None  # a column (the target) both parts keep the shares of; None: plain draw
+    distributed: bool = False  # data-parallel training under torchrun
+    processes: int | None = None  # its processes; None: the worker's setting (one per GPU)
 
     @property
     def privacy(self) -> dict[str, float] | None:
@@ -89,7 +91,8 @@ def request_training(tenant: str, *, request: TrainingRequest, actor: Actor) -> 
         tenant, dataset_version_id=request.dataset_version_id, actor=actor, model=request.model,
         model_name=request.model_name or None, epochs=request.epochs, seed=request.seed, device=request.device,
         params=params, privacy=request.privacy, holdout_share=request.holdout_share,
-        holdout_stratify=request.holdout_stratify or None,
+        holdout_stratify=request.holdout_stratify or None, distributed=request.distributed,
+        processes=request.processes,
     )
 
 
@@ -116,7 +119,7 @@ def request_assessment(
 
     The holdout (real rows the model never saw: the utility ceiling, the exact-copy allowance,
     the membership attacks) is by default the one the model's training set aside
-    (``infra.services.assessment.default_holdout``); ``holdout_dataset_version_id`` names
+    (``infra.usecases.assessment.default_holdout``); ``holdout_dataset_version_id`` names
     another version instead; ``use_model_holdout=False`` assesses without one.
     """
     config = tenant_quality_config(tenant)

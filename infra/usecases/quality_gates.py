@@ -15,8 +15,8 @@ from typing import Any
 
 from engine.quality.config import QualityConfig
 from infra.db import tenant_session
-from infra.services.audit import record_event
-from infra.services.authz import Actor, require_permission
+from infra.records.audit import record_event
+from infra.records.authz import Actor, require_permission
 from infra.storage import open_tenant_store
 
 GATES_KEY = "settings/quality_gates.json"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from engine.errors import DoppelError
 from infra.cache.shared import SharedCache, open_cache
 from infra.db.session import TenantSession
-from infra.services.authz import Actor, require_permission
-from infra.services.tenants import require_tenant
+from infra.records.authz import Actor, require_permission
 from infra.settings import get_settings
+from infra.tenant_ids import require_tenant
 
 
 class RateLimitExceededError(DoppelError):

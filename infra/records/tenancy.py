@@ -2,7 +2,8 @@
 
 A tenant's row is written in a session for that tenant (``tenant_session("acme")``): on
 PostgreSQL its row-level-security policy admits no other. Users are global (one person may
-belong to several tenants); what a tenant sees of them goes through its memberships.
+belong to several tenants); what a tenant sees of them goes through its memberships. Taking a member out, listing the
+members and changing a role under the admin and owner rules are ``infra.records.members``'.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from infra.db.errors import ConfigError, NotFoundError
 from infra.db.models import ROLES, TIERS, Membership, Tenant, User
 from infra.db.session import TenantSession
-from infra.services.audit import record_event
+from infra.records.audit import record_event
 
 
 def _require_tier(tier: str) -> str:
@@ -104,28 +105,7 @@ def set_member(session: TenantSession, *, user_id: str, role: str, actor: str | 
     return membership
 
 
-def remove_member(session: TenantSession, *, user_id: str, actor: str | None) -> None:
-    """Take ``user_id`` out of the session's tenant."""
-    membership = session.get(Membership, (session.tenant, user_id))
-    if membership is None:
-        raise NotFoundError(f"user {user_id!r} is not a member")
-    session.delete(membership)
-    record_event(session, actor=actor, action="membership.removed", object_type="user", object_id=user_id)
-    session.flush()
-
-
 def role_of(session: TenantSession, *, user_id: str) -> str | None:
     """The user's role in the session's tenant, or None when not a member."""
     membership = session.get(Membership, (session.tenant, user_id))
     return membership.role if membership else None
-
-
-def list_members(session: TenantSession) -> list[tuple[User, str]]:
-    """The tenant's members and their roles, by e-mail then subject."""
-    rows = session.execute(
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == session.tenant)
-        .order_by(User.email, User.subject)
-    ).all()
-    return [(user, role) for user, role in rows]

@@ -34,13 +34,14 @@ from engine.errors import InputError
 from infra.db import tenant_session
 from infra.db.errors import ConflictError
 from infra.db.models import Dataset, DatasetVersion, Model, PrivacyBudget, PrivacyLedgerEntry
-from infra.services import catalog, s3_sources
-from infra.services.audit import record_event
-from infra.services.authz import Actor, require_permission
-from infra.services.datasets import clean_filename
-from infra.services.stored_profiles import ColumnEdits, edited_profile, profile_from_dict
+from infra.records import catalog
+from infra.records.audit import record_event
+from infra.records.authz import Actor, require_permission
 from infra.settings import Settings, get_settings
 from infra.storage import open_tenant_store
+from infra.usecases import s3_sources
+from infra.usecases.datasets import clean_filename
+from infra.usecases.stored_profiles import ColumnEdits, edited_profile, profile_from_dict
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from infra.db import Database, TenantSession
 from infra.db.models import Job
 from infra.jobs.submit import submit
 from infra.privacy import check_can_generate
-from infra.services import catalog
-from infra.services.authz import Actor, require_actor, require_permission
-from infra.services.rate_limits import RateLimit, admit_generation_request
+from infra.records import catalog
+from infra.records.authz import Actor, require_actor, require_permission
+from infra.records.rate_limits import RateLimit, admit_generation_request
 
 FORMATS = ("parquet", "csv", "ndjson")
 

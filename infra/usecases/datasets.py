@@ -17,8 +17,8 @@ import polars as pl
 import engine
 from engine.errors import InputError
 from engine.profiling import Profile
-from infra.services.tenants import require_tenant
 from infra.settings import Settings, get_settings
+from infra.tenant_ids import require_tenant
 
 logger = logging.getLogger(__name__)
 

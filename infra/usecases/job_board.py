@@ -18,10 +18,9 @@ from infra.db import tenant_session
 from infra.db.models import Job
 from infra.db.session import TenantSession
 from infra.db.types import utcnow
-from infra.services import catalog, job_records
-from infra.services.audit import list_events
-from infra.services.authz import Actor, require_permission
-from infra.services.model_registry import version_label
+from infra.records import catalog, job_records
+from infra.records.audit import list_events
+from infra.records.authz import Actor, require_permission
 
 KIND_NAMES = {"train": "Training", "generate": "Generation", "assess": "Quality assessment"}
 ACTIVE_STATES = ("queued", "running")
@@ -92,7 +91,7 @@ def _model_version_label(session: TenantSession, version_id: str | None) -> str:
     if not version_id:
         return "?"
     try:
-        return version_label(session, version_id)
+        return catalog.version_label(session, version_id)
     except Exception:  # noqa: BLE001
         return "a deleted model"
 

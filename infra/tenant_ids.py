@@ -1,4 +1,8 @@
-"""Tenant names: the one local tenant of single-user mode, and the check every service applies."""
+"""Tenant names: the one local tenant of single-user mode, and the name check every layer applies.
+
+It sits at the bottom of infra (it imports only the engine's errors): the database session, the
+object store's keys and the caches check a tenant name here, below the records and use cases.
+"""
 
 from __future__ import annotations
 

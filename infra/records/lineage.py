@@ -2,7 +2,7 @@
 
 Between the dataset version and a model version sits the training split: the model version's
 ``metrics["holdout"]`` records the row positions its training set aside
-(``infra.services.holdouts``; ``Provenance.holdout``), from which both parts are rebuilt.
+(``infra.records.holdouts``; ``Provenance.holdout``), from which both parts are rebuilt.
 
 ``downstream`` answers "what was made from this data?" (to withdraw models trained on a
 version that must be deleted, say); ``upstream`` answers "where does this report, or this
@@ -20,8 +20,7 @@ from sqlalchemy import select
 from infra.db.errors import ConfigError
 from infra.db.models import Dataset, DatasetVersion, GeneratedDataset, Model, ModelVersion, QualityReport
 from infra.db.session import TenantSession
-from infra.services.holdouts import HoldoutRecord, record_of
-from infra.services.catalog import (
+from infra.records.catalog import (
     get_dataset,
     get_dataset_version,
     get_generated_dataset,
@@ -29,6 +28,7 @@ from infra.services.catalog import (
     get_model_version,
     get_quality_report,
 )
+from infra.records.holdouts import HoldoutRecord, record_of
 
 
 @dataclass(frozen=True)

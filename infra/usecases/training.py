@@ -10,8 +10,10 @@ budget (``infra.privacy.check_can_train``: no non-DP training on a sensitive dat
 the policy), the tenant's quotas (concurrent jobs, storage). Then one transaction creates the
 model line (if needed) and the queued job, and for a DP job reserves its (epsilon, delta) on
 the dataset's budget; the message goes to the tenant tier's ``gpu`` queue after it commits.
-The worker trains in a child process, checkpoints every ``checkpoint_every`` epochs and
-registers exactly one model version (``workers.training``).
+The job is described once, by a ``TrainingJobSpec`` (``infra.jobs.training_spec``) that is
+its payload. The worker trains in a child process (``torchrun`` for a distributed job),
+checkpoints every ``checkpoint_every`` epochs and registers exactly one model version
+(``workers.training``).
 
 Every job sets a seeded holdout of the version aside before anything reads the rows (see
 ``submit_training``): the model never sees it, and the quality report compares against it.
@@ -33,21 +35,29 @@ from infra.db import Database, TenantSession
 from infra.db.errors import ConflictError
 from infra.db.models import DatasetVersion, Job, Model, ModelVersion
 from infra.jobs.submit import submit
+from infra.jobs.training_spec import TrainingJobSpec
 from infra.privacy import check_can_train
 from infra.privacy.job_charges import reserve_for_job
-from infra.services import catalog
-from infra.services.authz import Actor, require_actor, require_permission
-from infra.services.holdouts import HoldoutRule
-from infra.services.stored_profiles import profile_from_dict
+from infra.records import catalog
+from infra.records.authz import Actor, require_actor, require_permission
+from infra.records.holdouts import HoldoutRule
 from infra.settings import get_settings
+from infra.usecases.stored_profiles import profile_from_dict
 
 DEVICES = ("auto", "cpu", "cuda")
+# Names that are arguments of their own (or the worker's), never model parameters.
+RESERVED_PARAMS = frozenset({"checkpoint_dir", "checkpoint_every", "on_progress", "privacy", "epochs", "seed", "device"})
 
 
 def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: str, params: dict[str, Any],
                           privacy: Any) -> dict[str, Any] | None:
-    """Refuse what the engine would refuse, before a job exists; returns privacy as a dict."""
-    from engine.models.registry import available_kinds, model_class
+    """Refuse what the engine would refuse, before a job exists; returns privacy as a dict.
+
+    A named kind's parameters are checked by its frozen configuration
+    (``engine.models.registry.validate_params``): the ``ConfigError`` names the model, the
+    parameter, the value and what is allowed, and is what the Train page shows.
+    """
+    from engine.models.registry import available_kinds, validate_params
     from engine.privacy.config import Privacy
 
     if not isinstance(model, str) or (model != "auto" and model not in available_kinds()):
@@ -56,15 +66,28 @@ def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: 
         raise ConfigError("params must be a dict of the model's parameters")
     if device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    reserved = {"checkpoint_dir", "checkpoint_every", "on_progress", "privacy", "epochs", "seed", "device"} & set(params)
+    reserved = RESERVED_PARAMS & set(params)
     if reserved:
         raise ConfigError(f"params may not set {sorted(reserved)}: they are arguments of their own or set by the worker")
     coerced = Privacy.coerce(privacy)
     if model != "auto":
-        model_class(model)(epochs=epochs, seed=seed, device=device, privacy=coerced, **params)  # validates
+        validate_params(model, {**params, "epochs": epochs, "seed": seed, "device": device}, private=coerced is not None)
     elif epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ConfigError(f"epochs must be a positive integer or None; got {epochs!r}")
     return None if coerced is None else coerced.to_dict()
+
+
+def _check_distributed(*, distributed: bool, processes: int | None, kind: str | None) -> None:
+    """A data-parallel job needs a model that trains under torchrun; ``processes`` only goes with one."""
+    from engine.models.registry import model_class
+
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int) or processes < 1):
+        raise ConfigError(f"processes must be a positive whole number of training processes, got {processes!r}")
+    if processes is not None and not distributed:
+        raise ConfigError(f"processes={processes} needs distributed=True: a single-process job runs one process")
+    if distributed and kind is not None and not model_class(kind).trains_distributed:
+        raise ConfigError(f"{kind} trains in one process and cannot be trained distributed; "
+                          "choose another model or distributed=False")
 
 
 def _line_of_dataset(session: TenantSession, *, dataset_id: str, name: str) -> Model | None:
@@ -93,7 +116,7 @@ def resolved_kind(model: str, *, version: DatasetVersion, privacy: dict[str, Any
     return resolve_auto(columns=list(profile.columns), profile=profile).model
 
 
-def line_kind(session: TenantSession, line: Model) -> str | None:
+def _line_kind(session: TenantSession, line: Model) -> str | None:
     """The kind of model ``line`` holds, fixed by its first version (None for a line with nothing yet).
 
     Before its first version is registered, the kind of the oldest training job still queued
@@ -119,7 +142,7 @@ def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, m
     """The model line the new version joins: ``model_id``'s, or the one named so for this dataset (created if new).
 
     One line holds one kind of model (``kind``: what the job trains, "auto" resolved): the
-    default name is ``"<dataset> (<kind>)"``, and a named line whose kind (``line_kind``,
+    default name is ``"<dataset> (<kind>)"``, and a named line whose kind (``_line_kind``,
     fixed by its first version) differs is not mixed: the run goes to ``"<name> (<kind>)"``
     instead. ``model_id`` names the line itself, so a different kind there is refused.
 
@@ -133,18 +156,18 @@ def _model_line(session: TenantSession, *, dataset_id: str, dataset_name: str, m
         line = catalog.get_model(session, model_id)
         if line.dataset_id != dataset_id:
             raise ConfigError(f"model {line.name!r} belongs to another dataset; train a new model for this one")
-        held = line_kind(session, line) if kind is not None else None
+        held = _line_kind(session, line) if kind is not None else None
         if held is not None and held != kind:
             raise ConfigError(f"model {line.name!r} holds {held} versions and this run trains {kind}; "
                               f"choose {held}, or train a new model for {kind}")
         return line
     name = (model_name or f"{dataset_name} ({kind or model})").strip()  # as the line stores it
     line = _named_line(session, dataset_id=dataset_id, name=name, actor=actor)
-    held = line_kind(session, line) if kind is not None else None
+    held = _line_kind(session, line) if kind is not None else None
     if held is None or held == kind:
         return line
     other = _named_line(session, dataset_id=dataset_id, name=f"{name} ({kind})", actor=actor)
-    held = line_kind(session, other)
+    held = _line_kind(session, other)
     if held is not None and held != kind:
         raise ConfigError(f"model {other.name!r} holds {held} versions and this run trains {kind}; "
                           "choose another model name")
@@ -181,6 +204,7 @@ def submit_training(
     checkpoint_every: int | None = None,
     time_limit_s: float | None = None,
     distributed: bool = False,
+    processes: int | None = None,
     holdout_share: float | None = None,
     holdout_stratify: str | None = None,
     database: Database | None = None,
@@ -204,8 +228,13 @@ def submit_training(
     The holdout: the worker sets ``holdout_share`` of the version's rows aside (default
     ``DOPPEL_HOLDOUT_SHARE``; at least ``DOPPEL_HOLDOUT_MIN_ROWS``; none for a table of fewer
     than ``DOPPEL_HOLDOUT_MIN_TABLE_ROWS`` rows), seeded with ``seed`` and stratified on
-    ``holdout_stratify`` if given, before anything reads the rows (``infra.services.holdouts``).
+    ``holdout_stratify`` if given, before anything reads the rows (``infra.records.holdouts``).
     The rule is fixed here, in the job's payload.
+
+    ``distributed``: data-parallel training under ``torchrun`` with ``processes`` processes
+    (None: the worker's setting, else one per GPU it sees); a model that trains in one process
+    (MST) is refused. The job's payload is its ``TrainingJobSpec`` (``infra.jobs.training_spec``),
+    built here once and read back as it is by the worker and the training process.
     """
     actor = require_actor(actor)
     params = dict(params or {})
@@ -217,6 +246,8 @@ def submit_training(
         raise ConfigError(f"checkpoint_every must be a positive number of epochs, got {checkpoint_every!r}")
     if time_limit_s is not None and not 0 < float(time_limit_s) <= settings.train_time_limit_s:
         raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
+    _check_distributed(distributed=bool(distributed), processes=processes, kind=None if model == "auto" else model)
+    specs: list[TrainingJobSpec] = []
 
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
@@ -226,31 +257,26 @@ def submit_training(
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         kind = resolved_kind(model, version=version, privacy=privacy_dict)
+        _check_distributed(distributed=bool(distributed), processes=processes, kind=kind)
         line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model,
                            model_id=model_id, model_name=model_name, actor=actor.label, kind=kind)
-        return {
-            "dataset_id": dataset.id,
-            "dataset_version_id": version.id,
-            "model_id": line.id,
-            "model": model,
-            "model_kind": kind,  # what the job trains ("auto" resolved): its model line holds this kind only
-            "epochs": epochs,
-            "seed": seed,
-            "device": device,
-            "params": params,
-            "privacy": privacy_dict,
-            "checkpoint_every": checkpoint_every or settings.checkpoint_every_epochs,
-            "time_limit_s": float(time_limit_s) if time_limit_s is not None else None,
-            "distributed": bool(distributed),
-            "holdout": holdout.to_dict(),
-        }
+        spec = TrainingJobSpec.build(
+            dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
+            model_kind=kind,  # what the job trains ("auto" resolved): its model line holds this kind only
+            params=params, epochs=epochs, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
+            time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
+            checkpoint_every=checkpoint_every or settings.checkpoint_every_epochs,
+            distributed=bool(distributed), processes=processes,
+        )
+        specs.append(spec)
+        return spec.to_payload()
 
     def reserve_budget(session: TenantSession, job: Job) -> None:
         if privacy_dict is not None:  # before any data is read, in the job row's transaction
-            reserve_for_job(session, job=job, dataset_id=job.payload["dataset_id"], privacy=privacy_dict, model=model)
+            reserve_for_job(session, job=job, dataset_id=specs[-1].dataset_id, privacy=privacy_dict, model=model)
 
     return submit(tenant, kind="train", actor=actor.label, prepare=prepare, after_create=reserve_budget,
                   database=database)
 
 
-__all__ = ["line_kind", "resolved_kind", "submit_training"]
+__all__ = ["resolved_kind", "submit_training"]

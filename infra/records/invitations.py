@@ -19,9 +19,9 @@ from infra.db.lookup import get_owned
 from infra.db.models import Invitation
 from infra.db.session import TenantSession
 from infra.db.types import utcnow
-from infra.services.audit import record_event
-from infra.services.authz import Actor, require_known_role, require_permission
-from infra.services.directory import add_route, remove_route
+from infra.records.audit import record_event
+from infra.records.authz import Actor, require_known_role, require_permission
+from infra.records.directory import add_route, remove_route
 from infra.settings import get_settings
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")

@@ -24,9 +24,8 @@ from engine.errors import InputError
 from infra.db import tenant_session
 from infra.db.models import GeneratedDataset, QualityReport
 from infra.db.session import TenantSession
-from infra.services import catalog
-from infra.services.authz import Actor, require_permission
-from infra.services.model_registry import version_label
+from infra.records import catalog
+from infra.records.authz import Actor, require_permission
 from infra.storage import open_tenant_store
 
 MIME_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "ndjson": "application/x-ndjson"}
@@ -91,7 +90,7 @@ class Download:
 
 def _generated_item(session: TenantSession, g: GeneratedDataset, report_ids: list[str]) -> GeneratedItem:
     return GeneratedItem(
-        id=g.id, model_version_id=g.model_version_id, source_label=version_label(session, g.model_version_id),
+        id=g.id, model_version_id=g.model_version_id, source_label=catalog.version_label(session, g.model_version_id),
         n_rows=g.n_rows, params=dict(g.params or {}), n_bytes=g.n_bytes, created_at=g.created_at,
         object_key=g.object_key, report_ids=report_ids,
     )
@@ -154,7 +153,7 @@ def download_generated(tenant: str, *, generated_dataset_id: str, actor: Actor) 
 def _report_item(session: TenantSession, report: QualityReport) -> ReportItem:
     try:
         generated = catalog.get_generated_dataset(session, report.generated_dataset_id)
-        subject = f"{generated.n_rows:,} rows of {version_label(session, generated.model_version_id)}"
+        subject = f"{generated.n_rows:,} rows of {catalog.version_label(session, generated.model_version_id)}"
     except Exception:  # noqa: BLE001 - a report must stay listable
         subject = "generated data"
     return ReportItem(id=report.id, generated_dataset_id=report.generated_dataset_id, passed=report.passed,

@@ -4,7 +4,7 @@
     job = submit_assessment("acme", generated_dataset_id=g.id, target="income", actor=user)
 
 The holdout (real rows the model never saw) is the yardstick of the privacy gates. By default
-it is the one its training job set aside (``infra.services.holdouts``): the model version
+it is the one its training job set aside (``infra.records.holdouts``): the model version
 records the row positions, and the worker rebuilds the holdout and the training part from the
 dataset version; the report then compares the synthetic rows with the training part (``real``,
 the rows the model did see) and with that holdout. ``holdout_dataset_version_id`` names another
@@ -27,9 +27,9 @@ from engine.errors import ConfigError, InputError
 from infra.db import Database, TenantSession, tenant_session
 from infra.db.models import Job
 from infra.jobs.submit import submit
-from infra.services import catalog
-from infra.services.authz import Actor, require_actor, require_permission
-from infra.services.holdouts import HoldoutRecord, record_of
+from infra.records import catalog
+from infra.records.authz import Actor, require_actor, require_permission
+from infra.records.holdouts import HoldoutRecord, record_of
 
 HOLDOUT_SOURCES = ("model_version", "dataset_version", "none")
 """Where an assessment's holdout comes from: the model's own, another dataset version, nowhere."""

@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from infra.db.errors import ConflictError, NotFoundError
 from infra.db.models import Membership, Tenant, User
 from infra.db.session import TenantSession
-from infra.services import tenancy
-from infra.services.audit import SYSTEM_ACTOR, record_event
-from infra.services.authz import ROLE_RANK, Actor, require_known_role, require_permission
-from infra.services.directory import add_route, remove_route
+from infra.records import tenancy
+from infra.records.audit import SYSTEM_ACTOR, record_event
+from infra.records.authz import ROLE_RANK, Actor, require_known_role, require_permission
+from infra.records.directory import add_route, remove_route
 
 
 def grant_at_login(session: TenantSession, *, user_id: str, role: str, reason: str) -> str:
@@ -102,11 +102,19 @@ def remove_member(session: TenantSession, *, user_id: str, actor: Actor) -> None
     if current == "owner":
         require_permission(session, actor, "owner.manage")
         _keep_an_owner(session, losing=user_id)
-    tenancy.remove_member(session, user_id=user_id, actor=actor.label)
+    session.delete(session.get(Membership, (session.tenant, user_id)))
+    record_event(session, actor=actor.label, action="membership.removed", object_type="user", object_id=user_id)
     remove_route(session, kind="member", key=user_id)
+    session.flush()
 
 
 def list_members(session: TenantSession, *, actor: Actor) -> list[tuple[User, str]]:
-    """The tenant's members and roles (any member may see who else is in the workspace)."""
+    """The tenant's members and roles, by e-mail then subject (any member may see who else is in it)."""
     require_permission(session, actor, "report.view")
-    return tenancy.list_members(session)
+    rows = session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == session.tenant)
+        .order_by(User.email, User.subject)
+    ).all()
+    return [(user, role) for user, role in rows]

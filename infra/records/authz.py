@@ -1,4 +1,4 @@
-"""Roles and what they allow, checked inside the services (not only hidden in pages).
+"""Roles and what they allow, checked inside the records and use cases (not only hidden in pages).
 
 Four roles, each one allowing everything the ones below it allow:
 
@@ -7,9 +7,9 @@ Four roles, each one allowing everything the ones below it allow:
 - ``member`` — data, training, generation, assessments, share links;
 - ``viewer`` — reading reports (and what they link to), nothing that changes anything.
 
-A service that changes something calls ``require_permission(session, actor, "job.start")``
-(or ``require_role(session, actor, at_least="admin")``) first, in the same transaction as
-the change. The role is read from ``memberships`` *in the session's tenant*: the tenant is
+A record or use case that changes something calls
+``require_permission(session, actor, "job.start")`` (or
+``require_role(session, actor, at_least="admin")``) first, in the same transaction as the change. The role is read from ``memberships`` *in the session's tenant*: the tenant is
 always the session's own (set from the login, never from a request parameter), so an admin
 of tenant A holding a session for A has no role at all in tenant B, and on PostgreSQL cannot
 even see B's membership rows. A refusal raises ``PermissionDeniedError`` with a message that
@@ -25,7 +25,7 @@ from engine.errors import DoppelError
 from infra.db.errors import ConfigError
 from infra.db.models import ROLES
 from infra.db.session import TenantSession
-from infra.services.tenancy import require_known_role, role_of
+from infra.records.tenancy import require_known_role, role_of
 
 ROLE_RANK: Final[dict[str, int]] = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 """Higher allows more; every role allows what the lower ones allow."""
@@ -56,7 +56,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     "owner.manage": "owner",
     "tier.change": "owner",
 }
-"""Every action a service guards, and the least role that may do it."""
+"""Every action a record or use case guards, and the least role that may do it."""
 
 
 class PermissionDeniedError(DoppelError, PermissionError):
@@ -77,13 +77,13 @@ class Actor:
 def require_actor(actor: object) -> Actor:
     """``actor`` when it is an ``Actor`` (the signed-in user: id and audit label); ``TypeError`` otherwise.
 
-    The services that start work take the ``Actor`` itself, not a bare label, because they
+    The use cases that start work take the ``Actor`` itself, not a bare label, because they
     check the user's role: ``app.identity.current_actor()`` gives it to pages (in single-user
     local mode, the local user, owner of the local tenant).
     """
     if not isinstance(actor, Actor):
         raise TypeError(
-            f"actor must be an infra.services.authz.Actor (the signed-in user's id and label), got "
+            f"actor must be an infra.records.authz.Actor (the signed-in user's id and label), got "
             f"{type(actor).__name__} {actor!r}; pages get it from app.identity.current_actor()"
         )
     return actor

@@ -37,9 +37,9 @@ from engine.errors import InputError, SourceUnavailableError
 from engine.outbound import resolve_destination, url_port
 from infra.db import tenant_session
 from infra.db.models import S3Source
+from infra.records.audit import record_event
+from infra.records.authz import Actor, require_permission, require_role
 from infra.secret_box import open_sealed, seal
-from infra.services.audit import record_event
-from infra.services.authz import Actor, require_permission, require_role
 from infra.settings import Settings, get_settings
 from infra.storage.keys import TENANTS_ROOT
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from infra.db.errors import ConfigError, QuotaExceededError
 from infra.db.models import DatasetVersion, GeneratedDataset, Job, ModelVersion, TenantQuota
 from infra.db.session import TenantSession
-from infra.services.audit import record_event
-from infra.services.tenancy import get_tenant
+from infra.records.audit import record_event
+from infra.records.tenancy import get_tenant
 
 GiB = 1024**3
 

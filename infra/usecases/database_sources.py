@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import engine
 from engine.errors import InputError
-from infra.services.authz import Actor
-from infra.services.dataset_store import StoredVersion, store_table
+from infra.records.authz import Actor
 from infra.settings import Settings, get_settings
+from infra.usecases.dataset_store import StoredVersion, store_table
 
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "mysql", "performance_schema", "sys", "pg_toast")
 

@@ -22,7 +22,7 @@ from infra.db.lookup import get_owned
 from infra.db.models import Notification, Webhook
 from infra.db.session import TenantSession
 from infra.db.types import utcnow
-from infra.services.audit import record_event
+from infra.records.audit import record_event
 
 
 def notify(

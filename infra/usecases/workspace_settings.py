@@ -1,20 +1,19 @@
 """The Settings page's use cases: the workspace's quotas and usage, its members and their roles.
 
-Quotas come from the tenant's tier with per-tenant overrides (``infra.services.quotas``);
+Quotas come from the tenant's tier with per-tenant overrides (``infra.records.quotas``);
 changing them needs the ``quota.change`` permission (admin). Members are managed through
-``infra.services.members``, which checks the admin and owner rules (the last owner stays).
+``infra.records.members``, which checks the admin and owner rules (the last owner stays).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from infra.db import tenant_session
 from datetime import datetime
 
-from infra.services import invitations, members, quotas
-from infra.services.authz import Actor, require_permission
-from infra.services.tenancy import get_tenant
+from infra.db import tenant_session
+from infra.records import invitations, members, quotas
+from infra.records.authz import Actor, require_permission
+from infra.records.tenancy import get_tenant
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from infra.db.models import JOB_KINDS, Job, Tenant
 from infra.db.session import TenantSession
 from infra.db.types import utcnow
 from infra.privacy.job_charges import release_unstarted
-from infra.services.audit import SYSTEM_ACTOR, record_event
-from infra.services.quotas import check_concurrent_jobs, check_generation_rows, effective_policy
+from infra.records.audit import SYSTEM_ACTOR, record_event
+from infra.records.quotas import check_concurrent_jobs, check_generation_rows, effective_policy
 
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
 LIVE_LOSSES_KEY = "losses"

@@ -3,7 +3,7 @@
 Two moments start without a tenant: a login (which tenants is this user a member of, which
 invited this e-mail?) and a share link (which tenant issued this token?). Every
 tenant-owned table is hidden by row-level security until a tenant is set, so the answer
-comes from ``tenant_directory``: routes ``(kind, key) -> tenant`` that the services write,
+comes from ``tenant_directory``: routes ``(kind, key) -> tenant`` that the records write,
 inside the tenant's own session, whenever they create what the route points at.
 
 A route is only a pointer. Whoever follows it re-reads the authority inside that tenant's

@@ -33,8 +33,8 @@ from infra.db.models import (
     QualityReport,
 )
 from infra.db.session import TenantSession
-from infra.services.audit import record_event
-from infra.services.quotas import check_storage
+from infra.records.audit import record_event
+from infra.records.quotas import check_storage
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -241,6 +241,12 @@ def register_model_version(
 
 def get_model_version(session: TenantSession, model_version_id: str) -> ModelVersion:
     return get_owned(session, ModelVersion, model_version_id, what="model version")
+
+
+def version_label(session: TenantSession, model_version_id: str) -> str:
+    """``adult (ctgan) v2``: how the pages name a model version (its line's name and number)."""
+    version = get_model_version(session, model_version_id)
+    return f"{get_model(session, version.model_id).name} v{version.version}"
 
 
 def list_model_versions(session: TenantSession, model_id: str) -> list[ModelVersion]:

@@ -16,8 +16,8 @@ from infra import privacy
 from infra.db import tenant_session
 from infra.db.session import TenantSession
 from infra.privacy import BudgetStatus, PrivacyBudgetMissingError
-from infra.services import catalog
-from infra.services.authz import Actor, require_permission
+from infra.records import catalog
+from infra.records.authz import Actor, require_permission
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from infra.db import tenant_session
 from infra.db.models import GeneratedDataset, ModelVersion, QualityReport
 from infra.db.session import TenantSession
-from infra.services import catalog
-from infra.services.authz import Actor, require_permission
-from infra.services.holdouts import HoldoutRecord, record_of
+from infra.records import catalog
+from infra.records.authz import Actor, require_permission
+from infra.records.holdouts import HoldoutRecord, record_of
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,6 @@ class ModelView:
     dataset_id: str
     dataset_name: str
     versions: list[ModelVersionView]
-
-
-def version_label(session: TenantSession, model_version_id: str) -> str:
-    """``adult (ctgan) v2``: how the pages name a model version (``ModelVersionView.label``)."""
-    version = catalog.get_model_version(session, model_version_id)
-    return f"{catalog.get_model(session, version.model_id).name} v{version.version}"
 
 
 def _version_view(session: TenantSession, version: ModelVersion, *, model_name: str,
@@ -222,4 +216,4 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["GeneratedView", "ModelVersionView", "ModelView", "compare_versions", "get_version", "list_models",
-           "ready_versions", "set_status", "version_label"]
+           "ready_versions", "set_status"]
