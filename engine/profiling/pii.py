@@ -2,25 +2,31 @@
 
 Each detector measures the share of a column's checked (non-null) values that match; a column
 is reported under the first kind, in ``PRECEDENCE`` order (most specific first), whose share
-reaches ``PII_MIN_SHARE``. Checksums (Luhn for card numbers, mod-97 for IBANs) are computed
-vectorised with numpy over the candidate values. Digit-only phone numbers, SSNs and postcodes
-and all person names need a column-name hint as well, because bare numbers and capitalised
-words are far too common to be evidence on their own.
+reaches ``PII_MIN_SHARE``. Checksums (Luhn for card numbers, mod-97 for IBANs, in
+``checksums``) are computed vectorised with numpy over the candidate values. Digit-only phone
+numbers, SSNs and postcodes in string columns and all person names need a column-name hint as
+well, because bare numbers and capitalised words are far too common to be evidence on their own;
+integer columns without a hint are held to the stricter rules of ``pii_integers``.
+
+Every string and integer column is checked whatever its semantic type: a column holding two
+card numbers is typed boolean (two values) and one holding a single e-mail address constant,
+and both still hold personal data.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
-from engine.profiling import names
+from engine.profiling import names, pii_integers
+from engine.profiling.checksums import iban_valid, luhn_valid
 from engine.profiling.results import PIIFinding
-from engine.schema import SemanticType
 
 # Share of the checked non-null values that must match for a column to be reported.
 PII_MIN_SHARE = 0.5
 # Non-null values checked per column (taken from the seeded sample, so already random).
 PII_MAX_VALUES = 20_000
+
+__all__ = ["PII_MAX_VALUES", "PII_MIN_SHARE", "PRECEDENCE", "TREATMENTS", "detect", "hinted_kinds", "iban_valid", "luhn_valid"]
 
 PRECEDENCE = ("email", "iban", "credit_card", "us_ssn", "ip_address", "phone", "postcode", "person_name")
 
@@ -83,14 +89,12 @@ _POSTCODE_HINTED = (r"^\d{3,5}$", r"^\d{3} \d{2}$", r"^\d{2}-\d{3}$", r"^\d{4}-\
 _PERSON_NAME = r"^\p{Lu}[\p{L}'’.-]*(?:[\s-]+\p{L}[\p{L}'’.-]*){0,3}$"
 
 
-def detect(sample: pl.DataFrame, semantic: dict[str, SemanticType]) -> list[PIIFinding]:
-    """PII findings for the string and integer columns of the (unparsed) sample."""
+def detect(sample: pl.DataFrame) -> list[PIIFinding]:
+    """PII findings for the string and integer columns of the (unparsed) sample, whatever their semantic type."""
     findings: list[PIIFinding] = []
     schema = dict(sample.schema)
-    hopeless = _hopeless_columns(sample, schema, semantic)
+    hopeless = _hopeless_columns(sample, schema)
     for name, dtype in schema.items():
-        if semantic.get(name) in (SemanticType.EMPTY, SemanticType.CONSTANT, SemanticType.BOOLEAN):
-            continue
         if name in hopeless:
             continue
         if dtype == pl.String:
@@ -108,21 +112,20 @@ def detect(sample: pl.DataFrame, semantic: dict[str, SemanticType]) -> list[PIIF
     return findings
 
 
-def _hopeless_columns(
-    sample: pl.DataFrame, schema: dict[str, pl.DataType], semantic: dict[str, SemanticType]
-) -> set[str]:
+def _hopeless_columns(sample: pl.DataFrame, schema: dict[str, pl.DataType]) -> set[str]:
     """Columns without a name hint whose values cannot reach ``PII_MIN_SHARE`` for any kind.
 
     One select over every such column, so a table of thousands of columns is screened in one
     pass instead of running every detector on every column. The screen is a necessary
     condition, never a guess: without a name hint, every kind needs a value with ``@`` (e-mail),
     ``:`` (IPv6) or a digit and at least five characters (IBAN, card, SSN, IPv4, phone,
-    postcode); an integer can only be a card number (13 digits or more).
+    postcode); an integer must be in a card number's range (13 digits or more) or, in a column
+    with ``pii_integers.MIN_DISTINCT`` distinct values, in a phone number's or an SSN's.
     """
     exprs: list[pl.Expr] = []
     names_: list[str] = []
     for i, (name, dtype) in enumerate(schema.items()):
-        if semantic.get(name) in (SemanticType.EMPTY, SemanticType.CONSTANT, SemanticType.BOOLEAN) or hinted_kinds(name):
+        if hinted_kinds(name):
             continue
         col = pl.col(name).drop_nulls().head(PII_MAX_VALUES)
         if dtype == pl.String:
@@ -133,7 +136,9 @@ def _hopeless_columns(
             )
         elif dtype.is_integer():
             values = col
-            possible = col.cast(pl.Float64).abs() >= 1e12
+            card, other = pii_integers.possible(col)
+            enough = col.n_unique() >= pii_integers.MIN_DISTINCT
+            possible = card | (other & enough)
         else:
             continue
         exprs += [possible.sum().alias(f"{i}|possible"), values.len().alias(f"{i}|n")]
@@ -167,11 +172,15 @@ def _classify(name: str, values: pl.Series, *, is_integer: bool) -> PIIFinding |
     for kind in PRECEDENCE:
         if is_integer and kind not in ("credit_card", "phone", "us_ssn", "postcode"):
             continue
-        matched = _matches(kind, values, hinted=kind in hints, is_integer=is_integer)
+        hinted = kind in hints
+        if is_integer and not hinted and kind in pii_integers.MIN_SHARE:
+            matched, min_share = pii_integers.count(kind, values), pii_integers.MIN_SHARE[kind]
+        else:
+            matched, min_share = _matches(kind, values, hinted=hinted, is_integer=is_integer), PII_MIN_SHARE
         if matched is None:
             continue
         share = matched / n
-        if share >= PII_MIN_SHARE:
+        if share >= min_share:
             treatment, why = TREATMENTS[kind]
             hint_note = "; the column name points the same way" if kind in hints else ""
             reason = f"{share:.1%} of {n:,} checked values are {_LABELS[kind]}{hint_note}: {why}"
@@ -186,7 +195,7 @@ def _matches(kind: str, values: pl.Series, *, hinted: bool, is_integer: bool) ->
     if kind == "ip_address":
         return int((values.str.contains(_IPV4) | (values.str.contains(_IPV6) & values.str.contains(":"))).sum())
     if kind == "us_ssn":
-        return _count_ssn(values, hinted=hinted)
+        return _count_ssn(values, hinted=hinted, is_integer=is_integer)
     if kind == "credit_card":
         return _count_cards(values)
     if kind == "iban":
@@ -200,17 +209,17 @@ def _matches(kind: str, values: pl.Series, *, hinted: bool, is_integer: bool) ->
     raise AssertionError(kind)
 
 
-def _count_ssn(values: pl.Series, *, hinted: bool) -> int | None:
+def _count_ssn(values: pl.Series, *, hinted: bool, is_integer: bool) -> int | None:
     if values.str.contains(_SSN_DASHED).sum() == 0 and not hinted:
         return 0
     digits = values.str.replace_all("-", "", literal=True)
+    if is_integer:  # an integer has lost the leading zeros of areas 001-099
+        digits = digits.str.pad_start(9, "0")
     shaped = values.str.contains(_SSN_DASHED)
     if hinted:
         shaped = shaped | digits.str.contains(r"^\d{9}$")
-    area, group, serial = digits.str.slice(0, 3), digits.str.slice(3, 2), digits.str.slice(5, 4)
     # The SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
-    valid = ~area.is_in(["000", "666"]) & ~area.str.starts_with("9") & (group != "00") & (serial != "0000")
-    return int((shaped & valid).sum())
+    return int((shaped & pii_integers.ssn_rules(digits)).sum())
 
 
 def _count_cards(values: pl.Series) -> int:
@@ -222,18 +231,6 @@ def _count_cards(values: pl.Series) -> int:
     return int(luhn_valid(candidates).sum())
 
 
-def luhn_valid(digits: pl.Series) -> np.ndarray:
-    """Boolean array: does each digit string (13-19 digits) pass the Luhn check?"""
-    width = 19
-    padded = digits.str.pad_start(width, "0")
-    matrix = np.frombuffer("".join(padded.to_list()).encode("ascii"), dtype=np.uint8).reshape(-1, width)
-    d = matrix.astype(np.int64) - 48
-    # Double every second digit counting from the right (the check digit is position 0).
-    double = (np.arange(width)[::-1] % 2) == 1
-    doubled = d[:, double] * 2
-    d[:, double] = np.where(doubled > 9, doubled - 9, doubled)
-    return (d.sum(axis=1) % 10) == 0
-
 
 def _count_ibans(values: pl.Series) -> int:
     compact = values.str.replace_all(" ", "", literal=True).str.to_uppercase()
@@ -242,20 +239,6 @@ def _count_ibans(values: pl.Series) -> int:
         return 0
     return int(iban_valid(candidates).sum())
 
-
-def iban_valid(ibans: pl.Series) -> np.ndarray:
-    """Boolean array: does each compact upper-case IBAN pass the ISO 13616 mod-97 check?"""
-    width = 34
-    rearranged = (ibans.str.slice(4) + ibans.str.slice(0, 4)).str.pad_start(width, " ")
-    matrix = np.frombuffer("".join(rearranged.to_list()).encode("ascii"), dtype=np.uint8).reshape(-1, width)
-    remainder = np.zeros(matrix.shape[0], dtype=np.int64)
-    for j in range(width):  # over character positions, vectorised over all values
-        c = matrix[:, j].astype(np.int64)
-        is_digit = (c >= 48) & (c <= 57)
-        is_letter = (c >= 65) & (c <= 90)
-        remainder = np.where(is_digit, (remainder * 10 + c - 48) % 97, remainder)
-        remainder = np.where(is_letter, (remainder * 100 + c - 55) % 97, remainder)
-    return remainder == 1
 
 
 def _count_phones(values: pl.Series, *, hinted: bool, is_integer: bool) -> int | None:

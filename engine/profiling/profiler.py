@@ -6,14 +6,15 @@
 3. measure: one select on the full data (nulls, distinct counts, min/max/mean/std), one on
    the sample (quantiles, skew, string shapes, date granularity);
 4. decide semantic types, count top categories, build histograms;
-5. on the sample only: PII patterns, functional dependencies;
+5. on the sample only: PII patterns (on every string and integer column, whatever its
+   semantic type; each column's profile repeats its finding), functional dependencies;
 6. key candidates, warnings, a model recommendation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,11 @@ def _profile(
         )
     step("histograms")
 
-    findings = pii.detect(raw_sample, types)
+    findings = pii.detect(raw_sample)
+    for finding in findings:
+        columns[finding.column] = replace(
+            columns[finding.column], pii_kind=finding.kind, pii_treatment=finding.treatment
+        )
     step("pii")
 
     deps = dependencies.find(sample, full, types, {n: f.n_distinct for n, f in facts.items()})

@@ -21,6 +21,9 @@ class ColumnProfile:
     ``top_categories`` are ``(value, count, share)`` with share of the non-null values.
     ``histogram`` is ``{"edges": [...], "counts": [...]}`` (len(edges) == len(counts) + 1),
     computed on the sample, ready for a plotly bar chart.
+    ``pii_kind`` and ``pii_treatment`` repeat the column's ``PIIFinding`` (``Profile.pii``), if
+    any, whatever the semantic type: a column of two card numbers is typed boolean and is still
+    treated as card numbers (faked, never learned as a boolean).
     """
 
     name: str
@@ -39,6 +42,8 @@ class ColumnProfile:
     is_unique: bool = False  # every non-null value distinct and no nulls, on the full data
     top_categories_from_sample: bool = False  # counts are those of the sample, not the full data
     parsed_from: str | None = None  # "date-string:%Y-%m-%d" / "number-string" when values were parsed
+    pii_kind: str | None = None  # PIIFinding.kind when the column holds personal data
+    pii_treatment: str | None = None  # PIIFinding.treatment: drop, fake, keep
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +62,8 @@ class ColumnProfile:
             "datetime_range": list(self.datetime_range) if self.datetime_range else None,
             "datetime_granularity": self.datetime_granularity,
             "parsed_from": self.parsed_from,
+            "pii_kind": self.pii_kind,
+            "pii_treatment": self.pii_treatment,
         }
 
 

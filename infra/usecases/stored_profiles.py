@@ -45,6 +45,8 @@ def _column_from_dict(data: dict[str, Any]) -> ColumnProfile:
         is_unique=bool(data.get("is_unique")),
         top_categories_from_sample=bool(data.get("top_categories_from_sample")),
         parsed_from=data.get("parsed_from"),
+        pii_kind=data.get("pii_kind"),
+        pii_treatment=data.get("pii_treatment"),
     )
 
 
