@@ -159,6 +159,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before anything loads torch: OpenMP threads that sleep when idle, not spin (a shared machine).
+    from engine.models.threads import prepare_process_threads
+
+    prepare_process_threads()
     args = _parser().parse_args(argv)
     try:
         if args.command == "assess":

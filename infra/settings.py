@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     )
     worker_threads: int = Field(default=1, ge=1, description="Worker threads of `python -m workers` (jobs at once).")
     embedded_worker_threads: int = Field(default=2, ge=1, description="Worker threads of the in-process (embedded) worker.")
+    worker_job_threads: int = Field(
+        default=0, ge=0, le=1024,
+        description="CPU threads (torch, OpenMP) each job of a worker process uses; 0 = OMP_NUM_THREADS when set, "
+        "else the CPUs the process may use (affinity, cgroup quota) divided by the jobs it runs at once.",
+    )
     train_time_limit_s: float = Field(default=24 * 3600.0, gt=0, description="Longest a training job may run.")
     job_time_limit_s: float = Field(default=3600.0, gt=0, description="Longest a generation or assessment job may run.")
     job_retry_min_backoff_s: float = Field(default=15.0, gt=0, description="First retry delay of a transient failure.")

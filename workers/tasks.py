@@ -24,8 +24,10 @@ from infra.jobs.broker import get_broker
 from infra.jobs.routing import actor_name, queue_priority, routes
 from infra.settings import get_settings
 from workers.runner import Outcome, run_job
+from workers.threads import install as install_job_threads
 
 broker = get_broker()
+install_job_threads(broker)  # each job's CPU threads, set when a worker boots (workers.threads)
 
 
 def _actor_function(kind: str) -> Callable[[str, str], None]:

@@ -49,7 +49,6 @@ buffers, chunk by chunk on worker threads (``generate``, ``FoldedGenerator``).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -60,7 +59,7 @@ from engine.models.ctgan.config import CTGANConfig
 from engine.models.ctgan.trainer import CTGANTrainer
 from engine.seeds import derive_seed
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
-from engine.models.threads import TorchThreads
+from engine.models.threads import TorchThreads, default_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -107,8 +106,8 @@ class CTGAN(Synthesizer):
     - ``gradient_penalty`` (10.0): WGAN-GP weight lambda.
     - ``log_frequency`` (True): draw training conditions by log-frequency (the paper's
       training-by-sampling) rather than by frequency.
-    - ``num_threads`` (None): CPU threads (None: all cores). Fitting uses them as torch's
-      intra-op threads (the previous setting is restored afterwards); sampling as workers
+    - ``num_threads`` (None): CPU threads (None: the CPUs this process may use,
+      ``engine.models.threads.default_threads``). Fitting uses them as torch's intra-op threads (the previous setting is restored afterwards); sampling as workers
       that each generate whole chunks of rows with single-threaded kernels (the rows do not
       depend on their number).
 
@@ -156,9 +155,9 @@ class CTGAN(Synthesizer):
 
     # -- fitting --------------------------------------------------------------------------
     def _threads(self) -> TorchThreads:
-        """torch's intra-op threads while fitting: ``num_threads``, None meaning all cores."""
+        """torch's intra-op threads while fitting: ``num_threads``, None meaning the CPUs this process may use."""
         threads = self.model_params["num_threads"]
-        return TorchThreads(threads if threads is not None else os.cpu_count())
+        return TorchThreads(threads if threads is not None else default_threads())
 
     def _fit_threads(self) -> TorchThreads:
         return self._threads()
@@ -260,7 +259,7 @@ class CTGAN(Synthesizer):
 
         The generator runs as in eval mode (BatchNorm on its running statistics, folded into
         the weights); one-hot blocks hold scores whose argmax is the drawn category. On CPU,
-        ``num_threads`` workers (None: all cores) each generate whole chunks of rows (see
+        ``num_threads`` workers (None: the CPUs this process may use) each generate whole chunks of rows (see
         ``generate``); the rows do not depend on the number of workers. The result is
         a view without the output layer's padding columns.
         """
@@ -277,7 +276,7 @@ class CTGAN(Synthesizer):
             generator=generator,
             fixed=target,
             chunk=_SAMPLE_CHUNK_GPU if layout.device.type == "cuda" else _SAMPLE_CHUNK_CPU,
-            workers=threads if threads is not None else (os.cpu_count() or 1),
+            workers=threads if threads is not None else default_threads(),
         )
         return encoded[:, : layout.width]
 

@@ -64,7 +64,7 @@ class TVAE(Synthesizer):
     - ``loss_factor`` (2.0): weight of the reconstruction term against the KL term.
     - ``categorical_sampling`` ("sample"): draw one-hot blocks from the decoder's softmax
       ("sample") or take its most likely level ("argmax").
-    - ``num_threads`` (None): CPU threads for torch. None: torch's own setting, except one
+    - ``num_threads`` (None): CPU threads for torch. None: the CPUs this process may use, except one
       thread when sampling fewer than ``SMALL_BATCH_ROWS`` rows (waking a second thread for a
       microsecond of arithmetic costs more than it saves; on a busy machine, tens of times more).
 
