@@ -27,8 +27,10 @@ Identifiers are never learned: they own no span or token and are regenerated on 
 new unique keys in the same format. Constant and empty columns own nothing either and come
 back as they were. Before fitting, the privacy protections of ``engine.transform.protect``
 apply: levels on fewer than ``rare_category_k`` rows are merged (into ``OTHER_LABEL`` for
-strings), numbers and datetimes are capped at ``cap_quantiles``; both are recorded in
-``protections_`` (counts only, never the rare labels).
+strings), numbers and datetimes are clipped by the ``extremes`` rule (by default at the k-th
+most extreme value on each side, so every released extreme is held by at least k rows); both
+are recorded in ``protections_`` (counts and clip values only, never the rare labels nor the
+values beyond the clip values).
 
 Round-trip contract (tested on every file of the project's datasets)
 --------------------------------------------------------------------
@@ -38,8 +40,8 @@ with its original polars dtype, in the original order, with:
 - nulls exactly where they were (NaN counts as null for float columns and comes back as
   null);
 - categorical, boolean, discrete and constant values exactly, except rare levels (merged by
-  design; disable with ``rare_category_k=1``) and values beyond the caps (clipped by design;
-  disable with ``cap_quantiles=None``);
+  design; disable with ``rare_category_k=1``) and values beyond the clip values (clipped by
+  design; disable with ``extremes=None``);
 - numbers and datetimes within ``max_error(column, encoding=...)``, which is at most:
   - float encoding: ``4 * sigma * 2**-24`` (sigma: the widest kept mode, never wider than the
     column's range), i.e. below ``2.4e-7 * (max - min)``, the cost of storing the normalised

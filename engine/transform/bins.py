@@ -55,15 +55,22 @@ class QuantileBins:
         return len(self.atom_codes) + len(self.interval_codes)
 
     @classmethod
-    def fit(cls, x: np.ndarray, *, n_bins: int, n_fine: int) -> QuantileBins:
-        """Fit on the finite, capped values ``x`` (at least one)."""
+    def fit(cls, x: np.ndarray, *, n_bins: int, n_fine: int, pinned: tuple[float, ...] = ()) -> QuantileBins:
+        """Fit on the finite, clipped values ``x`` (at least one).
+
+        ``pinned``: values of ``x`` that become atoms however rare they are (the clip values of
+        the extreme-value protection, so the most extreme released value is restored exactly).
+        """
         counts = pl.Series(x).value_counts(name="n")
         values = counts.get_column(counts.columns[0]).to_numpy()
         n = counts.get_column("n").to_numpy()
         if len(values) <= n_bins:
             return cls(np.sort(values), np.empty(0), n_fine)
-        atoms = np.sort(values[n * n_bins >= len(x)])
+        frequent = values[n * n_bins >= len(x)]
+        atoms = np.union1d(frequent, np.intersect1d(np.asarray(pinned, dtype=np.float64), values))
         rest = x[~np.isin(x, atoms)] if len(atoms) else x
+        if len(rest) == 0:
+            return cls(atoms, np.empty(0), n_fine)
         n_even = max(n_bins // 4, 1)
         n_quantile = max(n_bins - len(atoms) - n_even, 1)
         quantiles = np.quantile(rest, np.linspace(0.0, 1.0, n_quantile + 1), method="inverted_cdf")

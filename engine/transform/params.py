@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.schema import SemanticType
+from engine.transform.protect import KTH, Extremes
 
 MODE_SELECTIONS = ("argmax", "sample")
 
@@ -23,7 +24,7 @@ class TransformerParams:
     column_types: dict[str, SemanticType]
     max_onehot: int
     rare_category_k: int
-    cap_quantiles: tuple[float, float] | None
+    extremes: Extremes
     n_modes: int
     gmm_sample_rows: int
     gmm_max_iter: int
@@ -37,7 +38,7 @@ class TransformerParams:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["column_types"] = {name: kind.value for name, kind in self.column_types.items()}
-        d["cap_quantiles"] = None if self.cap_quantiles is None else list(self.cap_quantiles)
+        d["extremes"] = list(self.extremes) if isinstance(self.extremes, tuple) else self.extremes
         return d
 
 
@@ -67,10 +68,7 @@ def _column_types(value: Any) -> dict[str, SemanticType]:
     return out
 
 
-def _cap_quantiles(value: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    msg = "cap_quantiles must be None (no capping) or a pair (low, high) with 0 <= low < high <= 1"
+def _quantile_pair(value: Any, msg: str) -> tuple[float, float]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigError(f"{msg}, got {value!r}")
     try:
@@ -82,12 +80,31 @@ def _cap_quantiles(value: Any) -> tuple[float, float] | None:
     return (low, high)
 
 
+def extremes_rule(value: Any) -> Extremes:
+    """The ``extremes`` parameter: "kth", a quantile pair (low, high), or None (no clipping)."""
+    if value is None or (isinstance(value, str) and value == KTH):
+        return value
+    msg = (
+        f"extremes must be {KTH!r} (clip at the k-th most extreme value on each side, k = rare_category_k), "
+        "a quantile pair (low, high) with 0 <= low < high <= 1 (e.g. (0.01, 0.99)), or None (no clipping)"
+    )
+    return _quantile_pair(value, msg)
+
+
+def cap_quantiles_rule(value: Any) -> tuple[float, float] | None:
+    """The older ``cap_quantiles`` parameter (a quantile pair or None), as an ``extremes`` rule."""
+    if value is None:
+        return None
+    msg = "cap_quantiles must be None (no capping) or a pair (low, high) with 0 <= low < high <= 1"
+    return _quantile_pair(value, msg)
+
+
 def validate_params(
     *,
     column_types: Any,
     max_onehot: Any,
     rare_category_k: Any,
-    cap_quantiles: Any,
+    extremes: Any,
     n_modes: Any,
     gmm_sample_rows: Any,
     gmm_max_iter: Any,
@@ -112,7 +129,7 @@ def validate_params(
         column_types=_column_types(column_types),
         max_onehot=max_onehot,
         rare_category_k=_int("rare_category_k", rare_category_k, low=1),
-        cap_quantiles=_cap_quantiles(cap_quantiles),
+        extremes=extremes_rule(extremes),
         n_modes=_int("n_modes", n_modes, low=1, high=100),
         gmm_sample_rows=_int("gmm_sample_rows", gmm_sample_rows, low=100),
         gmm_max_iter=_int("gmm_max_iter", gmm_max_iter, low=1),

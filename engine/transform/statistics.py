@@ -6,7 +6,7 @@ format of an identifier; ...) becomes an encoder (``engine.transform.columns.bui
 Where the statistics come from is the only difference between the two kinds of run:
 
 - *exact* statistics are measured from the rows (``engine.transform.columns.measure_column``:
-  caps, rare-level merge, Gaussian mixtures, quantile bins, formats, decimals);
+  extreme-value clipping, rare-level merge, Gaussian mixtures, quantile bins, formats, decimals);
 - *private* statistics are measured by ``engine.privacy`` with its accounted mechanisms and
   handed to ``DataTransformer.fit(frame, statistics=...)``, which then reads no row.
 
@@ -33,11 +33,11 @@ from engine.transform.vgm import ModeNormalizer
 class RangeStatistics:
     """One float64 view of a number (or of a date's steps): what its encodings are built from.
 
-    ``lo``/``hi``: the (capped) range values are clipped to; ``decimals``: rounding on restore
-    (None: none); ``nullable``: whether the column may hold nulls; ``fill``: what a null is
+    ``lo``/``hi``: the protected range values are clipped to (``engine.transform.protect``);
+    ``decimals``: rounding on restore (None: none); ``nullable``: whether the column may hold nulls; ``fill``: what a null is
     encoded as in the value part (the median); ``vgm``: the Gaussian modes of the float
     encoding; ``bins``: the atoms and quantile bins of the token encoding; ``cap``: what
-    capping did (counts only; None when not capped).
+    clipping did (the clip values and counts; None when no rule applied).
     """
 
     lo: float
@@ -131,7 +131,7 @@ class TableStatistics:
     """Every column's statistics, in the table's column order, and the number of rows they describe.
 
     ``protections``: what protected the statistics, kept as the transformer's ``protections_``
-    (a private run records its mechanisms here); None: the capping and merge records of the
+    (a private run records its mechanisms here); None: the clipping and merge records of the
     columns, as an exact fit has them.
     """
 

@@ -19,13 +19,15 @@ from engine.schema import SemanticType
 from engine.transform.columns import ColumnEncoder, FitContext, build_encoder, encoder_from_dict, measure_column
 from engine.transform.dtypes import check_supported
 from engine.transform.kinds import infer_kind
-from engine.transform.params import TransformerParams, validate_params
+from engine.transform.params import TransformerParams, cap_quantiles_rule, validate_params
+from engine.transform.protect import DEFAULT_EXTREMES
 from engine.transform.spans import ConditionSpan, Span
 from engine.transform.statistics import ColumnStatistics, TableStatistics
 
 FORMAT = "doppel.transform"
 FORMAT_VERSION = 1
 ENCODINGS = ("float", "tokens")
+_UNSET: Any = object()  # ``extremes`` / ``cap_quantiles`` not given
 
 
 def as_polars(df: Any) -> pl.DataFrame:
@@ -52,8 +54,14 @@ class DataTransformer:
     - ``column_types``: ``{column: SemanticType or its value}`` overrides (the profile's
       decision); other columns get the fallback rule of ``engine.transform.kinds``.
     - ``max_onehot`` (50): categoricals with more levels use base-``code_base`` digits.
-    - ``rare_category_k`` (5): levels on fewer rows are merged (1 disables).
-    - ``cap_quantiles`` ((0.01, 0.99)): numeric/datetime caps (None disables).
+    - ``rare_category_k`` (5): levels on fewer rows are merged (1 disables); also the k of
+      the extreme-value rule.
+    - ``extremes`` ((0.01, 0.99)): how numeric and datetime extremes are clipped
+      (``engine.transform.protect``): a quantile pair, caps at those quantiles (the default,
+      P1/P99, for now: see ``DEFAULT_EXTREMES``); "kth", no value beyond the k-th most extreme
+      on each side (k = ``rare_category_k``); None, no clipping.
+    - ``cap_quantiles``: the older name of a quantile-pair ``extremes`` (None: no clipping),
+      still accepted so that saved parameters keep their meaning; give one of the two.
     - ``n_modes`` (10), ``gmm_sample_rows`` (10,000), ``gmm_max_iter`` (50): the variational
       Gaussian mixture per continuous column, fitted on a seeded sample of at most
       ``gmm_sample_rows`` values. 10,000 values and 50 iterations rather than 50,000 and 100:
@@ -72,7 +80,7 @@ class DataTransformer:
     Learned attributes (set by ``fit``): ``columns_``, ``dtypes_``, ``kinds_``,
     ``output_info_`` (list of ``Span``), ``span_starts_``, ``output_dim_``,
     ``condition_spans_`` (list of ``ConditionSpan``), ``token_info_`` (list of
-    ``TokenColumn``), ``protections_`` (what capping and merging did), ``n_rows_fit_``,
+    ``TokenColumn``), ``protections_`` (what clipping and merging did), ``n_rows_fit_``,
     ``encoders_`` (the per-column encoders).
     """
 
@@ -82,7 +90,8 @@ class DataTransformer:
         column_types: dict[str, SemanticType | str] | None = None,
         max_onehot: int = 50,
         rare_category_k: int = 5,
-        cap_quantiles: tuple[float, float] | None = (0.01, 0.99),
+        extremes: str | tuple[float, float] | None = _UNSET,
+        cap_quantiles: tuple[float, float] | None = _UNSET,
         n_modes: int = 10,
         gmm_sample_rows: int = 10_000,
         gmm_max_iter: int = 50,
@@ -96,7 +105,13 @@ class DataTransformer:
         self.column_types = column_types
         self.max_onehot = max_onehot
         self.rare_category_k = rare_category_k
-        self.cap_quantiles = cap_quantiles
+        if cap_quantiles is not _UNSET:
+            if extremes is not _UNSET:
+                raise ConfigError(
+                    f"give extremes ({extremes!r}) or its older name cap_quantiles ({cap_quantiles!r}), not both"
+                )
+            extremes = cap_quantiles_rule(cap_quantiles)
+        self.extremes = DEFAULT_EXTREMES if extremes is _UNSET else extremes
         self.n_modes = n_modes
         self.gmm_sample_rows = gmm_sample_rows
         self.gmm_max_iter = gmm_max_iter
@@ -205,7 +220,7 @@ class DataTransformer:
             position += len(enc.tokens)
         self.protections_ = {
             "rare_category_k": params.rare_category_k,
-            "cap_quantiles": None if params.cap_quantiles is None else list(params.cap_quantiles),
+            "extremes": list(params.extremes) if isinstance(params.extremes, tuple) else params.extremes,
             "columns": {enc.name: enc.protection() for enc in encoders if enc.protection() is not None},
         }
 
@@ -358,12 +373,12 @@ class DataTransformer:
             )
         try:
             params = dict(d["params"])
-            unknown = sorted(set(params) - set(_PARAM_NAMES))
+            unknown = sorted(set(params) - set(_PARAM_NAMES) - {"cap_quantiles"})
             if unknown:
                 raise InputError(f"transformer state has unknown parameters {unknown}")
-            if params.get("cap_quantiles") is not None:
-                params["cap_quantiles"] = tuple(params["cap_quantiles"])
-            transformer = cls(**params)
+            if isinstance(params.get("extremes"), list):
+                params["extremes"] = tuple(params["extremes"])
+            transformer = cls(**params)  # a state saved before ``extremes`` names cap_quantiles
             encoders = [encoder_from_dict(c) for c in d["columns"]]
             n_rows = int(d["n_rows_fit"])
         except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -378,7 +393,7 @@ _PARAM_NAMES = (
     "column_types",
     "max_onehot",
     "rare_category_k",
-    "cap_quantiles",
+    "extremes",
     "n_modes",
     "gmm_sample_rows",
     "gmm_max_iter",

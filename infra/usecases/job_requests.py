@@ -26,15 +26,14 @@ from infra.usecases.generation import submit_generation
 from infra.usecases.quality_gates import tenant_quality_config
 from infra.usecases.training import submit_training
 
-DEFAULT_CAP_QUANTILES = (0.01, 0.99)
-
 
 @dataclass(frozen=True)
 class Protections:
     """The protections that apply with or without differential privacy (DESIGN.md).
 
-    ``rare_category_k``: categories seen on fewer rows are merged; ``cap_extremes``: numeric
-    values are capped at the 1st and 99th percentiles.
+    ``rare_category_k``: categories seen on fewer rows are merged; ``cap_extremes``: numbers and
+    dates are clipped by the engine's default rule (``engine.transform.protect.DEFAULT_EXTREMES``:
+    the 1st and 99th percentiles); off, nothing is clipped.
     """
 
     rare_category_k: int = 5
@@ -43,8 +42,7 @@ class Protections:
     def transformer_params(self) -> dict[str, Any]:
         if isinstance(self.rare_category_k, bool) or not isinstance(self.rare_category_k, int) or self.rare_category_k < 1:
             raise ConfigError(f"the rare-category threshold k must be a whole number of rows, at least 1; got {self.rare_category_k!r}")
-        return {"rare_category_k": self.rare_category_k,
-                "cap_quantiles": list(DEFAULT_CAP_QUANTILES) if self.cap_extremes else None}
+        return {"rare_category_k": self.rare_category_k, **({} if self.cap_extremes else {"extremes": None})}
 
 
 @dataclass(frozen=True)
@@ -128,5 +126,5 @@ def request_assessment(
                              use_model_holdout=use_model_holdout)
 
 
-__all__ = ["DEFAULT_CAP_QUANTILES", "Protections", "TrainingRequest", "request_assessment", "request_generation",
+__all__ = ["Protections", "TrainingRequest", "request_assessment", "request_generation",
            "request_training"]

@@ -51,7 +51,7 @@ def test_training_a_model_queues_a_job_and_shows_it_finish(app_env):
     job_id = at.session_state["train_last_job_id"]
     job = job_board.get_job(app_env.tenant, job_id=job_id, actor=app_env.actor)
     assert job.kind == "train" and job.payload["model"] == "ctgan" and job.payload["epochs"] == 1
-    assert job.payload["params"]["transformer_params"] == {"n_modes": 3, "rare_category_k": 10, "cap_quantiles": None}
+    assert job.payload["params"]["transformer_params"] == {"n_modes": 3, "rare_category_k": 10, "extremes": None}
     assert wait_for_job(app_env.tenant, job_id, app_env.actor).state == "succeeded"
     at.run()
     no_traceback(at)

@@ -116,7 +116,7 @@ def test_extremes_are_capped_at_p1_and_p99(california):
         "capped_below": int((income < lo).sum()),
         "capped_above": int((income > hi).sum()),
     }
-    assert transformer.protections_["cap_quantiles"] == [0.01, 0.99]
+    assert transformer.protections_["extremes"] == [0.01, 0.99]
 
 
 def test_capping_is_configurable_and_can_be_disabled(california):

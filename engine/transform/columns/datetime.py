@@ -3,9 +3,10 @@
 The column is read as integer ticks (days for Date, the time unit for Datetime), and its
 *granularity* is detected: the coarsest of day / hour / minute / second / ms / us / ns that
 divides every distance from the earliest value. The linear part is then the number of
-granularity steps since that earliest value, encoded like a continuous number (mode-normalised
-floats, or quantile-bin tokens), capped like one, and restored to a whole number of steps, so
-dates stay whole days and hourly data stays on the hour.
+granularity steps since the origin, the earliest value released (the low clip value of the
+extreme-value protection, so the state holds no date beyond it), encoded like a continuous
+number (mode-normalised floats, or quantile-bin tokens), its extremes clipped like one's, and
+restored to a whole number of steps, so dates stay whole days and hourly data stays on the hour.
 
 Float encoding adds cyclical parts, each a (sin, cos) pair: ``day_of_week`` and
 ``day_of_year`` always, ``time_of_day`` when the granularity is finer than a day. On inverse
@@ -32,6 +33,7 @@ from engine.schema import SemanticType
 from engine.transform.columns.base import ColumnEncoder, FitContext
 from engine.transform.columns.numeric import NumericCore
 from engine.transform.integers import clip_distances, distances, from_keys, key_of, to_keys
+from engine.transform.protect import clip_bounds
 from engine.transform.spans import Span, TokenColumn
 from engine.transform.statistics import DatetimeStatistics
 
@@ -168,7 +170,7 @@ class DatetimeEncoder(ColumnEncoder):
     # -- fitting --------------------------------------------------------------------------
     @staticmethod
     def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> DatetimeStatistics:
-        """The exact statistics of ``s``: format, earliest value, granularity, the steps' range."""
+        """The exact statistics of ``s``: format, origin (the earliest released value), granularity, the steps' range."""
         fmt = detect_format(s) if isinstance(s.dtype, pl.String) else None
         temporal = _parse(s, fmt) if fmt else s
         dtype = temporal.dtype
@@ -186,7 +188,12 @@ class DatetimeEncoder(ColumnEncoder):
         gcd = int(np.gcd.reduce(offsets)) if len(present) > 1 else 0
         step = next((st for st in steps if gcd % st == 0), steps[-1])
         linear = distances(to_keys(ticks, signed=True), key_of(origin, signed=True)) / step
-        stats = NumericCore.measure(linear, missing, decimals=0, capping=True, ctx=ctx)
+        if ctx.params.extremes is not None:
+            # The origin on the low clip value: the state holds no date before it.
+            lo, _ = clip_bounds(linear[~missing], extremes=ctx.params.extremes, k=ctx.params.rare_category_k)
+            origin += int(round(lo)) * step
+            linear = distances(to_keys(ticks, signed=True), key_of(origin, signed=True)) / step
+        stats = NumericCore.measure(linear, missing, decimals=0, ctx=ctx)
         return DatetimeStatistics(s.name, s.dtype, kind, fmt, origin, step, ticks_per_day, stats)
 
     @classmethod

@@ -5,12 +5,13 @@ Float encoding: ``value`` (tanh, 1) + ``mode`` (softmax, one per kept Gaussian m
 Token encoding: ``coarse`` bin (the last code means missing when the column had nulls) +
 ``fine`` bin (omitted when every value is an exact atom); see ``engine.transform.bins``.
 
-Restoration: values are clipped to the capped training range, rounded to the column's
+Restoration: values are clipped to the protected training range (``engine.transform.protect``), rounded to the column's
 precision (whole numbers for integer dtypes, the detected number of decimals for floats,
 the scale for decimals) and cast back to the original dtype.
 
 Integer-backed columns (integers, durations, times of day) are encoded as distances from
-their smallest training value and restored in integer arithmetic (``engine.transform.integers``):
+their smallest released value (the low clip value; the state holds no value beyond the clip
+values) and restored in integer arithmetic (``engine.transform.integers``):
 a UInt64 near 2**64 or an Int64 near +-2**63 comes back inside its range, never wrapped.
 """
 
@@ -27,7 +28,7 @@ from engine.transform.bins import QuantileBins
 from engine.transform.columns.base import ColumnEncoder, FitContext, check_no_new_nulls, null_block
 from engine.transform.dtypes import from_float, is_integer, to_float
 from engine.transform.integers import IntegerOffsets
-from engine.transform.protect import cap_bounds, cap_record
+from engine.transform.protect import cap_record, clip_bounds
 from engine.transform.spans import Span, TokenColumn
 from engine.transform.statistics import NumberStatistics, RangeStatistics
 from engine.transform.vgm import ModeNormalizer
@@ -51,7 +52,7 @@ def detect_decimals(x: np.ndarray, *, single_precision: bool) -> int | None:
 
 @dataclass
 class NumericCore:
-    """Capping, mode normalisation, bins and rounding of one float64 view of a column."""
+    """Extreme-value clipping, mode normalisation, bins and rounding of one float64 view of a column."""
 
     lo: float
     hi: float
@@ -63,19 +64,22 @@ class NumericCore:
     cap: dict[str, Any] | None
 
     @staticmethod
-    def measure(
-        x: np.ndarray, missing: np.ndarray, *, decimals: int | None, capping: bool, ctx: FitContext
-    ) -> RangeStatistics:
-        """The exact statistics of one float64 view: caps, Gaussian modes, quantile bins, median."""
+    def measure(x: np.ndarray, missing: np.ndarray, *, decimals: int | None, ctx: FitContext) -> RangeStatistics:
+        """The exact statistics of one float64 view: clip values, Gaussian modes, quantile bins, median.
+
+        The clip values of the ``extremes`` rule are token atoms of their own, so the most
+        extreme value a model may release (held by at least k rows) comes back exactly.
+        """
         p = ctx.params
         values = x[~missing]
-        lo, hi = cap_bounds(values, p.cap_quantiles if capping else None)
-        cap = cap_record(values, lo, hi) if capping and p.cap_quantiles is not None else None
+        lo, hi = clip_bounds(values, extremes=p.extremes, k=p.rare_category_k)
+        cap = None if p.extremes is None else cap_record(values, lo, hi)
         values = np.clip(values, lo, hi)
         vgm = ModeNormalizer.fit(
             values, lo=lo, hi=hi, n_modes=p.n_modes, sample_rows=p.gmm_sample_rows, max_iter=p.gmm_max_iter, rng=ctx.rng
         )
-        bins = QuantileBins.fit(values, n_bins=p.n_bins, n_fine=p.n_fine_bins)
+        pinned = () if cap is None else (lo, hi)
+        bins = QuantileBins.fit(values, n_bins=p.n_bins, n_fine=p.n_fine_bins, pinned=pinned)
         fill = float(np.quantile(values, 0.5, method="inverted_cdf"))
         return RangeStatistics(lo, hi, decimals, bool(missing.any()), fill, vgm, bins, cap)
 
@@ -101,7 +105,7 @@ class NumericCore:
         return np.where(missing, self.fill, np.clip(np.nan_to_num(x, nan=self.fill), self.lo, self.hi))
 
     def finish(self, x: np.ndarray) -> np.ndarray:
-        """Clip to the capped range and round to the column's decimals."""
+        """Clip to the protected range and round to the column's decimals."""
         x = np.clip(x, self.lo, self.hi)
         return x if self.decimals is None else np.round(x, self.decimals)
 
@@ -197,14 +201,20 @@ class NumericEncoder(ColumnEncoder):
         if is_integer(dtype) or isinstance(dtype, (pl.Duration, pl.Time)):
             offsets = IntegerOffsets.fit(s)
             x, missing = offsets.to_float(s)
-            stats = NumericCore.measure(x, missing, decimals=0, capping=True, ctx=ctx)
+            if ctx.params.extremes is not None:
+                # Origin and span on the clip values: the state holds no value beyond them.
+                lo, hi = clip_bounds(x[~missing], extremes=ctx.params.extremes, k=ctx.params.rare_category_k)
+                low, high = offsets.value(lo), offsets.value(hi)
+                offsets = IntegerOffsets(low, high - low, offsets.signed)
+                x, missing = offsets.to_float(s)
+            stats = NumericCore.measure(x, missing, decimals=0, ctx=ctx)
             return NumberStatistics(s.name, dtype, kind, stats, offsets)
         x, missing = to_float(s)
         if isinstance(dtype, pl.Decimal):
             decimals: int | None = dtype.scale
         else:
             decimals = detect_decimals(x[~missing], single_precision=isinstance(dtype, pl.Float32))
-        return NumberStatistics(s.name, dtype, kind, NumericCore.measure(x, missing, decimals=decimals, capping=True, ctx=ctx))
+        return NumberStatistics(s.name, dtype, kind, NumericCore.measure(x, missing, decimals=decimals, ctx=ctx))
 
     @classmethod
     def from_statistics(cls, stats: NumberStatistics) -> NumericEncoder:
@@ -247,7 +257,7 @@ class NumericEncoder(ColumnEncoder):
         if self.core.cap is None:
             return None
         cap = dict(self.core.cap)
-        if self.offsets is not None:  # the caps in the column's own values
+        if self.offsets is not None:  # the clip values in the column's own values
             cap["lower"] = self.offsets.value(cap["lower"])
             cap["upper"] = self.offsets.value(cap["upper"])
         return {"capping": cap}
