@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--param", action="append", default=[], metavar="NAME=JSON",
                    help="a model parameter, its value as JSON (e.g. --param batch_size=512); repeatable")
     t.add_argument("--checkpoint-dir", help="write a checkpoint every epoch here; with --resume, continue from it")
-    t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --checkpoint-dir")
+    t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --checkpoint-dir (its model and parameters)")
     t.add_argument("--null-value", action="append", default=[], metavar="TEXT", help="a further text read as a missing value")
     p = sub.add_parser("assess", help="judge a synthetic table against the real one; exit 1 if a blocking gate fails")
     p.add_argument("real", help="the real table the generator trained on")
@@ -128,13 +128,12 @@ def _train(args: argparse.Namespace) -> int:
         privacy = None
         if args.epsilon is not None:
             privacy = engine.Privacy(epsilon=args.epsilon, **({"delta": args.delta} if args.delta is not None else {}))
-        if args.resume:  # continue the checkpoint's run: the same kind and parameters, no "auto"
-            from engine.models.registry import model_class
+        if args.resume:  # the checkpoint records the run's kind and parameters
+            from engine.models.checkpoints import model_to_resume
 
-            if args.model == "auto" or not args.checkpoint_dir:
-                raise InputError("--resume needs --checkpoint-dir and the --model of the interrupted run (not auto)")
-            cls = model_class(args.model)
-            model = cls(privacy=privacy, seed=args.seed, epochs=args.epochs, device=args.device, **params).fit(frame, resume=True)
+            if not args.checkpoint_dir:
+                raise InputError("--resume needs --checkpoint-dir: the folder holding the interrupted run's checkpoint")
+            model = model_to_resume(args.checkpoint_dir).fit(frame, resume=True)
         else:
             model = engine.train(frame, model=args.model, privacy=privacy, seed=args.seed, epochs=args.epochs, device=args.device, **params)
         if processes.is_main:

@@ -422,7 +422,7 @@ class Synthesizer:
             run_epochs(self, trainer, epochs=self.epochs_, patience=self.patience_, time_limit_s=self._time_limit_s(len(train_rows)))
 
     def _fit_threads(self) -> Any:
-        """The context torch's CPU threads are set in while fitting (``num_threads``; None: torch's own)."""
+        """The context torch's CPU threads are set in while fitting (``num_threads`` on CPU; otherwise, or None: ``default_threads()``)."""
         from engine.models.threads import TorchThreads
 
         return TorchThreads(self.model_params.get("num_threads") if self.device_ == "cpu" else None)

@@ -33,7 +33,7 @@ one loss per row) through differentially private training:
   and ``exhausted`` turns True when the planned steps are done: ``batches()`` then yields
   nothing more, so training stops before a step would exceed the target.
 - **Layers**: ``check_module`` refuses a network Opacus's ``ModuleValidator`` reports on
-  (the wrapper calls it); ``prepare_module`` ``fix``es what it reports (BatchNorm -> GroupNorm, ...) before the optimizer is built.
+  (BatchNorm, ...): the wrapper calls it before DP-SGD wraps the optimizer.
 - **Public randomness** (dropout, the VAE's sampling noise, column orders, generated rows) may
   follow the user's seed, but it must not carry information the accountant does not see.
   Two rules keep it so. (1) Each logical step starts from its own seed,
@@ -106,15 +106,6 @@ def make_dp_optimizer(
         generator=generator,
         secure_mode=True,
     )
-
-
-def prepare_module(module: nn.Module) -> nn.Module:
-    """``module`` with the layers Opacus cannot train privately replaced (``ModuleValidator.fix``)."""
-    from opacus.validators import ModuleValidator
-
-    if ModuleValidator.validate(module, strict=False):
-        module = ModuleValidator.fix(module)
-    return module
 
 
 def check_module(module: nn.Module) -> None:
@@ -277,4 +268,4 @@ class DPSGD:
         return completed
 
 
-__all__ = ["DPSGD", "Batch", "check_module", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "prepare_module", "secure_generator"]
+__all__ = ["DPSGD", "Batch", "check_module", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "secure_generator"]

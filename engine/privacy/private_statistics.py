@@ -122,16 +122,20 @@ class PrivateStatistics:
 
     statistics: TableStatistics
     counts: dict[str, np.ndarray]
-    columns: list[dict[str, Any]]
+
+    @property
+    def columns(self) -> list[dict[str, Any]]:
+        """The record per column (what the transformer keeps as its ``protections_``)."""
+        return self.statistics.protections["differential_privacy"]  # type: ignore[index]
 
 
 @dataclass
 class PrivateDomain:
-    """The outcome: the transformer, the private counts of the categories, a record per column."""
+    """The outcome: the transformer (its ``protections_`` hold the record per column) and the
+    private counts of the categories."""
 
     transformer: DataTransformer
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> private counts per level code
-    columns: list[dict[str, Any]] = field(default_factory=list)  # per-column record for the manifest
 
 
 def fill_values(transformer: DataTransformer) -> dict[str, Any]:
@@ -569,7 +573,7 @@ def private_statistics(
             columns.append(stats)
             records.append(record)
     table = TableStatistics(tuple(columns), frame.height, protections={"differential_privacy": records})
-    return PrivateStatistics(table, counts, records)
+    return PrivateStatistics(table, counts)
 
 
 def private_transformer(
@@ -580,7 +584,7 @@ def private_transformer(
     transformer = DataTransformer(**transformer_kwargs)
     measured = private_statistics(frame, run=run, params=transformer.validated_params(), needs_counts=needs_counts)
     transformer.fit(frame, statistics=measured.statistics)
-    return PrivateDomain(transformer=transformer, counts=measured.counts, columns=measured.columns)
+    return PrivateDomain(transformer=transformer, counts=measured.counts)
 
 
 def _numeric_statistics(

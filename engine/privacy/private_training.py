@@ -38,6 +38,7 @@ class PrivateTrainer(Trainer):
         self.run = run
         self.transformer = transformer
         self.dp = None
+        self._private_optimizer: Any = None  # the optimizer DP-SGD steps (None without DP-SGD)
         if trainer.measures_privately:
             self.steps_per_epoch = trainer.steps_per_epoch
             return
@@ -68,7 +69,6 @@ class PrivateTrainer(Trainer):
     def epoch_metrics(self) -> dict[str, float]:
         return {"epsilon": self.run.epsilon_spent()}
 
-
     def state(self) -> dict[str, Any]:
         return self.inner.state()
 
@@ -77,8 +77,7 @@ class PrivateTrainer(Trainer):
 
     def parallel_parts(self) -> list[tuple[list[Any], Any]]:  # type: ignore[override]
         """The inner trainer's, less the DP-SGD optimizer (it adds the processes' sums itself)."""
-        private = getattr(self, "_private_optimizer", None)
-        return [(modules, opt) for modules, opt in self.inner.parallel_parts() if opt is not private]
+        return [(modules, opt) for modules, opt in self.inner.parallel_parts() if opt is not self._private_optimizer]
 
     def finish(self) -> dict[str, Any]:
         metrics = self.inner.finish()

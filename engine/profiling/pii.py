@@ -26,7 +26,7 @@ PII_MIN_SHARE = 0.5
 # Non-null values checked per column (taken from the seeded sample, so already random).
 PII_MAX_VALUES = 20_000
 
-__all__ = ["PII_MAX_VALUES", "PII_MIN_SHARE", "PRECEDENCE", "TREATMENTS", "detect", "hinted_kinds", "iban_valid", "luhn_valid"]
+__all__ = ["PII_MAX_VALUES", "PII_MIN_SHARE", "PRECEDENCE", "TREATMENTS", "detect", "hinted_kinds"]
 
 PRECEDENCE = ("email", "iban", "credit_card", "us_ssn", "ip_address", "phone", "postcode", "person_name")
 

@@ -18,6 +18,7 @@ from engine.quality.columns import prepare
 from engine.quality.config import QualityConfig
 from engine.quality.gates import ModelContext, compute_scores, evaluate_gates, recommend
 from engine.quality.report import QualityReport, jsonable
+from engine.version import __version__
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -88,8 +89,6 @@ def _assess(
     on_progress: ProgressCallback | None,
     model: ModelContext,
 ) -> QualityReport:
-    from engine.version import __version__
-
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     if target is not None and not isinstance(target, str):

@@ -247,7 +247,6 @@ def submit_training(
     if time_limit_s is not None and not 0 < float(time_limit_s) <= settings.train_time_limit_s:
         raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
     _check_distributed(distributed=bool(distributed), processes=processes, kind=None if model == "auto" else model)
-    specs: list[TrainingJobSpec] = []
 
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
@@ -260,20 +259,18 @@ def submit_training(
         _check_distributed(distributed=bool(distributed), processes=processes, kind=kind)
         line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model,
                            model_id=model_id, model_name=model_name, actor=actor.label, kind=kind)
-        spec = TrainingJobSpec.build(
+        return TrainingJobSpec.build(
             dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
             model_kind=kind,  # what the job trains ("auto" resolved): its model line holds this kind only
             params=params, epochs=epochs, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
             time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
             checkpoint_every=checkpoint_every or settings.checkpoint_every_epochs,
             distributed=bool(distributed), processes=processes,
-        )
-        specs.append(spec)
-        return spec.to_payload()
+        ).to_payload()
 
     def reserve_budget(session: TenantSession, job: Job) -> None:
         if privacy_dict is not None:  # before any data is read, in the job row's transaction
-            reserve_for_job(session, job=job, dataset_id=specs[-1].dataset_id, privacy=privacy_dict, model=model)
+            reserve_for_job(session, job=job, dataset_id=job.payload["dataset_id"], privacy=privacy_dict, model=model)
 
     return submit(tenant, kind="train", actor=actor.label, prepare=prepare, after_create=reserve_budget,
                   database=database)

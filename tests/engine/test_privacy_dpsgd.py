@@ -14,10 +14,11 @@ import pytest
 import torch
 from torch import nn
 
+from engine.errors import ConfigError
 from engine.models.base import Progress
 from engine.models.registry import model_class
 from engine.privacy import Privacy
-from engine.privacy.dpsgd import DPSGD, make_dp_optimizer, per_sample_gradients, prepare_module, secure_generator
+from engine.privacy.dpsgd import DPSGD, check_module, make_dp_optimizer, per_sample_gradients, secure_generator
 from engine.privacy.run import PrivateRun, accountant_epsilon
 from tests.engine.test_models_contract import read_adult
 
@@ -131,10 +132,10 @@ def test_a_run_resumed_in_mid_epoch_stops_at_the_planned_steps_without_the_calle
     assert run.epsilon_spent() <= 5.0
 
 
-def test_layers_opacus_cannot_train_privately_are_replaced() -> None:
-    fixed = prepare_module(nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU()))
-    assert not any(isinstance(m, nn.BatchNorm1d) for m in fixed.modules())
-    assert any(isinstance(m, nn.GroupNorm) for m in fixed.modules())
+def test_layers_opacus_cannot_train_privately_are_refused_by_name() -> None:
+    check_module(nn.Sequential(nn.Linear(4, 8), nn.GroupNorm(2, 8), nn.ReLU()))
+    with pytest.raises(ConfigError, match="BatchNorm"):
+        check_module(nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU()))
 
 
 class Interrupt(Exception):
@@ -192,8 +193,6 @@ def test_the_rdp_epsilon_is_exactly_what_opacus_rdp_accountant_gives() -> None:
 
 
 def test_dp_sgd_noise_is_searched_within_the_target_and_refused_once_it_is_spent() -> None:
-    from engine.errors import ConfigError
-
     run = PrivateRun(Privacy(epsilon=2.0, delta=1e-5), 1_000)
     run.spend_gaussian("histograms", rho=0.01, share=0.1)
     sigma = run.sgd_noise(sample_rate=0.5, steps=4)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import engine
-from engine.profiling.pii import iban_valid, luhn_valid
+from engine.profiling.checksums import iban_valid, luhn_valid
 
 N = 2_000
 

@@ -13,6 +13,7 @@ import pytest
 
 import engine
 from engine.schema import SemanticType
+from tests.engine.test_profile_pii import _luhn_check_digit
 
 N = 2_000
 VISA_TEST, MASTERCARD_TEST = "4111111111111111", "5555555555554444"  # published Luhn-valid test numbers
@@ -21,16 +22,6 @@ VISA_TEST, MASTERCARD_TEST = "4111111111111111", "5555555555554444"  # published
 @pytest.fixture(scope="module")
 def adult(datasets) -> pl.DataFrame:
     return pl.read_csv(datasets / "adult.csv").head(N)
-
-
-def _luhn_check_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:  # doubled once the check digit is appended
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def _findings(prof) -> dict[str, tuple[str, str]]:

@@ -198,9 +198,6 @@ class ARGN(Synthesizer):
         return TorchThreads(self.model_params["num_threads"] if self.device_ == "cpu" else None)
 
     # -- training -------------------------------------------------------------------------
-    def _fit_threads(self) -> TorchThreads:
-        return self._threads()
-
     def _trainer(self, frame: pl.DataFrame, *, train_rows: np.ndarray, val_rows: np.ndarray, private: bool) -> ARGNTrainer | None:
         self._layout()
         self._plans: dict[tuple[int, ...], SamplingPlan] = {}

@@ -50,8 +50,12 @@ class ARGNTrainer(Trainer):
         self.average = WeightAverage(self.net, decay=float(p["ema_decay"])) if p["ema_decay"] is not None else None
         self.kept = self.average.average if self.average is not None else self.net  # validated and kept
         self.val_orders = _random_orders(len(order), N_VALIDATION_ORDERS, derive_seed(model.seed, "validation-orders"))
+        # the generation order's mask, used by most batches: built once, not per step
+        self.primary_visibility = visibility(order, model._column_of, model._shared).to(self.device)
 
     def _visibility(self, order: Sequence[int]) -> torch.Tensor:
+        if order is self.order:
+            return self.primary_visibility
         return visibility(order, self.model._column_of, self.model._shared).to(self.device)
 
     # -- one epoch ---------------------------------------------------------------------------

@@ -154,6 +154,10 @@ class OutputLayout:
         logits = raw.gather(1, index).masked_fill(self.condition_pad.index_select(0, column), float("-inf"))
         return F.cross_entropy(logits, category)
 
+    def condition_position(self, column: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+        """Per row, the position of the 1 in the conditional vector for (condition column, category)."""
+        return self.condition_offsets.index_select(0, column) + category
+
     # -- sampling -------------------------------------------------------------------------
     def discretise(self, raw: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """``raw`` (modified in place) made ready for ``inverse_transform``: tanh on scalars,

@@ -154,13 +154,9 @@ class CTGAN(Synthesizer):
                 notes.append(note)
 
     # -- fitting --------------------------------------------------------------------------
-    def _threads(self) -> TorchThreads:
-        """torch's intra-op threads while fitting: ``num_threads``, None meaning the CPUs this process may use."""
-        threads = self.model_params["num_threads"]
-        return TorchThreads(threads if threads is not None else default_threads())
-
     def _fit_threads(self) -> TorchThreads:
-        return self._threads()
+        """torch's intra-op threads while fitting: ``num_threads`` on any device (None: ``default_threads()``)."""
+        return TorchThreads(self.model_params["num_threads"])
 
     def _trainer(self, frame: pl.DataFrame, *, train_rows: np.ndarray, val_rows: np.ndarray, private: bool) -> CTGANTrainer:
         """The trainer on the training rows; under DP on every row, with Poisson batches instead
@@ -305,7 +301,7 @@ class CTGAN(Synthesizer):
             column, category = self._conditions.draw(size, generator=generator)
         else:
             column, category = self._conditions.fixed(size, *target)
-        return self._layout.condition_offsets.index_select(0, column) + category
+        return self._layout.condition_position(column, category)
 
     def _fixed_category(self, fixed: dict[str, Any] | None) -> tuple[int, int] | None:
         """(condition column, category code) to fix, chosen among ``fixed``'s equalities.

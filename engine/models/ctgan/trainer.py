@@ -143,7 +143,7 @@ class CTGANTrainer(Trainer):
             return self.data.index_select(0, rows), None, None, None
         column, category = self.conditions.sample(self.batch, generator=generator, log_frequency=self.log_frequency)
         rows = self.rows.sample(column, category, generator=generator)
-        index = self.layout.condition_offsets.index_select(0, column) + category
+        index = self.layout.condition_position(column, category)
         return self.data.index_select(0, rows), column, category, index
 
     def with_condition(self, rows: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
@@ -223,9 +223,9 @@ class CTGANTrainer(Trainer):
         if self.row_codes is not None:
             column = torch.randint(self.layout.n_conditions, (b,), generator=generator, device=real.device)
             category = self.row_codes[rows, column]
-            real_index = self.layout.condition_offsets.index_select(0, column) + category
+            real_index = self.layout.condition_position(column, category)
             f_column, f_category = self.conditions.sample(b, generator=generator, log_frequency=False)
-            fake_index = self.layout.condition_offsets.index_select(0, f_column) + f_category
+            fake_index = self.layout.condition_position(f_column, f_category)
         self.generator.eval()
         with torch.no_grad():
             z = torch.randn((b, self.noise_dim), generator=generator, device=real.device)
@@ -242,7 +242,7 @@ class CTGANTrainer(Trainer):
         """One generator update through the critic, conditions by frequency (post-processing of the private critic)."""
         if self.layout.n_conditions:
             column, category = self.conditions.sample(self.batch, generator=generator, log_frequency=False)
-            index = self.layout.condition_offsets.index_select(0, column) + category
+            index = self.layout.condition_position(column, category)
         else:
             column = category = index = None
         z = torch.randn((self.batch, self.noise_dim), generator=generator, device=self.data.device)

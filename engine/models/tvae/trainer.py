@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.distributed import shard
-from engine.trainer import Trainer
+from engine.trainer import Trainer, clone_weights
 from engine.models.tvae.nets import adam, kl
 from engine.seeds import derive_seed, torch_generator
 
@@ -38,7 +38,7 @@ class TVAETrainer(Trainer):
         self.val = (data[val], targets[val]) if val is not None else None
         self.n_rows = self.x.shape[0]
         self.batch = batch
-        self.steps_per_epoch = max(1, self.n_rows // batch) if self.n_rows >= batch else 1
+        self.steps_per_epoch = max(1, self.n_rows // batch)
         self.loss_factor = float(p["loss_factor"])
         self.row_loss = RowLoss(model)
         self.optim = adam(list(self.row_loss.parameters()), lr=p["learning_rate"], weight_decay=p["weight_decay"])
@@ -93,8 +93,8 @@ class TVAETrainer(Trainer):
     def kept_weights(self) -> dict[str, Any]:
         model = self.model
         return {
-            "encoder": {k: v.detach().clone() for k, v in model._encoder.state_dict().items()},
-            "decoder": {k: v.detach().clone() for k, v in model._decoder.state_dict().items()},
+            "encoder": clone_weights(model._encoder),
+            "decoder": clone_weights(model._decoder),
             "sigma": model._sigma.detach().clone(),
         }
 
