@@ -4,7 +4,7 @@ A worker process runs up to ``worker_threads`` jobs at once (Dramatiq's ``--thre
 each training job in a child process that inherits the worker's environment. torch's default
 (one thread per core in every job) makes N jobs on C cores run N x C threads that wait on each
 other; instead each job gets ``DOPPEL_WORKER_JOB_THREADS`` threads, by default the worker's
-CPUs divided by its jobs (``engine.models.threads.default_threads``), through
+CPUs divided by its jobs (``engine.cpus.default_threads``), through
 ``OMP_NUM_THREADS``, and OpenMP's idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``).
 
 ``JobThreads`` is the Dramatiq middleware that does it when a worker starts (``python -m
@@ -20,7 +20,8 @@ from typing import Any
 
 import dramatiq
 
-from engine.models.threads import default_threads, prepare_process_threads, torch_loaded
+from engine.cpus import default_threads
+from engine.models.threads import prepare_process_threads, torch_loaded
 from infra.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ See the package docstring (``engine.transform``) for the encodings and the preci
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from engine.transform.columns import ColumnEncoder, FitContext, build_encoder, e
 from engine.transform.dtypes import check_supported
 from engine.transform.kinds import infer_kind
 from engine.transform.params import TransformerParams, cap_quantiles_rule, validate_params
+from engine.cpus import default_threads
 from engine.transform.protect import DEFAULT_EXTREMES
 from engine.transform.spans import ConditionSpan, Span
 from engine.transform.statistics import ColumnStatistics, TableStatistics
@@ -74,7 +74,8 @@ class DataTransformer:
     - ``code_base`` (8): digit base of high-cardinality codes.
     - ``mode_selection`` ("argmax"): how ``transform`` picks a value's Gaussian mode:
       posterior argmax (deterministic) or "sample" (CTGAN's draw, seeded by ``seed``).
-    - ``n_jobs`` (-1): threads used to fit columns in parallel (-1: all cores).
+    - ``n_jobs`` (-1): threads used to fit columns in parallel (-1: this job's share of the CPUs
+      this process may use, ``engine.cpus.default_threads``).
     - ``seed`` (0): every random choice in fit (samples, mixtures) and in "sample" mode.
 
     Learned attributes (set by ``fit``): ``columns_``, ``dtypes_``, ``kinds_``,
@@ -328,7 +329,7 @@ class DataTransformer:
         dropped while later ones are computed.
         """
         items = list(items)
-        n_jobs = (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
+        n_jobs = default_threads() if self.n_jobs == -1 else self.n_jobs
         if n_jobs == 1 or len(items) <= 1:
             yield from (fn(i) for i in items)
             return

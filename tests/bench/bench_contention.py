@@ -42,7 +42,8 @@ def child(policy: str, epochs: int) -> None:
     """One fit: set up threads as ``policy`` says, load, say ``ready``, wait for ``go``, fit, print seconds."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from engine.models.threads import default_threads, prepare_process_threads
+    from engine.cpus import default_threads
+    from engine.models.threads import prepare_process_threads
 
     if policy == "auto":
         prepare_process_threads()

@@ -9,13 +9,9 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
+from engine.cpus import cgroup_cpu_limit, default_threads, machine_threads, parse_cfs_quota, parse_cpu_max
 from engine.models.threads import (
     TorchThreads,
-    cgroup_cpu_limit,
-    default_threads,
-    machine_threads,
-    parse_cfs_quota,
-    parse_cpu_max,
     prepare_process_threads,
 )
 

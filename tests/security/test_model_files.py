@@ -318,7 +318,7 @@ def test_hostile_model_input_is_refused_by_name(
 
 
 def test_a_model_saved_with_more_threads_than_this_machine_has_loads_and_samples(models: Models, tmp_path: Path) -> None:
-    from engine.models.threads import machine_threads
+    from engine.cpus import machine_threads
 
     many = _edit_manifest(models.tvae_dir, tmp_path / "model", _set_config(num_threads=machine_threads() + 8))
     assert load_model(many).sample(5, seed=0).height == 5

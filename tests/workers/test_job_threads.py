@@ -7,7 +7,7 @@ import os
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from engine.models.threads import machine_threads
+from engine.cpus import machine_threads
 from infra.settings import Settings
 from workers.threads import JobThreads, install, prepare_job_threads
 

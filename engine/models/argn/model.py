@@ -111,7 +111,7 @@ class ARGN(Synthesizer):
     - ``temperature`` (1.0), ``top_p`` (1.0): sampling temperature and nucleus share; the
       defaults draw from the learned distribution as it is.
     - ``num_threads`` (None): CPU threads for torch while fitting and sampling (None: the CPUs
-      this process may use, ``engine.models.threads.default_threads``).
+      this process may use, ``engine.cpus.default_threads``).
 
     Defaults that follow the data size (``size_rule``): batch size, epoch cap and time cap
     (unless ``batch_size``, ``epochs`` or ``max_training_time_s`` are given); early stopping

@@ -59,7 +59,8 @@ from engine.models.ctgan.config import CTGANConfig
 from engine.models.ctgan.trainer import CTGANTrainer
 from engine.seeds import derive_seed
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
-from engine.models.threads import TorchThreads, default_threads
+from engine.cpus import default_threads
+from engine.models.threads import TorchThreads
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -107,7 +108,7 @@ class CTGAN(Synthesizer):
     - ``log_frequency`` (True): draw training conditions by log-frequency (the paper's
       training-by-sampling) rather than by frequency.
     - ``num_threads`` (None): CPU threads (None: the CPUs this process may use,
-      ``engine.models.threads.default_threads``). Fitting uses them as torch's intra-op threads (the previous setting is restored afterwards); sampling as workers
+      ``engine.cpus.default_threads``). Fitting uses them as torch's intra-op threads (the previous setting is restored afterwards); sampling as workers
       that each generate whole chunks of rows with single-threaded kernels (the rows do not
       depend on their number).
 
