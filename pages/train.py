@@ -4,7 +4,7 @@
 setting and the version's columns included). CTGAN's batch is shown as the multiple of its pac
 it trains with. Privacy: differential privacy on or off, epsilon and delta explained, the
 dataset's remaining budget and how many runs of the chosen size it still allows. Protections (rare
-categories merged below k rows, extremes capped at P1/P99) apply either way. The job is
+categories merged below k rows, extremes clipped at the k-th most extreme value) apply either way. The job is
 queued through ``infra.usecases.job_requests``; its progress shows here and on Jobs.
 """
 
@@ -132,7 +132,8 @@ st.caption("They apply with or without differential privacy: rare categories ide
 q = st.columns(2)
 rare_k = q[0].number_input("Merge categories seen on fewer rows than k", min_value=1, max_value=1000, value=5,
                            step=1, key="train_rare_k")
-cap = q[1].toggle("Cap extreme values at the 1st and 99th percentiles", value=True, key="train_cap")
+cap = q[1].toggle("Clip extreme values: none beyond the k-th most extreme on each side", value=True, key="train_cap",
+                  help="Every released extreme is then shared by at least k training rows.")
 
 if who.allows("member") and st.button("Start training", type="primary", icon=":material/play_arrow:",
                                       key="train_start"):

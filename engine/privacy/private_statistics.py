@@ -2,7 +2,7 @@
 
 The transformer is built in one way, from per-column statistics
 (``engine.transform.statistics``). Without DP they are measured exactly from the rows (kinds
-from cardinality, P1/P99 caps, rare-level merge, Gaussian mixtures, quantile bins,
+from cardinality, extreme-value clipping, rare-level merge, Gaussian mixtures, quantile bins,
 identifier formats, decimals). Under differential privacy none of that may happen outside an
 accounted mechanism, so this module measures the same statistics
 (``private_statistics``, charged to the ``PrivateRun``) from:
@@ -16,7 +16,7 @@ accounted mechanism, so this module measures the same statistics
     data-independent partition of the real line (null, exactly zero, and 4 linear cells per
     power of two from 2^-20 to 2^64 on both sides); cells below a noise-level threshold are
     emptied (post-processing) and the range is the support of what remains (values too rare
-    to rise above the noise are dropped: under DP this replaces the P1/P99 caps). The second
+    to rise above the noise are dropped: under DP this replaces the extreme-value clipping). The second
     counts on ``FINE_CELLS`` equal cells of that range (one per integer when it holds at most
     ``INTEGER_CELLS`` values), plus exactly zero, cleaned alike; its own support narrows the range; the bins are its quantiles (the DP stand-in for the Gaussian mixture: one "mode"
     per quantile bin, ``z`` the position inside it; and the token encoding's coarse bins).
@@ -309,9 +309,9 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     (``FINE_CELLS`` equal cells over the support, one per integer up to ``INTEGER_CELLS``
     values: it gives the bins).
 
-    The range is the support of the cells that rise above the noise, not the ``cap_quantiles``
-    of the plain transformer: the cleaning already drops values too rare to stand out from
-    the noise (DP's own protection of extremes, which is why DESIGN asks for P1/P99 caps only
+    The range is the support of the cells that rise above the noise, not the ``extremes``
+    clipping of the plain transformer: the cleaning already drops values too rare to stand out
+    from the noise (DP's own protection of extremes, which is why DESIGN asks for clipping only
     without DP), and a quantile cap would cut real, well-populated values (adult's
     education-num 1 and 2, 0.7 % of rows) and with them the pairs they form."""
     values = x[~missing]

@@ -95,7 +95,7 @@ def _column_warnings(
                 "skewed",
                 name,
                 f"Column {name!r} is heavily skewed (skewness {skew:.1f}, beyond {SKEW_THRESHOLD:g}); extreme values "
-                "are capped at P1/P99 and its tail will be approximate.",
+                "beyond the k-th most extreme on each side are clipped, and its tail will be approximate.",
                 (name,),
             )
         )

@@ -7,7 +7,7 @@ queues the job. This module turns what the pages ask for into its arguments.
 
 A training request takes the few settings that matter as typed fields (``TrainingRequest``);
 the profile edits of the dataset version (types, keys) become the model's ``column_types``,
-and the protections (rare-category k, capping at P1/P99) go to its ``transformer_params``.
+and the protections (rare-category k, extreme-value clipping) go to its ``transformer_params``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Protections:
 
     ``rare_category_k``: categories seen on fewer rows are merged; ``cap_extremes``: numbers and
     dates are clipped by the engine's default rule (``engine.transform.protect.DEFAULT_EXTREMES``:
-    the 1st and 99th percentiles); off, nothing is clipped.
+    no value beyond the k-th most extreme on each side); off, nothing is clipped.
     """
 
     rare_category_k: int = 5

@@ -25,8 +25,7 @@ from engine.models.argn import ARGN
 from engine.transform import DataTransformer
 from tests.engine.test_transform_roundtrip import numeric_view, read_dataset
 
-PLAIN = {"gmm_sample_rows": 2_000}
-FAST = {**PLAIN, "extremes": "kth"}  # the rule under test (the default is still P1/P99)
+PLAIN = {"gmm_sample_rows": 2_000}  # no extremes argument: the tests of the k-th rule run under the default
 K = 5
 SAVED_ARGN = Path(__file__).parent / "saved_models" / "adult_argn.doppel" / "model.json"
 
@@ -60,7 +59,7 @@ def both_ways(transformer: DataTransformer, frame: pl.DataFrame) -> dict[str, pl
 def test_the_inverse_never_passes_the_kth_value_and_reaches_it(california):
     columns = ["total_rooms", "population", "households", "median_income"]
     frame = california.select(columns)
-    transformer = DataTransformer(**FAST).fit(frame)
+    transformer = DataTransformer(**PLAIN).fit(frame)
     assert transformer.protections_["extremes"] == "kth"
     for encoding, restored in both_ways(transformer, frame).items():
         for name in columns:
@@ -79,7 +78,7 @@ def test_the_inverse_never_passes_the_kth_value_and_reaches_it(california):
 
 def test_no_released_extreme_is_held_by_fewer_than_k_rows(california, nyc):
     for frame in (california, nyc):
-        transformer = DataTransformer(**FAST).fit(frame)
+        transformer = DataTransformer(**PLAIN).fit(frame)
         records = transformer.protections_["columns"]
         restored = transformer.inverse_tokens(transformer.transform_tokens(frame), seed=2)
         for name, record in records.items():
@@ -116,7 +115,7 @@ def numbers_in(state: object) -> list[float]:
 
 def test_the_model_state_holds_the_kth_values_never_the_values_beyond(nyc):
     frame = nyc.select("price", "minimum_nights", "reviews_per_month", "last_review")
-    state = json.loads(json.dumps(DataTransformer(**FAST).fit(frame).to_dict()))
+    state = json.loads(json.dumps(DataTransformer(**PLAIN).fit(frame).to_dict()))
     for column in state["columns"]:
         real = numeric_view(frame.get_column(column["name"]))
         lo, hi = kth(real, K)
@@ -130,7 +129,7 @@ def test_the_model_state_holds_the_kth_values_never_the_values_beyond(nyc):
 
 def test_integers_stay_integers_at_the_kth_value(nyc, datasets):
     frame = nyc.select("price", "number_of_reviews")
-    transformer = DataTransformer(**FAST).fit(frame)
+    transformer = DataTransformer(**PLAIN).fit(frame)
     for restored in both_ways(transformer, frame).values():
         assert restored.schema == frame.schema
         for name in frame.columns:
@@ -139,14 +138,14 @@ def test_integers_stay_integers_at_the_kth_value(nyc, datasets):
     assert transformer.protections_["columns"]["price"]["capping"]["upper"] == 9999  # 10000 is held by 3 rows
     # a top-coded value held by many rows is not clipped: adult's capital-gain keeps its 99,999
     adult = read_dataset(datasets, "adult.csv", rows=None).select("capital-gain")
-    gain = DataTransformer(**FAST).fit(adult)
+    gain = DataTransformer(**PLAIN).fit(adult)
     assert gain.protections_["columns"]["capital-gain"]["capping"]["capped_above"] == 0
     assert gain.inverse_tokens(gain.transform_tokens(adult)).get_column("capital-gain").max() == 99_999
 
 
 def test_dates_are_clipped_at_the_kth_earliest_and_latest_day(nyc):
     frame = nyc.select("last_review")
-    transformer = DataTransformer(**FAST).fit(frame)
+    transformer = DataTransformer(**PLAIN).fit(frame)
     days = frame.get_column("last_review").drop_nulls().sort()
     first, last = days[K - 1], days[-K]
     record = transformer.protections_["columns"]["last_review"]["capping"]
@@ -162,7 +161,7 @@ def test_dates_are_clipped_at_the_kth_earliest_and_latest_day(nyc):
 
 def test_k_follows_rare_category_k(california):
     frame = california.select("population")
-    transformer = DataTransformer(rare_category_k=20, **FAST).fit(frame)
+    transformer = DataTransformer(rare_category_k=20, **PLAIN).fit(frame)
     lo, hi = kth(numeric_view(frame.get_column("population")), 20)
     restored = transformer.inverse_tokens(transformer.transform_tokens(frame)).get_column("population")
     assert (restored.min(), restored.max()) == (lo, hi)
@@ -202,8 +201,8 @@ def test_none_releases_the_whole_range_and_records_nothing(california):
     assert transformer.protections_["columns"] == {} and transformer.protections_["extremes"] is None
 
 
-def test_the_default_is_still_the_p1_p99_cap() -> None:
-    assert DataTransformer().get_params()["extremes"] == (0.01, 0.99)
+def test_the_default_is_the_kth_rule() -> None:
+    assert DataTransformer().get_params()["extremes"] == "kth"
 
 
 @pytest.mark.parametrize(
@@ -252,10 +251,10 @@ def test_the_transformer_of_a_model_saved_before_extremes_loads_with_its_caps():
 # -- a fitted ARGN -------------------------------------------------------------------------
 
 
-def test_argn_generates_up_to_the_kth_largest_value_not_p99(nyc):
+def test_argn_generates_up_to_the_kth_largest_value_not_p99(nyc, tmp_path):
     # 3,000 listings: price and minimum_nights have long tails (P99 far below the maximum).
     frame = nyc.select("price", "minimum_nights", "room_type").sample(3_000, seed=7)
-    model = ARGN(epochs=8, seed=3, device="cpu", transformer_params={"extremes": "kth"}).fit(frame)
+    model = ARGN(epochs=8, seed=3, device="cpu").fit(frame)  # the default rule
     synthetic = model.sample(20_000, seed=4)
     for name in ("price", "minimum_nights"):
         real = frame.get_column(name).to_numpy()
@@ -265,3 +264,20 @@ def test_argn_generates_up_to_the_kth_largest_value_not_p99(nyc):
         assert made.max() == hi and hi > p99, name
         assert made.min() >= lo, name
         assert np.count_nonzero(real >= made.max()) >= K
+    assert model.transformer_.protections_["extremes"] == "kth"
+    # the saved model file records the clip values and counts, never a value beyond them
+    manifest = json.loads((model.save(tmp_path / "nyc.doppel") / "model.json").read_text())
+    for name in ("price", "minimum_nights"):
+        real = frame.get_column(name).to_numpy().astype(np.float64)
+        lo, hi = kth(real, K)
+        record = manifest["transformer"]["protections"]["columns"][name]["capping"]
+        assert (record["lower"], record["upper"]) == (lo, hi)
+        assert record["capped_above"] == np.count_nonzero(real > hi) > 0
+        state = next(c["state"] for c in manifest["transformer"]["columns"] if c["name"] == name)
+        # integers are stored as offsets from the low clip value: the bins span exactly [lo, hi]
+        origin = int(state["offsets"]["origin"])
+        bins = state["core"]["bins"]
+        stored = np.concatenate([bins["atoms"], bins["edges"]]) + origin
+        assert (stored.min(), stored.max()) == (lo, hi), name
+        above = set(real[real > hi].tolist())  # each above hi, so above every offset too
+        assert not above & set(numbers_in(state)) and not above & set(numbers_in(record)), name

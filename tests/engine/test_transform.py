@@ -37,7 +37,7 @@ def california(datasets) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def adult_default(adult) -> DataTransformer:
-    """Adult with the default protections (k=5, P1/P99 caps)."""
+    """Adult with the default protections (k=5: rare levels merged, extremes clipped at the k-th value)."""
     return DataTransformer(**FAST).fit(adult)
 
 
@@ -99,8 +99,9 @@ def test_enum_and_categorical_dtypes_keep_their_dtype_through_the_merge(adult):
     assert restored.filter(~rare).cast(pl.String).equals(frame.filter(~rare).cast(pl.String))
 
 
-def test_extremes_are_capped_at_p1_and_p99(california):
-    transformer = DataTransformer(**FAST).fit(california)
+def test_the_p1_p99_option_caps_extremes_at_p1_and_p99(california):
+    # the stricter option; the default k-th rule is tested in test_extreme_values.py
+    transformer = DataTransformer(extremes=(0.01, 0.99), **FAST).fit(california)
     restored = transformer.inverse_transform(transformer.transform(california))
     income = california.get_column("median_income").to_numpy()
     lo, hi = np.quantile(income, [0.01, 0.99], method="inverted_cdf")
