@@ -9,7 +9,8 @@ cannot lean on a model's schema. Each column gets one *kind*, decided from the r
 - ``categorical``: strings, booleans, and numbers with at most ``categorical_max_int_levels``
   distinct whole values (codes, ratings, flags); compared by total-variation distance.
 - ``skip``: columns whose distribution is not comparable between two tables: mostly-unique
-  strings (identifiers, free text), dense unique integers (row keys), nested types.
+  strings (identifiers, free text), unique integers that are densely packed or in a
+  key-named column (keys: generators regenerate them), nested types.
 
 All three tables are then cast to the real table's kinds (numbers to Float64, datetimes to
 Datetime("us"), categories to String) and every categorical column gets one dictionary shared
@@ -26,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError, InputError
+from engine.profiling.names import is_strong_key_name, is_weak_key_name
 
 _ROLES = ("real", "synthetic", "holdout")
 
@@ -112,6 +114,14 @@ def infer_kinds(real: pl.DataFrame, *, overrides: Mapping[str, str], max_int_lev
     return specs
 
 
+# Why keys are skipped: a generator makes fresh keys (``engine.transform.identifiers``), so
+# their values say nothing about fidelity, and their pairs only how the fresh keys were ordered.
+_REGENERATED = (
+    "which generators regenerate as fresh identifiers (in the real keys' order where that "
+    "followed another column); its values and pairs are not compared"
+)
+
+
 def _kind_of(s: pl.Series, max_int_levels: int) -> tuple[str, str]:
     dtype = s.dtype
     non_null = s.len() - s.null_count()
@@ -137,7 +147,9 @@ def _kind_of(s: pl.Series, max_int_levels: int) -> tuple[str, str]:
         if dtype.is_integer() and distinct == s.len() and distinct >= 100:
             span = float(values.max()) - float(values.min()) + 1  # type: ignore[arg-type]
             if span <= 2 * distinct:
-                return "skip", "unique, densely packed integers: a row key"
+                return "skip", f"unique, densely packed integers: a row key, {_REGENERATED}"
+            if is_strong_key_name(s.name) or is_weak_key_name(s.name):
+                return "skip", f"unique integers in a key-named column: a key, {_REGENERATED}"
         return "numeric", f"numbers with {distinct:,} distinct values"
     if dtype in (pl.Duration, pl.Time) or isinstance(dtype, pl.Duration):
         return "numeric", "duration or time of day, compared as a number"

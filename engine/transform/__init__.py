@@ -23,8 +23,9 @@ Every encoder is built in one way, from its column's statistics
 such as the private ones ``engine.privacy`` measures with accounted mechanisms, and reads no
 row of ``df``.
 
-Identifiers are never learned: they own no span or token and are regenerated on inverse as
-new unique keys in the same format. Constant and empty columns own nothing either and come
+Identifiers are never learned: they own no span or token (except an ordered key's hidden rank,
+``engine.transform.key_order``) and are regenerated on inverse as new unique keys in the same
+format. Constant and empty columns own nothing either and come
 back as they were. Before fitting, the privacy protections of ``engine.transform.protect``
 apply: levels on fewer than ``rare_category_k`` rows are merged (into ``OTHER_LABEL`` for
 strings), numbers and datetimes are clipped by the ``extremes`` rule (by default at the k-th

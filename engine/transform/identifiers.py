@@ -11,7 +11,9 @@ they are regenerated:
   ``aardsda01`` style keys come back as ``aaaaaaa00``, ``aaaaaaa01``, ... When the shape has
   too few free positions for the number of rows, digits are appended.
 
-Keys are unique within one call. Only the prefix and the shape are stored, no real key.
+Keys are unique within one call and come out ascending. Only the smallest integer key, or the
+prefix and the shape, are stored, no other real key. Ordered keys
+(``engine.transform.key_order``) are keys like these handed out in a learned order.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class IdFormat:
         return cls(prefix=prefix, shape=str(counts.item(0, "shape")))
 
     def generate(self, name: str, n: int, dtype: pl.DataType) -> pl.Series:
-        """``n`` distinct keys of ``dtype``."""
+        """``n`` distinct keys of ``dtype``, ascending."""
         if self.start is not None:
             return _integer_keys(name, self.start, n, dtype)
         shape = self.shape

@@ -26,6 +26,7 @@ from engine.schema import SemanticType
 from engine.transform.bins import QuantileBins
 from engine.transform.identifiers import IdFormat
 from engine.transform.integers import IntegerOffsets
+from engine.transform.key_order import KeyOrder
 from engine.transform.vgm import ModeNormalizer
 
 
@@ -94,12 +95,18 @@ class CategoryStatistics:
 
 @dataclass(frozen=True)
 class IdentifierStatistics:
-    """A key column: regenerated in ``fmt``, never learned."""
+    """A key column: regenerated in ``fmt``, its values never learned.
+
+    ``order``: set when the key's order follows another column (``engine.transform.key_order``):
+    its rank is then learned and the fresh keys are handed out in that order. None (always so
+    for private statistics, which measure no relation): keys in random relation to the rows.
+    """
 
     name: str
     dtype: pl.DataType
     kind: SemanticType
     fmt: IdFormat
+    order: KeyOrder | None = None
 
 
 @dataclass(frozen=True)

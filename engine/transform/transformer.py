@@ -6,6 +6,7 @@ See the package docstring (``engine.transform``) for the encodings and the preci
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -22,7 +23,14 @@ from engine.transform.params import TransformerParams, cap_quantiles_rule, valid
 from engine.cpus import default_threads
 from engine.transform.protect import DEFAULT_EXTREMES
 from engine.transform.spans import ConditionSpan, Span
-from engine.transform.statistics import ColumnStatistics, TableStatistics
+from engine.transform.key_order import find_key_order
+from engine.transform.statistics import (
+    ColumnStatistics,
+    ConstantStatistics,
+    EmptyStatistics,
+    IdentifierStatistics,
+    TableStatistics,
+)
 
 FORMAT = "doppel.transform"
 FORMAT_VERSION = 1
@@ -56,10 +64,10 @@ class DataTransformer:
     - ``max_onehot`` (50): categoricals with more levels use base-``code_base`` digits.
     - ``rare_category_k`` (5): levels on fewer rows are merged (1 disables); also the k of
       the extreme-value rule.
-    - ``extremes`` ((0.01, 0.99)): how numeric and datetime extremes are clipped
-      (``engine.transform.protect``): a quantile pair, caps at those quantiles (the default,
-      P1/P99, for now: see ``DEFAULT_EXTREMES``); "kth", no value beyond the k-th most extreme
-      on each side (k = ``rare_category_k``); None, no clipping.
+    - ``extremes`` ("kth"): how numeric and datetime extremes are clipped
+      (``engine.transform.protect``): "kth", no value beyond the k-th most extreme on each
+      side (k = ``rare_category_k``); a quantile pair such as (0.01, 0.99), caps at those
+      quantiles (stricter); None, no clipping.
     - ``cap_quantiles``: the older name of a quantile-pair ``extremes`` (None: no clipping),
       still accepted so that saved parameters keep their meaning; give one of the two.
     - ``n_modes`` (10), ``gmm_sample_rows`` (10,000), ``gmm_max_iter`` (50): the variational
@@ -70,7 +78,7 @@ class DataTransformer:
       fit is about ten times faster (0.5 s instead of 5 s per column here), which is what
       keeps 1M rows x 50 columns under 30 s on two cores.
     - ``n_bins`` (100), ``n_fine_bins`` (100): coarse quantile bins and fine sub-bins of the
-      token encoding.
+      token encoding (``n_fine_bins`` also the sub-bins of an ordered key's rank).
     - ``code_base`` (8): digit base of high-cardinality codes.
     - ``mode_selection`` ("argmax"): how ``transform`` picks a value's Gaussian mode:
       posterior argmax (deterministic) or "sample" (CTGAN's draw, seeded by ``seed``).
@@ -83,6 +91,10 @@ class DataTransformer:
     ``condition_spans_`` (list of ``ConditionSpan``), ``token_info_`` (list of
     ``TokenColumn``), ``protections_`` (what clipping and merging did), ``n_rows_fit_``,
     ``encoders_`` (the per-column encoders).
+
+    Identifiers are regenerated, never learned; an exact fit makes a key *ordered* when its
+    order follows another column (``engine.transform.key_order``): its rank is then a hidden
+    learned column and the fresh keys are handed out in the generated order.
     """
 
     def __init__(
@@ -182,7 +194,7 @@ class DataTransformer:
         with warnings.catch_warnings():  # entered once here: not thread-safe inside the workers
             warnings.simplefilter("ignore", ConvergenceWarning)
             columns = tuple(self._map(measure_one, range(frame.width)))
-        return TableStatistics(columns, frame.height)
+        return TableStatistics(_order_keys(frame, columns, params), frame.height)
 
     def validated_params(self) -> TransformerParams:
         """The constructor arguments, checked and normalised (what statistics are measured for)."""
@@ -275,7 +287,8 @@ class DataTransformer:
         """Restore a frame from a float matrix: ``transform`` output or a model's raw output.
 
         Softmax spans are read by argmax (any scores work, no activation needed), tanh values
-        are clipped to [-1, 1]; identifiers are regenerated, constants repeated.
+        are clipped to [-1, 1]; identifiers are regenerated (ordered ones handed out in the
+        order of their decoded ranks), constants repeated.
         """
         self._check_fitted()
         matrix = _matrix(data, self.output_dim_, "float matrix")
@@ -414,6 +427,31 @@ def _frame(columns: list[pl.Series]) -> pl.DataFrame:
     the transformer then could not find the user's column again.
     """
     return pl.DataFrame({s.name: s for s in columns})
+
+
+def _order_keys(
+    frame: pl.DataFrame, columns: tuple[ColumnStatistics, ...], params: TransformerParams
+) -> tuple[ColumnStatistics, ...]:
+    """The statistics with each integer or string key's ``KeyOrder`` set where its order follows
+    a learned column (numbers, dates, ordinal codes), measured with its own seeded generator.
+
+    Other keys are no candidates: plain keys come back as ascending runs aligned row by row, so
+    two plain keys rise together, as berka loan's loan_id and account_id do in the real table.
+    """
+    learned = [c.name for c in columns if not isinstance(c, (IdentifierStatistics, ConstantStatistics, EmptyStatistics))]
+    out = []
+    for i, column in enumerate(columns):
+        if isinstance(column, IdentifierStatistics) and (column.dtype.is_integer() or column.dtype == pl.String):
+            order = find_key_order(
+                frame,
+                column.name,
+                learned,
+                n_fine_bins=params.n_fine_bins,
+                rng=np.random.default_rng([params.seed, i, 2]),
+            )
+            column = column if order is None else replace(column, order=order)
+        out.append(column)
+    return tuple(out)
 
 
 def _check_statistics(statistics: TableStatistics, schema: pl.Schema) -> None:

@@ -1,8 +1,9 @@
-"""Columns that are restored without being learned: identifiers, constants, empty columns.
+"""Columns whose values are restored without being learned: identifiers, constants, empty columns.
 
-They own no span and no token. On inverse an identifier gets new unique keys in its format
-(``engine.transform.identifiers``), a constant column its one value on every row, an empty
-column nulls of its dtype.
+They own no span and no token, except an ordered identifier, which owns its hidden rank column
+(``engine.transform.key_order``). On inverse an identifier gets new unique keys in its format
+(``engine.transform.identifiers``), in the order of the generated ranks when it is ordered; a
+constant column its one value on every row, an empty column nulls of its dtype.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import numpy as np
 import polars as pl
 
 from engine.schema import SemanticType
-from engine.transform.columns.base import ColumnEncoder, FitContext
+from engine.transform.columns.base import ColumnEncoder, FitContext, check_no_new_nulls
 from engine.transform.dtypes import series_from_json, series_to_json
 from engine.transform.identifiers import IdFormat
+from engine.transform.key_order import KeyOrder, hand_out
 from engine.transform.spans import Span, TokenColumn
 from engine.transform.statistics import ConstantStatistics, EmptyStatistics, IdentifierStatistics
 
@@ -48,31 +50,74 @@ class _Unlearned(ColumnEncoder):
 
 
 class IdentifierEncoder(_Unlearned):
-    """A key column: regenerated as new unique values in the same format."""
+    """A key column: regenerated as new unique values in the same format.
+
+    With an ``order`` its rank is encoded (one tanh value; coarse and fine tokens) and the new
+    keys are handed out in the order of the decoded ranks; without, it owns nothing.
+    """
 
     tag = "identifier"
 
-    def __init__(self, name: str, dtype: pl.DataType, kind: SemanticType, fmt: IdFormat) -> None:
+    def __init__(self, name: str, dtype: pl.DataType, kind: SemanticType, fmt: IdFormat, order: KeyOrder | None = None) -> None:
         super().__init__(name, dtype, kind)
         self.fmt = fmt
+        self.order = order
 
     @staticmethod
     def measure(s: pl.Series, kind: SemanticType, ctx: FitContext) -> IdentifierStatistics:
+        """The key's format; its order is measured across columns by the transformer."""
         return IdentifierStatistics(s.name, s.dtype, kind, IdFormat.fit(s, rng=ctx.rng))
 
     @classmethod
     def from_statistics(cls, stats: IdentifierStatistics) -> IdentifierEncoder:
-        return cls(stats.name, stats.dtype, stats.kind, stats.fmt)
+        return cls(stats.name, stats.dtype, stats.kind, stats.fmt, stats.order)
+
+    @property
+    def spans(self) -> list[Span]:
+        return [] if self.order is None else self.order.spans(self.name)
+
+    @property
+    def tokens(self) -> list[TokenColumn]:
+        return [] if self.order is None else self.order.tokens(self.name)
+
+    def encode(self, s: pl.Series, out: np.ndarray, rng: np.random.Generator | None) -> None:
+        if self.order is not None:
+            check_no_new_nulls(self.name, s.is_null().to_numpy())  # ordered keys had none at fit
+            self.order.encode(s, out)
+
+    def encode_tokens(self, s: pl.Series) -> np.ndarray:
+        if self.order is None:
+            return super().encode_tokens(s)
+        check_no_new_nulls(self.name, s.is_null().to_numpy())
+        return self.order.encode_tokens(s)
+
+    def decode(self, block: np.ndarray) -> pl.Series:
+        if self.order is None:
+            return self.regenerate(block.shape[0])
+        return hand_out(self.regenerate(block.shape[0]), self.order.decode(block))
+
+    def decode_tokens(self, codes: np.ndarray, rng: np.random.Generator) -> pl.Series:
+        if self.order is None:
+            return self.regenerate(codes.shape[0])
+        return hand_out(self.regenerate(codes.shape[0]), self.order.decode_tokens(codes, rng))
 
     def regenerate(self, n: int) -> pl.Series:
+        """``n`` fresh keys, ascending (ordered integer keys spread like the training keys)."""
+        if self.order is not None and self.fmt.start is not None:
+            spaced = self.order.spaced_keys(self.name, self.fmt.start, n, self.dtype)
+            if spaced is not None:
+                return spaced
         return self.fmt.generate(self.name, n, self.dtype)
 
     def state(self) -> dict[str, Any]:
-        return {"format": self.fmt.to_dict()}
+        if self.order is None:
+            return {"format": self.fmt.to_dict()}
+        return {"format": self.fmt.to_dict(), "order": self.order.to_dict()}
 
     @classmethod
     def from_state(cls, name: str, dtype: pl.DataType, kind: SemanticType, state: dict[str, Any]) -> IdentifierEncoder:
-        return cls(name, dtype, kind, IdFormat.from_dict(state["format"]))
+        order = state.get("order")  # states saved before ordered keys have none
+        return cls(name, dtype, kind, IdFormat.from_dict(state["format"]), None if order is None else KeyOrder.from_dict(order))
 
 
 class ConstantEncoder(_Unlearned):
