@@ -68,7 +68,10 @@ def outcome(job: job_board.JobView) -> None:
             remember("generated", result["generated_dataset_id"])
             st.switch_page(_page("quality"))
     elif job.kind == "assess" and result.get("quality_report_id"):
-        st.caption("The report " + ("passed its gates." if result.get("passed") else "blocked on a gate."))
+        verdict = ("blocked on a gate." if not result.get("passed") else
+                   "passed, with warnings or gates too small to tell (inconclusive)." if result.get("status") == "warn"
+                   else "passed its gates.")
+        st.caption("The report " + verdict)
         if st.button("Open the report", key=f"use_{job.id}", icon=":material/description:"):
             remember("report", result["quality_report_id"])
             st.switch_page(_page("quality"))

@@ -19,12 +19,14 @@ from app.failures import ui_words
 
 VERDICTS = {
     "pass": ("Every blocking quality gate passed.", "success", ":material/check_circle:"),
-    "warn": ("Every blocking quality gate passed, with warnings: read the gates below.", "warning",
+    "warn": ("No quality gate blocks, but at least one warns: read the gates below.", "warning",
              ":material/warning:"),
     "block": ("At least one blocking quality gate failed: read the gates and recommendations below.", "error",
               ":material/cancel:"),
 }
-STATUS_MARKS = {"pass": "PASS", "warn": "WARN", "block": "BLOCK", "skipped": "skipped"}
+STATUS_MARKS = {"pass": "PASS", "warn": "WARN", "block": "BLOCK", "inconclusive": "INCONCLUSIVE", "skipped": "skipped"}
+INCONCLUSIVE_NOTE = ("Inconclusive: too few rows to tell {names} from sampling noise. Such a gate never blocks; "
+                     "its row below says how many rows would tell.")
 FIGURES_PER_ROW = 2
 
 
@@ -42,7 +44,27 @@ def _status(document: dict[str, Any]) -> str:
     if document.get("passed") is False:
         return "block"
     statuses = {_gate_status(g) for g in document.get("gates") or [] if isinstance(g, dict)}
-    return "block" if "block" in statuses else ("warn" if "warn" in statuses else "pass")
+    return "block" if "block" in statuses else ("warn" if statuses & {"warn", "inconclusive"} else "pass")
+
+
+def inconclusive_gates(document: dict[str, Any]) -> list[str]:
+    """Names of the gates whose samples were too small to tell (status "inconclusive")."""
+    return [str(g.get("name", "")) for g in document.get("gates") or []
+            if isinstance(g, dict) and _gate_status(g) == "inconclusive"]
+
+
+def _interval(gate: dict[str, Any]) -> str:
+    lower, upper = gate.get("lower"), gate.get("upper")
+    if lower is None or upper is None:
+        return "—"
+    level = f" ({gate['confidence']:.0%})" if isinstance(gate.get("confidence"), (int, float)) else ""
+    return f"[{_number(lower, 3)}, {_number(upper, 3)}]{level}"
+
+
+def _samples(gate: dict[str, Any]) -> str:
+    samples = gate.get("samples") or {}
+    return " · ".join(f"{str(k).replace('_rows', '').replace('_', ' ')} {v:,}" for k, v in samples.items()
+                      if isinstance(v, int))
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -52,7 +74,7 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def gates_table(document: dict[str, Any]) -> pl.DataFrame:
-    """One row per gate: status, pillar, gate, value, threshold, holdout's value, the message."""
+    """One row per gate: status, pillar, gate, value, its error bar, threshold, holdout's value, rows, the message."""
     gates = [g for g in document.get("gates") or [] if isinstance(g, dict)]
     return pl.DataFrame(
         {
@@ -60,12 +82,15 @@ def gates_table(document: dict[str, Any]) -> pl.DataFrame:
             "pillar": [str(g.get("pillar", "")) for g in gates],
             "gate": [str(g.get("name") or g.get("gate") or "") for g in gates],
             "value": [_number(g.get("value"), 4) for g in gates],
+            "error bar": [_interval(g) for g in gates],
             "threshold": [f"{g.get('comparison', '')} {_number(g.get('threshold'), 3)}".strip() for g in gates],
             "holdout": [_number(g.get("reference"), 4) for g in gates],
+            "rows": [_samples(g) for g in gates],
             "detail": [ui_words(str(g.get("message", ""))) for g in gates],
         },
         schema={"status": pl.String, "pillar": pl.String, "gate": pl.String, "value": pl.String,
-                "threshold": pl.String, "holdout": pl.String, "detail": pl.String},
+                "error bar": pl.String, "threshold": pl.String, "holdout": pl.String, "rows": pl.String,
+                "detail": pl.String},
     )
 
 
@@ -100,6 +125,9 @@ def report_figures(document: dict[str, Any]) -> dict[str, go.Figure]:
 def render_verdict(document: dict[str, Any]) -> None:
     text, kind, icon = VERDICTS[_status(document)]
     getattr(st, kind)(text, icon=icon)
+    unsure = inconclusive_gates(document)
+    if unsure:
+        st.info(INCONCLUSIVE_NOTE.format(names=", ".join(unsure)), icon=":material/help:")
     scores = document.get("scores") or {}
     cells = st.columns(4)
     for cell, key in zip(cells, ("overall", "fidelity", "utility", "privacy")):
@@ -167,4 +195,4 @@ def _grid(figures: list[go.Figure], *, key: str, per_row: int = FIGURES_PER_ROW)
             cell.plotly_chart(figure, key=f"{key}_{start + offset}", config={"displaylogo": False})
 
 
-__all__ = ["gates_table", "literal_figure", "render_report", "render_verdict", "report_figures"]
+__all__ = ["gates_table", "inconclusive_gates", "literal_figure", "render_report", "render_verdict", "report_figures"]

@@ -122,7 +122,8 @@ def _assess(
         t0 = time.perf_counter()
         from engine.quality.fidelity import assess_fidelity
 
-        fidelity = assess_fidelity(prep, config=cfg.fidelity, seed=seed, on_progress=stage_progress("fidelity"))
+        fidelity = assess_fidelity(prep, config=cfg.fidelity, seed=seed, confidence=cfg.confidence,
+                                   on_progress=stage_progress("fidelity"))
         timings["fidelity"] = time.perf_counter() - t0
     else:
         reasons["fidelity"] = "fidelity left out of config['pillars']"
@@ -161,7 +162,8 @@ def _assess(
             real=prep.real.frame.select(compared),
             synthetic=prep.synthetic.frame.select(compared),
             holdout=prep.holdout.frame.select(compared) if prep.holdout is not None else None,
-            config=PrivacyConfig.from_mapping(cfg.privacy),
+            config=PrivacyConfig.from_mapping({**cfg.privacy, "confidence": cfg.confidence,
+                                               "mia_threshold": cfg.gates["membership_inference"].threshold}),
             seed=seed,
             on_progress=stage_progress("privacy"),
         )

@@ -100,6 +100,21 @@ def cramers_v(table: np.ndarray) -> float:
     return float(min(1.0, np.sqrt(phi2_corr / denom)))
 
 
+def cramers_v_many(tables: np.ndarray) -> np.ndarray:
+    """``cramers_v`` of each table in a stack ``(B, r, c)`` at once (for resampled tables)."""
+    t = tables.astype(np.float64)
+    n = t.sum(axis=(1, 2))
+    rows, cols = t.sum(axis=2), t.sum(axis=1)
+    r, k = (rows > 0).sum(axis=1).astype(np.float64), (cols > 0).sum(axis=1).astype(np.float64)
+    expected = rows[:, :, None] * cols[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi2 = np.where(expected > 0, t * t / expected, 0.0).sum(axis=(1, 2)) - 1.0
+        phi2_corr = np.maximum(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
+        denom = np.minimum(k - (k - 1) ** 2 / (n - 1) - 1, r - (r - 1) ** 2 / (n - 1) - 1)
+        v = np.sqrt(np.minimum(1.0, phi2_corr / denom))
+    return np.where((r >= 2) & (k >= 2) & (n >= 2) & (denom > 0) & np.isfinite(v), v, 0.0)
+
+
 class CentredColumn:
     """A numeric column prepared once for many correlation ratios: centred values, valid rows, total SS."""
 

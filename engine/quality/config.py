@@ -79,6 +79,7 @@ class QualityConfig:
     utility: UtilityConfig = field(default_factory=UtilityConfig)
     privacy: dict[str, Any] = field(default_factory=dict)  # passed to PrivacyConfig(**privacy)
     threads: int = 1  # BLAS and OpenMP threads while assessing (see engine.quality.assess)
+    confidence: float = 0.95  # level of every gate's error bar (see engine.quality.uncertainty)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | QualityConfig | None) -> QualityConfig:
@@ -113,9 +114,17 @@ class QualityConfig:
             if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
                 raise ConfigError(f"config['threads'] must be a positive integer, got {threads!r}")
             out = replace(out, threads=threads)
+        if "confidence" in data:
+            from engine.quality.uncertainty import check_confidence
+
+            out = replace(out, confidence=check_confidence(data["confidence"]))
         if "privacy" in data:
             if not isinstance(data["privacy"], Mapping):
                 raise ConfigError("config['privacy'] must be a mapping of PrivacyConfig fields")
+            fixed = sorted(set(data["privacy"]) & {"confidence", "mia_threshold"})
+            if fixed:
+                raise ConfigError(f"config['privacy'] may not set {fixed}: they follow config['confidence'] and "
+                                  "config['gates']['membership_inference']['threshold']")
             out = replace(out, privacy=dict(data["privacy"]))
         return out
 

@@ -8,7 +8,7 @@ that two reports are only compared when they measured the same thing. Change a d
 
 from __future__ import annotations
 
-METRICS_VERSION = "1.0"
+METRICS_VERSION = "1.1"
 REPORT_SCHEMA = "doppel.quality_report"
 REPORT_SCHEMA_VERSION = 1
 
@@ -82,9 +82,18 @@ DEFINITIONS: dict[str, dict[str, str]] = {
         "(0.5 ideal, 1.0 = on top of training rows).",
     },
     "mia_advantage": {
+        "version": "2",
+        "text": "Membership inference: max(TPR - FPR) of the worst attack, members = training rows, "
+        "non-members = holdout rows, with a confidence interval: lower = advantage - sqrt(ln(attacks / alpha) "
+        "/ (2 n_eff)) (Kolmogorov-Smirnov tail, Bonferroni over attacks), upper = advantage + z / (2 sqrt(n_eff)), "
+        "n_eff = members x non-members / (members + non-members).",
+    },
+    "error_bars": {
         "version": "1",
-        "text": "Membership inference: largest bootstrap 95% upper bound of max(TPR - FPR) over the attacks, "
-        "members = training rows, non-members = holdout rows.",
+        "text": "Each gate's [lower, upper] confidence interval: it blocks when lower fails the threshold, passes "
+        "when upper passes it, and is inconclusive otherwise (never a block). KS/TV column distances and "
+        "association differences as in engine.quality.uncertainty; exact copies: lower = copies beyond the "
+        "holdout's allowance, upper = copies beyond what its rate would allow if known exactly.",
     },
     "score_fidelity": {
         "version": "1",

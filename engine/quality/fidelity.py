@@ -32,6 +32,13 @@ Binned accuracy (as mostlyai-qa defines it)
     A second real sample does not score 1 either (sampling noise), so the same numbers are
     computed for the holdout against the real table: that is the attainable maximum
     ("ceiling"), and the report states the synthetic table's distance from it.
+
+Error bars (``engine.quality.uncertainty``)
+    Each column distance and each pair's association difference gets a ``confidence``
+    interval from the real and synthetic row counts: ``distance_lower`` / ``distance_upper``
+    per column, ``difference_lower`` / ``difference_upper`` per pair; the lower ends allow
+    for taking the largest over all columns (pair measures), the upper ends for one. The
+    gates block only on a credible excess and pass only on a credible margin.
 """
 
 from __future__ import annotations
@@ -47,6 +54,13 @@ from engine.quality.associations import CentredColumn, correlation_ratio, cramer
 from engine.quality.binning import Binned, bin_all, joint_counts, tvd
 from engine.quality.columns import Prepared, Table
 from engine.quality.config import FidelityConfig
+from engine.quality.uncertainty import (
+    association_se,
+    cramers_v_se,
+    difference_bounds,
+    distance_bounds,
+    without_rare_levels,
+)
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -201,15 +215,18 @@ def assess_fidelity(
     *,
     config: FidelityConfig,
     seed: int = 0,
+    confidence: float = 0.95,
     on_progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """All fidelity metrics of ``prep.synthetic`` against ``prep.real`` (and the holdout's ceiling).
 
     Returns a JSON-safe dict: ``columns`` (per column), ``pairs`` (association matrices and the
     largest differences), ``contingency``, ``accuracy`` (with ``ceiling`` when a holdout is
-    given), ``distributions`` (for plots), ``summary`` (the numbers the gates read) and ``notes``.
+    given), ``distributions`` (for plots), ``summary`` (the numbers the gates read, with their
+    ``confidence`` intervals), ``sizes`` (the rows they were measured on) and ``notes``.
     """
     rng = np.random.default_rng(seed)
+    boot_rng = np.random.default_rng([seed, 1])  # resampled tables of the error bars; apart from the pair sampling
     notes: list[str] = []
     hold = prep.holdout
 
@@ -238,6 +255,16 @@ def assess_fidelity(
             entry["accuracy_ceiling"] = 1.0 - tvd(real_counts, np.bincount(binned.codes["holdout"], minlength=binned.n_levels))
         entry["similarity"] = 1.0 - entry["distance"]
         columns.append(entry)
+    n_real, n_syn = prep.real.n_rows, prep.synthetic.n_rows
+    for spec, entry in zip(prep.compared, columns):
+        shares = None
+        if spec.kind == "categorical":
+            n_levels = len(prep.categories[spec.name]) + 1
+            pooled = (np.bincount(prep.real.codes[spec.name], minlength=n_levels)
+                      + np.bincount(prep.synthetic.codes[spec.name], minlength=n_levels))
+            shares = pooled / max(pooled.sum(), 1)
+        entry["distance_lower"], entry["distance_upper"] = distance_bounds(
+            entry["distance"], n_real, n_syn, confidence, len(columns), shares=shares)
     progress("fidelity: columns", 0.2)
 
     # pairs: association measures ------------------------------------------------------------
@@ -303,11 +330,22 @@ def assess_fidelity(
             for role in roles:
                 assoc[role][i, j] = assoc[role][j, i] = vals[role]
             measure_of[i][j] = measure_of[j][i] = label
+        alternative: dict[str, float] = {}
+        if "cramers_v" in measures:
+            shape = (ca.n_levels, cb.n_levels)
+            se = {"cramers_v": float(np.hypot(*(cramers_v_se(tables[role].reshape(shape), boot_rng)
+                                                for role in ("real", "synthetic"))))}
+            common = {role: cramers_v(without_rare_levels(tables[role].reshape(shape))) for role in ("real", "synthetic")}
+            alternative["cramers_v"] = abs(common["real"] - common["synthetic"])
+        else:
+            se = {label: association_se(vals["real"], vals["synthetic"], n_real, n_syn) for label, vals in measures.items()}
         row["measures"] = {
             label: {
                 "real": vals["real"],
                 "synthetic": vals["synthetic"],
                 "difference": abs(vals["real"] - vals["synthetic"]),
+                "se": se[label],
+                **({"difference_without_rare": alternative[label]} if label in alternative else {}),
                 **({"holdout_difference": abs(vals["real"] - vals["holdout"])} if hold is not None else {}),
             }
             for label, vals in measures.items()
@@ -363,6 +401,14 @@ def assess_fidelity(
     else:
         notes.append("no holdout: the attainable accuracy (ceiling) is not estimated")
 
+    # error bars of the pair differences: the lower ends allow for the largest of every measure compared
+    comparisons = sum(len(r["measures"]) for r in pair_rows)
+    for r in pair_rows:
+        bounds = [difference_bounds(v["difference"], v["se"], confidence, comparisons,
+                                    alternative=v.get("difference_without_rare")) for v in r["measures"].values()]
+        r["difference_lower"] = max(b[0] for b in bounds)
+        r["difference_upper"] = max(b[1] for b in bounds)
+
     # summaries -----------------------------------------------------------------------------
     pair_rows.sort(key=lambda r: r["difference"], reverse=True)
     distances = [c["distance"] for c in columns]
@@ -370,15 +416,20 @@ def assess_fidelity(
     diff_matrix = np.abs(assoc["real"] - assoc["synthetic"])
     summary: dict[str, Any] = {
         "max_column_distance": max(distances),
+        "max_column_distance_lower": max(c["distance_lower"] for c in columns),
+        "max_column_distance_upper": max(c["distance_upper"] for c in columns),
         "mean_column_distance": float(np.mean(distances)),
         "worst_column": worst_col["name"],
         "column_similarity": 1.0 - float(np.mean(distances)),
         "max_pair_difference": pair_rows[0]["difference"] if pair_rows else 0.0,
+        "max_pair_difference_lower": max((r["difference_lower"] for r in pair_rows), default=0.0),
+        "max_pair_difference_upper": max((r["difference_upper"] for r in pair_rows), default=0.0),
         "worst_pair": pair_rows[0]["columns"] if pair_rows else None,
         "worst_pair_measure": pair_rows[0]["measure"] if pair_rows else None,
         "correlation_similarity": _mean([r["similarity"] for r in pair_rows]),
         "contingency_similarity": _mean(contingency_scores),
         "accuracy": accuracy["overall"],
+        "confidence": confidence,
     }
     if hold is not None:
         summary["holdout_max_column_distance"] = max(c["holdout_distance"] for c in columns)
@@ -393,6 +444,7 @@ def assess_fidelity(
             "largest_differences": pair_rows[: config.largest_differences],
             "all": [
                 {"columns": r["columns"], "measure": r["measure"], "difference": r["difference"],
+                 "difference_lower": r["difference_lower"], "difference_upper": r["difference_upper"],
                  "contingency_similarity": r["contingency_similarity"]}
                 for r in pair_rows
             ],
@@ -408,6 +460,7 @@ def assess_fidelity(
             "min": min(contingency_scores) if contingency_scores else None,
         },
         "accuracy": accuracy,
+        "sizes": {"real_rows": n_real, "synthetic_rows": n_syn, "columns": len(columns), "pair_measures": comparisons},
         "distributions": {s.name: _distribution(prep, s.name, s.kind, config.distribution_bins) for s in prep.compared},
         "notes": notes,
     }

@@ -1,9 +1,17 @@
 """Gates, scores and recommendations: the report's verdict, read off the pillar results.
 
-A gate compares one number with a threshold (DESIGN.md "Quality gates", overridable per call)
-and reports ``pass``, or its severity (``warn`` / ``block``) when it fails, or ``skipped``
-when the number could not be measured (no target, no holdout, gate disabled): a skipped gate
-never blocks, and its message says why it was skipped. ``report.passed`` is "no gate blocks".
+A gate compares one number with a threshold (DESIGN.md "Quality gates", overridable per call).
+Where the number has sampling error, the gate reads its confidence interval ``[lower, upper]``
+(``engine.quality.uncertainty``) and reports:
+
+- ``pass`` when the number is credibly on the right side (``upper`` passes the comparison);
+- its severity (``warn`` / ``block``) when credibly on the wrong side (``lower`` fails it);
+- ``inconclusive`` otherwise: the samples are too small to tell. It has a warning's weight,
+  never blocks, and its message gives the sample sizes and how many rows would tell;
+- ``skipped`` when the number could not be measured (no target, no holdout, gate disabled).
+
+A gate without an error bar (utility) compares the number itself. Every gate records the
+sample sizes it used (``samples``). ``report.passed`` is "no gate blocks".
 
 Scores summarise each pillar in [0, 1] (1 = indistinguishable from real data / no leak); the
 formulas are in ``SCORE_FORMULAS`` and written into every report.
@@ -15,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.quality.config import GateConfig
+from engine.quality.uncertainty import rows_to_resolve
 
 SCORE_FORMULAS = {
     "fidelity": "mean(column_similarity, correlation_similarity, contingency_similarity) where "
@@ -26,6 +35,8 @@ SCORE_FORMULAS = {
     "1 - 2 * max(0, dcr_share - 0.5)) over the parts measured",
     "overall": "mean of the measured pillar scores",
 }
+
+STATUSES = ("pass", "warn", "block", "inconclusive", "skipped")
 
 _COMPARISON = {
     "column_distance": "<",
@@ -45,7 +56,7 @@ _METRIC = {
     "column_distance": "largest per-column distance (KS for numeric/datetime, TV for categorical; nulls a category)",
     "correlation_difference": "largest |real - synthetic| association difference over column pairs",
     "utility_ratio": "TSTR / TRTR of the primary metric",
-    "membership_inference": "membership-inference advantage, worst attack, bootstrap upper bound",
+    "membership_inference": "membership-inference advantage max(TPR - FPR), worst attack",
     "exact_copies": "synthetic copies of rare training rows beyond the holdout's rate",
 }
 
@@ -59,16 +70,25 @@ class GateResult:
     metric: str
     threshold: float
     value: float | None
-    status: str  # "pass" | "warn" | "block" | "skipped"
+    status: str  # one of STATUSES
     message: str
     comparison: str = "<"  # how value is held against threshold to pass
     severity: str = "block"  # the status a failure gets
     reference: float | None = None  # the holdout's own value of the same metric, where known
     offenders: list[dict[str, Any]] = field(default_factory=list)
+    lower: float | None = None  # the value's confidence interval (None: no error bar)
+    upper: float | None = None
+    confidence: float | None = None  # the interval's level
+    samples: dict[str, int] = field(default_factory=dict)  # rows the value was measured on
+    needed: dict[str, int] = field(default_factory=dict)  # rows that would tell (an inconclusive gate)
 
     @property
     def failed(self) -> bool:
         return self.status in ("warn", "block")
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.status == "inconclusive"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,10 +103,16 @@ class GateResult:
             "severity": self.severity,
             "message": self.message,
             "offenders": list(self.offenders),
+            "lower": self.lower,
+            "upper": self.upper,
+            "confidence": self.confidence,
+            "samples": dict(self.samples),
+            "needed": dict(self.needed),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateResult:
+        """Read ``to_dict``'s output; a gate stored before error bars existed loads without them."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
@@ -98,25 +124,114 @@ def _holds(value: float, comparison: str, threshold: float) -> bool:
     return value <= threshold
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """A gated value's error bar, the rows it was measured on, and how many would tell."""
+
+    lower: float
+    upper: float
+    confidence: float
+    samples: dict[str, int]
+    needed: dict[str, int] = field(default_factory=dict)
+    too_small: str = "the samples are too small to tell"  # what an inconclusive message says is too small
+
+
+def _rows(needed: dict[str, int]) -> str:
+    return " and ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in needed.items())
+
+
 def _gate(name: str, cfg: GateConfig, value: float | None, *, why_missing: str, reference: float | None = None,
-          offenders: list[dict[str, Any]] | None = None, describe: str = "") -> GateResult:
+          offenders: list[dict[str, Any]] | None = None, describe: str = "", bounds: Bounds | None = None,
+          samples: dict[str, int] | None = None) -> GateResult:
     comparison = _COMPARISON[name]
     common = dict(name=name, pillar=_PILLAR[name], metric=_METRIC[name], threshold=cfg.threshold,
-                  comparison=comparison, severity=cfg.severity, reference=reference)
+                  comparison=comparison, severity=cfg.severity, reference=reference,
+                  samples=dict(bounds.samples if bounds is not None else samples or {}))
     if not cfg.enabled:
         return GateResult(value=value, status="skipped", message="gate disabled in the config", **common)
     if value is None:
         return GateResult(value=None, status="skipped", message=why_missing, **common)
-    ok = _holds(value, comparison, cfg.threshold)
     ref = f" (holdout itself: {reference:.3g})" if reference is not None else ""
-    if ok:
-        head = f"Passes: {value:.3g} {comparison} {cfg.threshold:g}{ref}."
+    if bounds is None:
+        ok, failing = _holds(value, comparison, cfg.threshold), not _holds(value, comparison, cfg.threshold)
+        interval = ""
     else:
+        common.update(lower=float(bounds.lower), upper=float(bounds.upper), confidence=bounds.confidence)
+        # the end nearer failing must pass, the end nearer passing must fail ("<": upper / lower; ">": the reverse)
+        near_fail, near_pass = (bounds.lower, bounds.upper) if comparison == ">" else (bounds.upper, bounds.lower)
+        ok = _holds(near_fail, comparison, cfg.threshold)
+        failing = not _holds(near_pass, comparison, cfg.threshold)
+        interval = f" [{bounds.confidence:.0%} interval {bounds.lower:.3g} to {bounds.upper:.3g}]"
+    if ok:
+        head = f"Passes: {value:.3g}{interval} {comparison} {cfg.threshold:g}{ref}."
+        status = "pass"
+    elif failing:
         outcome = "blocks release" if cfg.severity == "block" else "a warning"
-        head = f"Fails, {outcome}: {value:.3g} is not {comparison} {cfg.threshold:g}{ref}."
-    message = f"{head} {describe}".strip()
-    return GateResult(value=float(value), status="pass" if ok else cfg.severity, message=message,
+        head = f"Fails, {outcome}: {value:.3g}{interval} is not {comparison} {cfg.threshold:g}{ref}."
+        status = cfg.severity
+    else:
+        assert bounds is not None  # without an error bar a value either holds or fails
+        sizes = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in bounds.samples.items())
+        need = f"; at least {_rows(bounds.needed)} needed" if bounds.needed else ""
+        head = (f"Inconclusive: {bounds.too_small} ({sizes}{need}): {value:.3g}{interval} may or may not be "
+                f"{comparison} {cfg.threshold:g}{ref}. A warning, not a block.")
+        return GateResult(value=float(value), status="inconclusive", message=f"{head} {describe}".strip(),
+                          needed=dict(bounds.needed), **common)
+    return GateResult(value=float(value), status=status, message=f"{head} {describe}".strip(),
                       offenders=[] if ok else list(offenders or []), **common)
+
+
+def _fidelity_bounds(fidelity: dict[str, Any], items: list[dict[str, Any]], key: str, threshold: float,
+                     summary_key: str) -> Bounds | None:
+    """The error bar of a fidelity gate's largest value, and the rows per table that would tell an undecided one."""
+    s = fidelity["summary"]
+    if s.get(f"{summary_key}_lower") is None or s.get(f"{summary_key}_upper") is None:
+        return None  # a fidelity result without error bars
+    sizes = fidelity.get("sizes", {})
+    confidence = float(s.get("confidence", 0.95))
+    # undecided: neither credibly below nor credibly above the threshold
+    undecided = [i for i in items if i[f"{key}_upper"] >= threshold > i[f"{key}_lower"]]
+    # KS/TV and proportions: noise sd 1/(2 sqrt(n_eff)); correlations: at most 1/sqrt(n_eff)
+    scale = 0.5 if key == "distance" else 1.0
+    rows = [r for r in (rows_to_resolve(i[key], threshold, confidence, scale=scale) for i in undecided) if r]
+    return Bounds(lower=s[f"{summary_key}_lower"], upper=s[f"{summary_key}_upper"], confidence=confidence,
+                  samples={"real_rows": int(sizes.get("real_rows", 0)), "synthetic_rows": int(sizes.get("synthetic_rows", 0))},
+                  needed={"rows_per_table": max(rows)} if rows else {},
+                  too_small="too few rows to tell this difference from sampling noise")
+
+
+def _membership_bounds(privacy: dict[str, Any], threshold: float) -> Bounds | None:
+    m, sizes = privacy.get("metrics", {}), privacy.get("sizes", {})
+    if m.get("mia_advantage_worst_lower") is None or m.get("mia_advantage_worst_upper") is None:
+        return None
+    confidence = float(privacy.get("config", {}).get("confidence", 0.95))
+    n_h, per_side = int(sizes.get("holdout_rows", 0)), int(sizes.get("mia_members", 0))
+    needed: dict[str, int] = {}
+    null_rows = m.get("mia_holdout_rows_needed")
+    if null_rows and n_h < null_rows:
+        needed["holdout_rows"] = int(null_rows)  # what an attack with no signal needs to pass
+    else:  # enough for no signal: this advantage sits near the threshold
+        side = rows_to_resolve(m["mia_advantage_worst"], threshold, confidence, scale=0.5)
+        if side:
+            needed["holdout_rows"] = 2 * side
+    if needed and int(sizes.get("train_rows", 0)) < needed["holdout_rows"] // 2:
+        needed["training_rows"] = needed["holdout_rows"] // 2
+    return Bounds(lower=m["mia_advantage_worst_lower"], upper=m["mia_advantage_worst_upper"], confidence=confidence,
+                  samples={"holdout_rows": n_h, "members": per_side, "non-members": int(sizes.get("mia_nonmembers", 0))},
+                  needed=needed, too_small="the holdout is too small to tell")
+
+
+def _copy_bounds(privacy: dict[str, Any], beyond: float) -> Bounds | None:
+    m, sizes = privacy.get("metrics", {}), privacy.get("sizes", {})
+    if m.get("exact_copies_allowed_at_rate") is None:
+        return None
+    alpha = float(privacy.get("config", {}).get("exact_copy_alpha", 0.01))
+    upper = max(0, int(m["exact_copies"]) - int(m["exact_copies_allowed_at_rate"]))
+    needed = m.get("exact_copies_holdout_rows_needed")
+    samples = {"synthetic_rows": int(sizes.get("synthetic_rows", 0)), "holdout_rows": int(sizes.get("holdout_rows", 0))}
+    return Bounds(lower=float(beyond), upper=float(upper), confidence=1.0 - alpha, samples=samples,
+                  needed={"holdout_rows": int(needed)} if needed else {},
+                  too_small="the holdout is too small to tell these copies from its own rate")
 
 
 def evaluate_gates(
@@ -134,23 +249,29 @@ def evaluate_gates(
     if fidelity is not None:
         s = fidelity["summary"]
         cfg = gates["column_distance"]
-        bad = sorted((c for c in fidelity["columns"] if not _holds(c["distance"], "<", cfg.threshold)),
+        bounds = _fidelity_bounds(fidelity, fidelity["columns"], "distance", cfg.threshold, "max_column_distance")
+        low = "distance_lower" if bounds is not None else "distance"
+        bad = sorted((c for c in fidelity["columns"] if not _holds(c[low], "<", cfg.threshold)),
                      key=lambda c: -c["distance"])
         offenders = [{"column": c["name"], "kind": c["kind"], "metric": c["metric"], "value": c["distance"],
                       "holdout_value": c.get("holdout_distance")} for c in bad]
         worst = max(fidelity["columns"], key=lambda c: c["distance"])
-        describe = (f"{len(bad)} of {len(fidelity['columns'])} columns at or above the threshold: "
+        describe = (f"{len(bad)} of {len(fidelity['columns'])} columns credibly at or above the threshold: "
                     + ", ".join(f"{o['column']} ({o['metric'].upper()} {o['value']:.2f})" for o in offenders[:5])
                     + ("" if len(offenders) <= 5 else ", ...")) if bad else (
                     f"Largest: {worst['name']} ({worst['metric'].upper()} {worst['distance']:.3f}).")
         out.append(_gate("column_distance", cfg, s["max_column_distance"], why_missing=fid_missing,
-                         reference=s.get("holdout_max_column_distance"), offenders=offenders, describe=describe))
+                         reference=s.get("holdout_max_column_distance"), offenders=offenders, describe=describe,
+                         bounds=bounds))
         cfg = gates["correlation_difference"]
-        bad_pairs = [p for p in fidelity["pairs"]["all"] if not _holds(p["difference"], "<", cfg.threshold)]
+        pairs_all = fidelity["pairs"]["all"]
+        bounds = _fidelity_bounds(fidelity, pairs_all, "difference", cfg.threshold, "max_pair_difference")
+        low = "difference_lower" if bounds is not None else "difference"
+        bad_pairs = [p for p in pairs_all if not _holds(p[low], "<", cfg.threshold)]
         offenders = [{"columns": p["columns"], "measure": p["measure"], "value": p["difference"]} for p in bad_pairs[:20]]
         largest = fidelity["pairs"]["largest_differences"]
         if bad_pairs:
-            describe = (f"{len(bad_pairs)} pair(s) at or above the threshold: "
+            describe = (f"{len(bad_pairs)} pair(s) credibly at or above the threshold: "
                         + ", ".join(f"{' x '.join(o['columns'])} ({o['measure']} {o['value']:.2f})" for o in offenders[:5]))
         elif largest:
             describe = f"Largest: {' x '.join(largest[0]['columns'])} ({largest[0]['measure']} {largest[0]['difference']:.3f})."
@@ -158,7 +279,8 @@ def evaluate_gates(
             describe = "A single column: no pair to compare."
         out.append(_gate("correlation_difference", cfg, s["max_pair_difference"] if largest else None,
                          why_missing="fewer than two compared columns: no pair to compare",
-                         reference=s.get("holdout_max_pair_difference"), offenders=offenders, describe=describe))
+                         reference=s.get("holdout_max_pair_difference"), offenders=offenders, describe=describe,
+                         bounds=bounds if largest else None))
     else:
         out.append(_gate("column_distance", gates["column_distance"], None, why_missing=fid_missing))
         out.append(_gate("correlation_difference", gates["correlation_difference"], None, why_missing=fid_missing))
@@ -170,7 +292,8 @@ def evaluate_gates(
         tstr, trtr = utility["tstr"][utility["primary_metric"]], utility["trtr"][utility["primary_metric"]]
         out.append(_gate("utility_ratio", cfg, utility["primary_ratio"],
                          why_missing=f"TRTR {metric} is not positive ({trtr:.3g}): the ratio is undefined",
-                         describe=f"Target {utility['target']!r}: TSTR {metric} {tstr:.3f} vs TRTR {metric} {trtr:.3f}."))
+                         describe=f"Target {utility['target']!r}: TSTR {metric} {tstr:.3f} vs TRTR {metric} {trtr:.3f}.",
+                         samples={f"{k}_rows": int(v) for k, v in (utility.get("rows") or {}).items()}))
     else:
         out.append(_gate("utility_ratio", cfg, None, why_missing=skipped_reasons.get("utility", "utility was not assessed")))
 
@@ -180,11 +303,12 @@ def evaluate_gates(
     cfg = gates["membership_inference"]
     if privacy is not None:
         worst = privacy.get("worst_attack")
-        adv = metrics.get("mia_advantage_worst_upper")
+        adv = metrics.get("mia_advantage_worst", metrics.get("mia_advantage_worst_upper"))
         reason = next((n for n in privacy.get("notes", []) if "membership" in n.lower() or "attack" in n.lower()),
                       "the membership-inference attacks were not run (a holdout is needed)")
         out.append(_gate("membership_inference", cfg, adv, why_missing=reason,
-                         describe=f"Worst attack: {worst}." if worst else ""))
+                         describe=f"Worst attack: {worst}." if worst else "",
+                         bounds=_membership_bounds(privacy, cfg.threshold)))
         cfg = gates["exact_copies"]
         beyond = metrics.get("exact_copies_beyond_holdout", metrics.get("exact_copies"))
         copies = metrics.get("exact_copies")
@@ -195,7 +319,8 @@ def evaluate_gates(
             describe += f"; unseen real rows do so at a rate of {rate:.2%}, which allows {allowed}."
         else:
             describe += "; without a holdout every copy counts."
-        out.append(_gate("exact_copies", cfg, beyond, why_missing="exact copies were not counted", describe=describe))
+        out.append(_gate("exact_copies", cfg, beyond, why_missing="exact copies were not counted", describe=describe,
+                         bounds=_copy_bounds(privacy, beyond) if beyond is not None else None))
     else:
         out.append(_gate("membership_inference", cfg, None, why_missing=priv_missing))
         out.append(_gate("exact_copies", gates["exact_copies"], None, why_missing=priv_missing))
@@ -340,8 +465,18 @@ def recommend(
 
     g = by_name.get("membership_inference")
     if g is not None and g.failed:
-        out.append(f"Membership inference succeeds (advantage up to {g.value:.0%}, limit {g.threshold:.0%}): the "
+        at_least = f"at least {g.lower:.0%}" if g.lower is not None else f"{g.value:.0%}"
+        out.append(f"Membership inference succeeds (advantage {at_least}, limit {g.threshold:.0%}): the "
                    f"model memorises training rows. {model.less_memorising().capitalize()}.")
+    if g is not None and g.inconclusive:
+        need = g.needed.get("holdout_rows")
+        bigger = f"a holdout of at least {need:,} rows" if need else "a bigger holdout"
+        dp = ("a smaller epsilon gives a guarantee" if model.private else
+              "training with differential privacy gives a guarantee")
+        out.append(f"The membership-inference test cannot tell at this size: the advantage lies between "
+                   f"{g.lower:.0%} and {g.upper:.0%} (limit {g.threshold:.0%}) on a holdout of "
+                   f"{g.samples.get('holdout_rows', 0):,} rows. Assess again with {bigger} (set aside more rows "
+                   f"before training), or rely on differential privacy: {dp} that does not depend on the holdout's size.")
 
     g = by_name.get("exact_copies")
     if g is not None and g.failed:
@@ -352,6 +487,13 @@ def recommend(
             text += (" Without a holdout every coincidence counts, even the ones fresh real rows would produce "
                      "too: pass holdout= (real rows the generator never saw) to allow for those.")
         out.append(text)
+
+    for name in ("column_distance", "correlation_difference", "exact_copies"):
+        g = by_name.get(name)
+        if g is not None and g.inconclusive:
+            need = f" about {_rows(g.needed)} would tell" if g.needed else " more rows would tell"
+            out.append(f"{name.replace('_', ' ').capitalize()} is inconclusive: {g.value:.3g} lies in "
+                       f"[{g.lower:.3g}, {g.upper:.3g}] around the limit {g.threshold:g} at this sample size;{need}.")
 
     metrics = (privacy or {}).get("metrics", {})
     dcr = metrics.get("dcr_share")
@@ -373,7 +515,7 @@ def recommend(
                    f"{utility['feature_importance']['rank_agreement']:.2f}): conclusions drawn from feature importance "
                    "on the synthetic data may not carry over.")
 
-    if not any(g.failed for g in gates):
+    if not any(g.failed or g.inconclusive for g in gates):
         skipped = [g.name for g in gates if g.status == "skipped"]
         text = "Every gate that was evaluated passes."
         if skipped:

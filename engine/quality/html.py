@@ -16,7 +16,8 @@ import html
 import json
 from typing import Any
 
-_STATUS_COLOUR = {"pass": "#1a7f37", "warn": "#9a6700", "block": "#cf222e", "skipped": "#6e7781"}
+_STATUS_COLOUR = {"pass": "#1a7f37", "warn": "#9a6700", "block": "#cf222e", "inconclusive": "#8250df",
+                  "skipped": "#6e7781"}
 _REAL, _SYN, _HOLD = "#1f77b4", "#ff7f0e", "#7f7f7f"
 
 
@@ -198,6 +199,19 @@ def _fig_div(key: str, ids: dict[str, str]) -> str:
     return f'<div class="fig" id="{ids[key]}"></div>'
 
 
+def _interval(gate: dict[str, Any]) -> str:
+    """``[lower, upper] (95%)`` of a gate, or a dash for a gate without an error bar (or a report from before them)."""
+    if gate.get("lower") is None or gate.get("upper") is None:
+        return "—"
+    level = f" ({gate['confidence']:.0%})" if gate.get("confidence") is not None else ""
+    return f"[{_fmt(gate['lower'], 3)}, {_fmt(gate['upper'], 3)}]{level}"
+
+
+def _samples(gate: dict[str, Any]) -> str:
+    """The rows a gate's value was measured on, e.g. ``real 4,000 · synthetic 4,000``."""
+    return " · ".join(f"{k.replace('_rows', '').replace('_', ' ')} {v:,}" for k, v in (gate.get("samples") or {}).items())
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The standalone page of a report dict (``QualityReport.to_dict()``)."""
     from plotly.offline import get_plotlyjs
@@ -206,6 +220,9 @@ def render_html(report: dict[str, Any]) -> str:
     ids = {key: f"fig-{i}" for i, key in enumerate(figures)}
     status = report["status"]
     verdict = {"pass": "Passed", "warn": "Passed with warnings", "block": "Blocked"}[status]
+    unsure = [g["name"] for g in report["gates"] if g.get("status") == "inconclusive"]
+    if unsure:
+        verdict += f" ({len(unsure)} gate(s) inconclusive: too few rows to tell)"
     rows = report["inputs"]["rows"]
     parts: list[str] = []
 
@@ -226,11 +243,13 @@ def render_html(report: dict[str, Any]) -> str:
     # gates and recommendations --------------------------------------------------------------
     gate_rows = [
         [_badge(g["status"]), _esc(g["pillar"]), f"<code>{_esc(g['name'])}</code><br><span class='muted'>{_esc(g['metric'])}</span>",
-         _fmt(g["value"], 4), f"{_esc(g['comparison'])} {_fmt(float(g['threshold']), 3)}", _fmt(g["reference"], 4), _esc(g["message"])]
+         _fmt(g["value"], 4), _interval(g), f"{_esc(g['comparison'])} {_fmt(float(g['threshold']), 3)}",
+         _fmt(g["reference"], 4), _esc(_samples(g)), _esc(g["message"])]
         for g in report["gates"]
     ]
     parts.append('<section id="gates"><h2>Gates</h2>'
-                 + _table(["status", "pillar", "gate / metric", "value", "threshold", "holdout", "detail"], gate_rows, {3, 5})
+                 + _table(["status", "pillar", "gate / metric", "value", "error bar", "threshold", "holdout", "rows",
+                           "detail"], gate_rows, {3, 6})
                  + "</section>")
     recs = "".join(f"<li>{_esc(r)}</li>" for r in report["recommendations"])
     parts.append(f'<section id="recommendations"><h2>Recommendations</h2><ul>{recs}</ul></section>')

@@ -13,8 +13,9 @@ non-members (other holdout rows) in equal numbers:
   KDEs in the leading principal components. Catches generators that overfit to regions
   around training rows without copying them.
 
-Per attack: AUC, advantage (max TPR - FPR), its bootstrap upper bound, TPR at 1% FPR and a
-21-point ROC curve (see ``_mia_roc``). Nothing per record leaves this module.
+Per attack: AUC, advantage (max TPR - FPR) with its confidence interval (the advantage is a
+one-sided two-sample Kolmogorov-Smirnov statistic; see ``uncertainty.advantage_bounds``), TPR
+at 1% FPR and a 21-point ROC curve (see ``_mia_roc``). Nothing per record leaves this module.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from engine.quality import _mia_roc as roc
 from engine.quality._mia_kde import GaussianKDE, PrincipalProjection
 from engine.quality.distance import nearest_neighbors
+from engine.quality.uncertainty import advantage_bounds
 
 MIN_KDE_ROWS = 20
 
@@ -45,6 +47,7 @@ class AttackResult:
     name: str
     auc: float
     advantage: float
+    advantage_lower: float
     advantage_upper: float
     tpr_at_1pct_fpr: float
     roc: dict[str, list[float]]
@@ -55,6 +58,7 @@ class AttackResult:
             "description": ATTACKS[self.name],
             "auc": self.auc,
             "advantage": self.advantage,
+            "advantage_lower": self.advantage_lower,
             "advantage_upper": self.advantage_upper,
             "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
             "roc": self.roc,
@@ -119,17 +123,18 @@ def evaluate_attack(
     member_scores: np.ndarray,
     nonmember_scores: np.ndarray,
     *,
-    resamples: int,
-    quantile: float,
-    rng: np.random.Generator,
+    confidence: float,
+    attacks: int,
 ) -> AttackResult:
-    """AUC, advantage with its bootstrap upper bound (``quantile`` of ``resamples``), TPR at 1% FPR."""
-    boot = roc.bootstrap_advantages(member_scores, nonmember_scores, resamples=resamples, rng=rng)
+    """AUC, advantage with its ``confidence`` interval (one of ``attacks`` attacks), TPR at 1% FPR."""
+    adv = roc.advantage(member_scores, nonmember_scores)
+    lower, upper = advantage_bounds(adv, len(member_scores), len(nonmember_scores), confidence, attacks)
     return AttackResult(
         name=name,
         auc=roc.auc(member_scores, nonmember_scores),
-        advantage=roc.advantage(member_scores, nonmember_scores),
-        advantage_upper=float(np.quantile(boot, quantile)),
+        advantage=adv,
+        advantage_lower=lower,
+        advantage_upper=upper,
         tpr_at_1pct_fpr=roc.tpr_at_fpr(member_scores, nonmember_scores, 0.01),
         roc=roc.roc_on_grid(member_scores, nonmember_scores),
     )

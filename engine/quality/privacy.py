@@ -24,6 +24,12 @@ trained on is the yardstick of "no more revealing than a fresh sample":
      many of the rare-row hits land in the synthetic table that equal rates are implausible.
      The gate "0 beyond what the holdout also matches" is ``exact_copies_beyond_holdout == 0``.
      Without a holdout every copy counts (``allowed = 0``).
+   - ``exact_copies_allowed_at_rate``: what the holdout's rate would allow were it known
+     exactly (an unlimited holdout at the same rate; the rate is the Jeffreys estimate
+     ``(k_h + 0.5) / (n_holdout + 1)``, so that a small holdout without a hit does not claim
+     a rate of exactly 0). Copies above it but within
+     ``exact_copies_allowed`` are explained only by the holdout's own sampling error: the
+     holdout is too small to tell (``exact_copies_holdout_rows_needed`` rows would tell).
    - ``exact_match_share`` / ``holdout_exact_match_share``: literal matches with any
      training row, for the reader; not used by a gate.
 
@@ -44,9 +50,12 @@ trained on is the yardstick of "no more revealing than a fresh sample":
 
 3. **Membership inference** (``membership.py``): three attacks, members = training rows,
    non-members = holdout rows, equal numbers (up to ``mia_rows_per_side``), and a reference
-   of other holdout rows. ``mia_advantage_worst_upper`` is the largest bootstrap upper bound
-   of max(TPR - FPR) over the attacks: the number the gate reads. An attack's direction is
-   fixed in advance, so the holdout itself passed as the synthetic table (non-members sit
+   of other holdout rows. Per attack the advantage max(TPR - FPR) has a confidence interval
+   (``uncertainty.advantage_bounds``, level ``confidence``); ``mia_advantage_worst_lower`` and
+   ``mia_advantage_worst_upper`` are the largest ends over the attacks: the numbers the gate
+   reads. ``mia_rows_per_side_needed`` / ``mia_holdout_rows_needed`` say how many rows an
+   attack with no signal needs to pass a ``mia_threshold`` gate
+   (``uncertainty.advantage_rows_needed``). An attack's direction is fixed in advance, so the holdout itself passed as the synthetic table (non-members sit
    on synthetic rows, the attacks point the wrong way) scores an advantage of ~0.
 
 Nothing per record is returned: metrics, fixed-bin histograms, 21-point ROC curves, notes.
@@ -69,6 +78,13 @@ from engine.quality.columns import to_polars
 from engine.quality.distance import DistanceEncoder, column_kind, nearest_neighbors
 from engine.quality.membership import ATTACKS, MIN_KDE_ROWS, AttackResult, attack_scores, evaluate_attack
 from engine.quality.report import jsonable
+from engine.quality.uncertainty import (
+    advantage_rows_needed,
+    allowed_at_known_rate,
+    allowed_copies,
+    check_confidence,
+    holdout_rows_to_resolve,
+)
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -87,8 +103,8 @@ class PrivacyConfig:
     mia_reference_rows: int = 10_000  # holdout rows (not non-members) the attacks compare with
     kde_dims: int = 10  # principal components of the density-ratio attack
     kde_rows: int = 10_000  # rows in each of its two kernel density estimates
-    bootstrap_resamples: int = 200
-    bootstrap_quantile: float = 0.95  # the advantage's upper bound is this quantile
+    confidence: float = 0.95  # level of the advantage's confidence interval (see engine.quality.uncertainty)
+    mia_threshold: float = 0.10  # the membership gate's threshold, for the rows an attack needs to pass it
     exact_copy_alpha: float = 0.01  # level of the test 'more exact copies than the holdout rate explains'
     histogram_bins: int = 30
     block_rows: int = 2048  # query rows per block of the nearest-neighbour search
@@ -107,8 +123,9 @@ class PrivacyConfig:
                     raise ConfigError(f"privacy config {f.name!r} must be a positive integer, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"privacy config {f.name!r} must be a positive number, got {value!r}")
-        if not 0.5 <= self.bootstrap_quantile < 1:
-            raise ConfigError(f"bootstrap_quantile must be in [0.5, 1), got {self.bootstrap_quantile!r}")
+        check_confidence(self.confidence)
+        if not self.mia_threshold < 1:
+            raise ConfigError(f"mia_threshold must be in (0, 1), got {self.mia_threshold!r}")
         if not self.exact_copy_alpha < 0.5:
             raise ConfigError(f"exact_copy_alpha must be in (0, 0.5), got {self.exact_copy_alpha!r}")
         if self.category_scale > 10:
@@ -131,6 +148,10 @@ class PrivacyConfig:
             raise ConfigError(f"privacy config must be a mapping, got {type(data).__name__}")
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - allowed)
+        removed = sorted(set(unknown) & {"bootstrap_resamples", "bootstrap_quantile"})
+        if removed:
+            raise ConfigError(f"privacy config key(s) {removed} are gone: the advantage's bounds are analytic now; "
+                              "set 'confidence' (e.g. 0.95) instead")
         if unknown:
             raise ConfigError(f"unknown privacy config key(s) {unknown}; allowed: {sorted(allowed)}")
         values = dict(data)
@@ -281,31 +302,27 @@ def _exact_copies(
             holdout_exact_match_share=None,
             exact_copies_expected=None,
             exact_copies_allowed=0,
+            exact_copies_allowed_at_rate=0,
             exact_copies_beyond_holdout=copies,
+            exact_copies_holdout_rows_needed=None,
         )
         return out
     n_hold = holdout.height
     k_h = int(((n_t == 1) & (n_h == 1)).sum())  # leave-one-out: the row's value is otherwise train-unique
-    allowed = _allowed_copies(k_h, n_syn, n_hold, alpha)
+    allowed = allowed_copies(k_h, n_syn, n_hold, alpha)
+    rate = (k_h + 0.5) / (n_hold + 1.0)  # Jeffreys: a holdout without a hit does not claim a rate of exactly 0
+    at_rate = min(allowed, allowed_at_known_rate(rate, n_syn, alpha))
     out.update(
         holdout_exact_copy_share=k_h / n_hold,
         holdout_exact_match_share=float(n_h[n_t >= 1].sum() / n_hold),
         exact_copies_expected=n_syn * k_h / n_hold,
         exact_copies_allowed=allowed,
+        exact_copies_allowed_at_rate=at_rate,
         exact_copies_beyond_holdout=max(0, copies - allowed),
+        exact_copies_holdout_rows_needed=(holdout_rows_to_resolve(copies, rate, n_syn, n_hold, alpha)
+                                          if at_rate < copies <= allowed else None),
     )
     return out
-
-
-def _allowed_copies(k_holdout: int, n_syn: int, n_holdout: int, alpha: float) -> int:
-    """Largest synthetic copy count consistent with the holdout's rate (exact conditional test)."""
-    from scipy.special import bdtrc  # bdtrc(k, n, p) = P(Binomial(n, p) > k)
-
-    share = n_syn / (n_syn + n_holdout)
-    k = np.arange(0, n_syn + 1)
-    p_value = bdtrc(k - 1, k + k_holdout, share)  # P(at least k of the k + k_h hits are synthetic)
-    rejected = np.flatnonzero(p_value <= alpha)
-    return int(rejected[0] - 1) if len(rejected) else n_syn
 
 
 # -- distance to closest record --------------------------------------------------------------------
@@ -365,7 +382,7 @@ def assess_privacy(
     aligned = _align(frames, cfg.ignore_columns)
     train, syn, hold = aligned["real"], aligned["synthetic"], aligned.get("holdout")
     n_t, n_s, n_h = train.height, syn.height, (hold.height if hold is not None else 0)
-    rng_dcr, rng_mia, rng_kde, rng_boot = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4))
+    rng_dcr, rng_mia, rng_kde = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)[:3])
     notes: list[str] = []
     sizes: dict[str, int] = {"train_rows": n_t, "synthetic_rows": n_s, "holdout_rows": n_h}
 
@@ -395,15 +412,22 @@ def assess_privacy(
     progress("privacy: membership inference", 0.4)
     attacks: list[AttackResult] = []
     if hold is not None:
-        attacks = _membership(train, syn, hold, encoder, cfg, rng_mia, rng_kde, rng_boot, notes, sizes,
+        attacks = _membership(train, syn, hold, encoder, cfg, rng_mia, rng_kde, notes, sizes,
                               lambda f: progress("privacy: membership inference", 0.4 + 0.6 * f))
     for name in ATTACKS:
         found = next((a for a in attacks if a.name == name), None)
         metrics[f"mia_{name}_auc"] = found.auc if found else None
         metrics[f"mia_{name}_advantage"] = found.advantage if found else None
+        metrics[f"mia_{name}_advantage_lower"] = found.advantage_lower if found else None
         metrics[f"mia_{name}_advantage_upper"] = found.advantage_upper if found else None
         metrics[f"mia_{name}_tpr_at_1pct_fpr"] = found.tpr_at_1pct_fpr if found else None
+    metrics["mia_advantage_worst"] = max((a.advantage for a in attacks), default=None)
+    metrics["mia_advantage_worst_lower"] = max((a.advantage_lower for a in attacks), default=None)
     metrics["mia_advantage_worst_upper"] = max((a.advantage_upper for a in attacks), default=None)
+    if hold is not None:
+        per_side = advantage_rows_needed(cfg.mia_threshold, cfg.confidence, len(attacks) or len(ATTACKS))
+        metrics["mia_rows_per_side_needed"] = per_side
+        metrics["mia_holdout_rows_needed"] = 2 * per_side  # half the holdout are non-members, half the reference
 
     progress("privacy: done", 1.0)
     return PrivacyResult(metrics=metrics, histograms=histograms, attacks=attacks, notes=notes, sizes=sizes, config=cfg)
@@ -484,7 +508,6 @@ def _membership(
     cfg: PrivacyConfig,
     rng_mia: np.random.Generator,
     rng_kde: np.random.Generator,
-    rng_boot: np.random.Generator,
     notes: list[str],
     sizes: dict[str, int],
     step: Callable[[float], None],
@@ -514,14 +537,9 @@ def _membership(
     notes.append(
         f"Membership inference: {n_side:,} members (training rows) against {n_side:,} non-members (holdout rows); "
         f"the attacks search {len(syn_rows):,} of {n_s:,} synthetic rows and compare with {len(reference_rows):,} "
-        f"other holdout rows; {density}; upper bounds are the {cfg.bootstrap_quantile:.0%} quantile of "
-        f"{cfg.bootstrap_resamples} bootstrap resamples."
+        f"other holdout rows; {density}; the advantages' bounds are {cfg.confidence:.0%} confidence intervals "
+        "(Kolmogorov-Smirnov margins, see engine.quality.uncertainty)."
     )
-    if n_side < 1000:
-        notes.append(
-            f"Only {n_side:,} records per side (the holdout has {n_h:,} rows, split in half between non-members "
-            f"and the reference): the advantage's upper bound is loose; a holdout of 2,000+ rows tightens it."
-        )
     scores = attack_scores(
         encoder.transform(train[member_rows]),
         encoder.transform(hold[nonmember_rows]),
@@ -533,10 +551,9 @@ def _membership(
         block_rows=cfg.block_rows,
         on_step=lambda f: step(0.9 * f),
     )
-    boot_rngs = rng_boot.spawn(len(scores))
     results = [
-        evaluate_attack(name, m, n, resamples=cfg.bootstrap_resamples, quantile=cfg.bootstrap_quantile, rng=r)
-        for (name, (m, n)), r in zip(scores.items(), boot_rngs)
+        evaluate_attack(name, m, n, confidence=cfg.confidence, attacks=len(scores))
+        for name, (m, n) in scores.items()
     ]
     step(1.0)
     return results

@@ -44,7 +44,7 @@ def jsonable(value: Any) -> Any:
 class QualityReport:
     """Fidelity, utility and privacy of one synthetic table, with gates and a verdict.
 
-    ``passed`` is True when no gate blocks (warnings and skipped gates do not block).
+    ``passed`` is True when no gate blocks (warnings, inconclusive and skipped gates do not block).
     ``scores`` holds ``fidelity``, ``utility``, ``privacy`` and ``overall`` in [0, 1] (None
     where not measured); ``score_formulas`` says how each was computed.
     """
@@ -73,9 +73,16 @@ class QualityReport:
 
     @property
     def status(self) -> str:
-        """"block" if a gate blocks, else "warn" if one warns, else "pass"."""
+        """"block" if a gate blocks, else "warn" if one warns or is inconclusive (a warning's weight), else "pass"."""
         statuses = {g.status for g in self.gates}
-        return "block" if "block" in statuses else ("warn" if "warn" in statuses else "pass")
+        if "block" in statuses:
+            return "block"
+        return "warn" if statuses & {"warn", "inconclusive"} else "pass"
+
+    @property
+    def inconclusive(self) -> list[str]:
+        """Names of the gates whose samples were too small to tell (see ``engine.quality.uncertainty``)."""
+        return [g.name for g in self.gates if g.status == "inconclusive"]
 
     def gate(self, name: str) -> GateResult:
         """The gate called ``name`` (KeyError naming the gates there are otherwise)."""
@@ -182,12 +189,15 @@ class QualityReport:
     def summary(self) -> str:
         """A few plain-text lines: verdict, scores, one line per gate (what the CLI prints)."""
         verdict = {"pass": "PASSED", "warn": "PASSED with warnings", "block": "BLOCKED"}[self.status]
+        if self.inconclusive:
+            verdict += f" ({len(self.inconclusive)} gate(s) inconclusive: too few rows to tell)"
         lines = [f"Quality report: {verdict} (metrics version {self.metrics_version})"]
         scores = ", ".join(f"{k} {v:.3f}" for k, v in self.scores.items() if v is not None)
         lines.append(f"Scores: {scores}")
         for g in self.gates:
             value = "n/a" if g.value is None else f"{g.value:.4g}"
-            lines.append(f"  [{g.status:>7}] {g.pillar}/{g.name}: {value} {g.comparison} {g.threshold:g}")
+            interval = "" if g.lower is None or g.upper is None else f" [{g.lower:.4g}, {g.upper:.4g}]"
+            lines.append(f"  [{g.status:>12}] {g.pillar}/{g.name}: {value}{interval} {g.comparison} {g.threshold:g}")
         lines.extend(f"- {r}" for r in self.recommendations)
         return "\n".join(lines)
 

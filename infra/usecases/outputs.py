@@ -76,6 +76,9 @@ class ReportItem:
     @property
     def label(self) -> str:
         verdict = "passed" if self.passed else "blocked"
+        unsure = [g for g in self.gates if isinstance(g, dict) and g.get("status") == "inconclusive"]
+        if self.passed and unsure:  # never blocks, but says so: too few rows to tell
+            verdict += f", {len(unsure)} gate(s) inconclusive"
         return f"{self.subject} — {verdict} ({self.created_at:%Y-%m-%d %H:%M})"
 
 

@@ -41,7 +41,7 @@ def test_unseen_rows_exit_0_and_write_the_html_and_json_reports(files, tmp_path)
     assert report["utility"]["target"] == "income"
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert "Quality report: PASSED" in out.stdout
-    assert "[   pass] privacy/membership_inference" in out.stdout
+    assert "[        pass] privacy/membership_inference" in out.stdout
 
 
 def test_a_copy_of_the_training_rows_exits_1(files, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 import engine
@@ -35,12 +36,19 @@ def test_every_gate_reports_its_metric_threshold_value_and_status_with_the_desig
         assert gate.metric and gate.message
 
 
-def test_a_tighter_threshold_turns_a_pass_into_a_block_and_names_the_columns():
-    rep = assess_adult("unseen", gates={"column_distance": {"threshold": 0.01}})
+def test_a_tighter_threshold_turns_a_pass_into_a_block_and_names_the_columns_credibly_above_it():
+    train, holdout, fresh = split("adult")
+    older = fresh.with_columns(pl.col("age") + 3)  # unseen rows, three years older
+    loose = engine.assess(real=train, synthetic=older, holdout=holdout, config={"pillars": ["fidelity"]})
+    assert loose.gate("column_distance").status == "pass"
+    rep = engine.assess(real=train, synthetic=older, holdout=holdout,
+                        config={"pillars": ["fidelity"], "gates": {"column_distance": {"threshold": 0.05}}})
     gate = rep.gate("column_distance")
     assert gate.status == "block"
     assert not rep.passed
-    assert {o["column"] for o in gate.offenders} == {c["name"] for c in rep.fidelity["columns"] if c["distance"] >= 0.01}
+    assert [o["column"] for o in gate.offenders] == ["age"]
+    assert {o["column"] for o in gate.offenders} == {c["name"] for c in rep.fidelity["columns"]
+                                                   if c["distance_lower"] >= 0.05}
     assert gate.offenders[0]["column"] in gate.message
 
 

@@ -160,16 +160,6 @@ def test_an_attack_that_works_backwards_has_no_advantage() -> None:
     assert roc.advantage(np.ones(50), np.zeros(50)) == 1.0
 
 
-def test_bootstrap_advantages_match_recomputing_each_resample(tied_scores) -> None:
-    m, n = tied_scores
-    boot = roc.bootstrap_advantages(m, n, resamples=5, rng=np.random.default_rng(3))
-    rng = np.random.default_rng(3)  # same draws, one resample at a time
-    draws_m = rng.integers(0, len(m), size=(5, len(m)))
-    draws_n = rng.integers(0, len(n), size=(5, len(n)))
-    expected = [roc.advantage(m[draws_m[b]], n[draws_n[b]]) for b in range(5)]
-    assert boot == pytest.approx(expected)
-
-
 def test_roc_on_grid_has_21_points_and_never_falls(tied_scores) -> None:
     curve = roc.roc_on_grid(*tied_scores)
     assert len(curve["fpr"]) == len(curve["tpr"]) == 21

@@ -42,7 +42,8 @@ def test_the_json_has_the_stable_top_level_schema_and_no_nan(full_report):
     }
     assert data["schema"] == "doppel.quality_report"
     assert set(data["gates"][0]) == {"name", "pillar", "metric", "comparison", "threshold", "value", "reference",
-                                     "status", "severity", "message", "offenders"}
+                                     "status", "severity", "message", "offenders", "lower", "upper", "confidence",
+                                     "samples", "needed"}
     assert data["config"]["gates"]["column_distance"] == {"threshold": 0.15, "severity": "block", "enabled": True}
     assert "NaN" not in full_report.to_json()
 
