@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-sampling peers install install-dev browser clean
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-sampling bench-gates peers install install-dev browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-dp-audit: $(VENV)/.installed-dev
 
 bench-sampling: $(VENV)/.installed-dev
 	$(PY) tests/bench/bench_sampling.py
+
+# Gate calibration (issue 22): every known-good and known-bad case on the four single tables at
+# 1,000 / 5,000 / 25,000 training rows; the confusion table per gate (model outputs cached).
+bench-gates: $(VENV)/.installed-dev
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tests/bench/bench_gates.py --out bench-results/gates.jsonl
 
 # The models issue's protocol on four datasets; the peers (SDV, mostlyai-engine) run in a
 # throwaway venv (`make peers`) and are skipped when it is absent.
