@@ -599,6 +599,10 @@ class Synthesizer:
         its observed acceptance rate. More than ``max_rows`` rows (default ``MAX_SAMPLE_ROWS``;
         the platform passes its per-request quota) are refused with ``LimitExceededError``
         before anything is generated.
+
+        Rows are generated in rounds of at most ``SAMPLE_ROUND_ROWS``; identifier columns get
+        fresh keys that are unique across the whole call, each round's continuing the previous
+        round's (``engine.transform.key_rounds``); the first round's keys are left as generated.
         """
         _check_rows(n, max_rows)
         source = self._row_source(seed=seed, conditions=conditions, round_rows=_round_rows(n))
@@ -637,7 +641,8 @@ class Synthesizer:
         """An endless iterator of frames of ``batch_size`` rows (for serving row by row).
 
         Each ``next()`` generates just that many rows (plus, with conditions, a surplus kept
-        for the next calls), so latency stays that of one small forward pass.
+        for the next calls), so latency stays that of one small forward pass. Identifier keys
+        are unique across all the frames of one stream, as in ``sample``.
         """
         _positive_int("batch_size", batch_size, allow_none=False)
         source = self._row_source(seed=seed, conditions=conditions, round_rows=batch_size)
@@ -653,10 +658,12 @@ class Synthesizer:
         plan = parse_conditions(conditions, schema=self.columns_, domains=self._domains())
         fixed = self._fixed_for(plan)
         generator = torch_generator(derive_seed(self.seed if seed is None else seed, "sample"), self.device_)
+        keys = self.transformer_.key_rounds()  # each round regenerates keys; continue them across the call
 
         def generate(k: int) -> pl.DataFrame:
             with torch.inference_mode():
-                return self._generate(k, generator=generator, fixed=fixed)
+                frame = self._generate(k, generator=generator, fixed=fixed)
+            return keys.continue_round(frame)
 
         schema = pl.Schema(self.columns_)
         return RowSource(generate, conditions=plan, schema=schema, round_rows=round_rows)

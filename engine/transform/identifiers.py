@@ -14,6 +14,10 @@ they are regenerated:
 Keys are unique within one call and come out ascending. Only the smallest integer key, or the
 prefix and the shape, are stored, no other real key. Ordered keys
 (``engine.transform.key_order``) are keys like these handed out in a learned order.
+
+A sampling call that generates in several rounds continues each round's keys after the
+previous round's (``engine.transform.key_rounds``): integer keys are shifted past the last key
+handed out (``shift_keys``), string keys continue the counter (``IdFormat.string_keys``).
 """
 
 from __future__ import annotations
@@ -63,16 +67,26 @@ class IdFormat:
         """``n`` distinct keys of ``dtype``, ascending."""
         if self.start is not None:
             return _integer_keys(name, self.start, n, dtype)
+        return self.string_keys(name, n, dtype)
+
+    def string_keys(self, name: str, n: int, dtype: pl.DataType, *, counted: int = 0) -> pl.Series:
+        """``n`` string keys for the counter values ``counted, ..., counted + n - 1``, ascending.
+
+        ``counted`` is how many keys earlier rounds of the same call handed out, so the keys
+        continue theirs. The shape gets extra digits when it has too few positions for the
+        counter; keys of different lengths never collide, so keys stay unique across rounds
+        even when a later round's are longer.
+        """
         shape = self.shape
         free = [c for c in shape if c in _RADIX]
         capacity = int(np.prod([_RADIX[c][0] for c in free], dtype=object)) if free else 1
-        while capacity < max(n, 1) or not free:
+        while capacity < max(counted + n, 1) or not free:
             shape += "9"
             free.append("9")
             capacity *= 10
         text = self.prefix + shape
         points = np.empty((n, len(text)), dtype=np.uint32)
-        counter = np.arange(n, dtype=np.int64)
+        counter = np.arange(counted, counted + n, dtype=np.int64)
         for pos in range(len(text) - 1, -1, -1):
             char = text[pos]
             if pos >= len(self.prefix) and char in _RADIX:
@@ -92,13 +106,40 @@ class IdFormat:
         return cls(start=d["start"], prefix=d["prefix"], shape=d["shape"])
 
 
+def shift_keys(name: str, keys: pl.Series, first: int, dtype: pl.DataType) -> pl.Series:
+    """Integer ``keys`` (no nulls) moved so that the smallest is ``first``; order and gaps kept.
+
+    ``InputError`` naming the column when the largest would pass the dtype's maximum: unlike
+    a call's first run, a later round cannot start lower without repeating earlier keys.
+    Computed in the dtype's own width, like ``_integer_keys``.
+    """
+    if len(keys) == 0:
+        return keys
+    kind = _numpy_kind(dtype)
+    info = np.iinfo(kind)
+    low, high = int(keys.min()), int(keys.max())
+    if first + high - low > info.max:
+        raise InputError(
+            f"column {name!r}: keeping its keys unique across generation rounds needs keys up to "
+            f"{first + high - low:,}, past {info.max:,}, the largest its dtype {dtype} holds; "
+            "sample fewer rows in one call, or cast the key to a wider integer dtype before training"
+        )
+    wide = np.uint64 if kind.kind == "u" else np.int64
+    moved = keys.to_numpy().astype(wide) - wide(low) + wide(first)  # exact: the result fits the dtype
+    return pl.Series(name, moved).cast(dtype)
+
+
+def _numpy_kind(dtype: pl.DataType) -> np.dtype:
+    return np.dtype(type(dtype).__name__.lower()) if dtype.is_integer() else np.dtype(np.int64)
+
+
 def _integer_keys(name: str, start: int, n: int, dtype: pl.DataType) -> pl.Series:
     """``start, start + 1, ...`` in ``dtype``; started lower when the run would pass the dtype's maximum.
 
     Built in the dtype's own width (a UInt64 key may be near 2**64, past any int64), so keys
     never wrap around.
     """
-    kind = np.dtype(type(dtype).__name__.lower()) if dtype.is_integer() else np.dtype(np.int64)
+    kind = _numpy_kind(dtype)
     info = np.iinfo(kind)
     start = max(min(start, info.max - n + 1), info.min)
     if n > info.max - info.min + 1:

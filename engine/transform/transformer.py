@@ -23,7 +23,9 @@ from engine.transform.params import TransformerParams, cap_quantiles_rule, valid
 from engine.cpus import default_threads
 from engine.transform.protect import DEFAULT_EXTREMES
 from engine.transform.spans import ConditionSpan, Span
+from engine.transform.columns.passthrough import IdentifierEncoder
 from engine.transform.key_order import find_key_order
+from engine.transform.key_rounds import KeyRounds
 from engine.transform.statistics import (
     ColumnStatistics,
     ConstantStatistics,
@@ -333,6 +335,12 @@ class DataTransformer:
             )
         )
         return _frame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
+
+    def key_rounds(self) -> KeyRounds:
+        """A fresh ``KeyRounds`` for one sampling call: it continues the identifier keys of each
+        generation round after the previous round's, so they stay unique across the call."""
+        self._check_fitted()
+        return KeyRounds([enc for enc in self.encoders_ if isinstance(enc, IdentifierEncoder)])
 
     def _map(self, fn: Callable[[int], Any], items: Iterable[int]) -> Iterator[Any]:
         """Yield ``fn(i)`` for each item, in order, computed on ``n_jobs`` threads.

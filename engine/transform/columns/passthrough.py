@@ -16,7 +16,7 @@ import polars as pl
 from engine.schema import SemanticType
 from engine.transform.columns.base import ColumnEncoder, FitContext, check_no_new_nulls
 from engine.transform.dtypes import series_from_json, series_to_json
-from engine.transform.identifiers import IdFormat
+from engine.transform.identifiers import IdFormat, shift_keys
 from engine.transform.key_order import KeyOrder, hand_out
 from engine.transform.spans import Span, TokenColumn
 from engine.transform.statistics import ConstantStatistics, EmptyStatistics, IdentifierStatistics
@@ -108,6 +108,39 @@ class IdentifierEncoder(_Unlearned):
             if spaced is not None:
                 return spaced
         return self.fmt.generate(self.name, n, self.dtype)
+
+    def continue_keys(self, keys: pl.Series, cursor: int | None) -> tuple[pl.Series, int | None]:
+        """One generation round's ``keys`` (``regenerate``'s, in any order) moved past the keys of
+        the rounds before, and the cursor to hand the next round.
+
+        ``cursor`` is None for a call's first round, whose keys stay exactly as they are. After
+        that it is, for integer keys, the smallest key the next round may use: the previous
+        round's largest key plus one step (1 for a run, the spacing's last gap for spaced ordered
+        keys), to which the round's keys are shifted, order and gaps kept (``shift_keys``, which
+        refuses keys past the dtype's maximum); for string keys, how many keys were counted so
+        far, from which the counter goes on, each row keeping its key's place in the round's
+        order. Vectorised: one shift or one rank and gather per round.
+        """
+        n = len(keys)
+        if n == 0:
+            return keys, cursor
+        if self.fmt.start is not None:
+            low, high = int(keys.min()), int(keys.max())
+            if cursor is not None:
+                keys = shift_keys(self.name, keys, cursor, self.dtype)
+                high = cursor + high - low
+            return keys, high + self._step()
+        if cursor is None:
+            return keys, n
+        # a round's keys share one length, so their string order is their counter order
+        position = keys.cast(pl.String).rank(method="ordinal").to_numpy().astype(np.int64) - 1
+        return self.fmt.string_keys(self.name, n, self.dtype, counted=cursor).gather(position), cursor + n
+
+    def _step(self) -> int:
+        """Gap between one round's last integer key and the next round's first."""
+        if self.order is None or not self.order.gaps:
+            return 1
+        return max(1, int(self.order.gaps[-1]))
 
     def state(self) -> dict[str, Any]:
         if self.order is None:
