@@ -61,6 +61,7 @@ from engine.transform.columns.categorical import CategoricalEncoder
 from engine.transform.columns.datetime import DatetimeEncoder
 from engine.transform.columns.numeric import NumericEncoder
 from engine.transform.dtypes import from_float, is_integer, is_numeric, is_temporal_point, to_float
+from engine.transform.columns.passthrough import FakeEncoder
 from engine.transform.identifiers import IdFormat
 from engine.transform.params import TransformerParams
 from engine.transform.statistics import (
@@ -107,7 +108,7 @@ class ColumnPlan:
     name: str
     dtype: pl.DataType
     kind: SemanticType
-    role: str  # "numeric", "datetime", "categorical", "identifier", "empty"
+    role: str  # "numeric", "datetime", "categorical", "identifier", "empty", "fake"
     public: bool = False  # bounds or categories known without reading rows
     measured: bool = False  # gets a Gaussian histogram
     selected: bool = False  # its category list is selected privately (threshold)
@@ -173,7 +174,9 @@ def plan_columns(schema: pl.Schema, *, privacy: Privacy, params: TransformerPara
         declared = params.column_types.get(name)
         plan = ColumnPlan(name, dtype, declared or SemanticType.CATEGORICAL, "categorical")
         numeric_like = is_numeric(dtype) or is_temporal_point(dtype)
-        if declared is SemanticType.EMPTY or isinstance(dtype, pl.Null):
+        if name in params.fake_columns:  # faked in its kind's default format: nothing to measure
+            plan.role = "fake"
+        elif declared is SemanticType.EMPTY or isinstance(dtype, pl.Null):
             plan.role, plan.kind = "empty", SemanticType.EMPTY
         elif declared is SemanticType.IDENTIFIER:
             if not (dtype.is_integer() or isinstance(dtype, (pl.String, pl.Categorical))):
@@ -558,6 +561,9 @@ def private_statistics(
         if plan.role == "empty":
             columns.append(EmptyStatistics(plan.name, plan.dtype, SemanticType.EMPTY))
             records.append({"column": plan.name, "role": "empty"})
+        elif plan.role == "fake":
+            columns.append(FakeEncoder.unread(plan.name, plan.dtype, params.fake_columns[plan.name]))
+            records.append({"column": plan.name, "role": "fake"})
         elif plan.role == "identifier":
             fmt = IdFormat(start=1) if plan.dtype.is_integer() else IdFormat(prefix="id", shape="9999999")
             columns.append(IdentifierStatistics(plan.name, plan.dtype, SemanticType.IDENTIFIER, fmt))

@@ -3,7 +3,10 @@
 ARGN (the autoregressive network) is the default: it learns mixed column types and supports
 conditional sampling. Epochs, batch size and a time cap follow the row count. Which columns
 are learned, regenerated (keys), faked (PII), copied (constants) or left out (empty, free
-text, PII to drop) follows the semantic types and the PII findings. AutoML, multi-table and
+text, PII to drop) follows the semantic types and the PII findings. ``engine.train(model=
+"auto")`` carries out the PII treatments (``engine.training.resolve_auto``): faked columns are
+never learned and come back as fakes of their kind, PII to drop is not trained on and is
+absent from the synthetic output. AutoML, multi-table and
 sequence models come later; the reason says so.
 """
 
@@ -64,6 +67,13 @@ def recommend(
         f"{n_rows:,} rows x {len(roles['learn'])} learned columns{f' ({others})' if others else ''} -> "
         f"{epochs} epochs, batch {settings['batch_size']}, at most {minutes} minutes."
     )
+    pii_fake = [f.column for f in pii if f.treatment == "fake" and f.column in columns]
+    pii_drop = [f.column for f in pii if f.treatment == "drop" and f.column in columns]
+    if pii_fake:
+        reason += (f" Personal data faked, never learned: {', '.join(pii_fake)} get new fake values of the same kind "
+                   "in every sample.")
+    if pii_drop:
+        reason += f" Personal data left out of training and of the synthetic output: {', '.join(pii_drop)}."
     if pii:
         reason += " The table holds personal data, so training with differential privacy is suggested."
     reason += " Multi-table and sequence models, and automatic model search, are not chosen by this rule yet."

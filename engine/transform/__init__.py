@@ -25,8 +25,9 @@ row of ``df``.
 
 Identifiers are never learned: they own no span or token (except an ordered key's hidden rank,
 ``engine.transform.key_order``) and are regenerated on inverse as new unique keys in the same
-format. Constant and empty columns own nothing either and come
-back as they were. Before fitting, the privacy protections of ``engine.transform.protect``
+format. Columns of ``fake_columns`` (personal data: e-mail addresses, card numbers, names, ...)
+own nothing either and come back as new fakes of their kind (``engine.transform.fakes``), never
+a training value. Constant and empty columns come back as they were. Before fitting, the privacy protections of ``engine.transform.protect``
 apply: levels on fewer than ``rare_category_k`` rows are merged (into ``OTHER_LABEL`` for
 strings), numbers and datetimes are clipped by the ``extremes`` rule (by default at the k-th
 most extreme value on each side, so every released extreme is held by at least k rows); both

@@ -12,6 +12,8 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.schema import SemanticType
+from engine.transform.fakes import KINDS as FAKE_KINDS
+from engine.transform.fakes import check_kind
 from engine.transform.protect import KTH, Extremes
 
 MODE_SELECTIONS = ("argmax", "sample")
@@ -34,6 +36,7 @@ class TransformerParams:
     mode_selection: str
     n_jobs: int
     seed: int
+    fake_columns: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,6 +69,21 @@ def _column_types(value: Any) -> dict[str, SemanticType]:
         except ValueError:
             raise ConfigError(f"column_types[{name!r}] = {kind!r} is not a semantic type; allowed: {allowed}") from None
     return out
+
+
+def _fake_columns(value: Any) -> dict[str, str]:
+    """``{column: PII kind}`` of the columns to fake (``engine.transform.fakes.KINDS``)."""
+    if value is None:
+        return {}
+    allowed = ", ".join(FAKE_KINDS)
+    if not isinstance(value, dict):
+        raise ConfigError(f"fake_columns must be a dict of column name -> kind of personal data ({allowed}), "
+                          f"got {type(value).__name__}")
+    for name, kind in value.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"fake_columns keys must be column names (str), got {name!r}")
+        check_kind(name, kind)
+    return dict(value)
 
 
 def _quantile_pair(value: Any, msg: str) -> tuple[float, float]:
@@ -114,6 +132,7 @@ def validate_params(
     mode_selection: Any,
     n_jobs: Any,
     seed: Any,
+    fake_columns: Any = None,
 ) -> TransformerParams:
     """Check every constructor argument; raise ``ConfigError`` on the first bad one."""
     max_onehot = _int("max_onehot", max_onehot, low=2)
@@ -139,4 +158,5 @@ def validate_params(
         mode_selection=mode_selection,
         n_jobs=n_jobs,
         seed=_int("seed", seed, low=0, high=2**32 - 1),
+        fake_columns=_fake_columns(fake_columns),
     )

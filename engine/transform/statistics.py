@@ -2,7 +2,8 @@
 
 A ``DataTransformer`` is built in one way: per column, a statistics object (range, modes,
 bins, nullability and fill of a number or date; levels and counts of a categorical; the
-format of an identifier; ...) becomes an encoder (``engine.transform.columns.build_encoder``).
+format of an identifier or of a faked personal-data column; ...) becomes an encoder
+(``engine.transform.columns.build_encoder``; a faked column's ``FakeEncoder``).
 Where the statistics come from is the only difference between the two kinds of run:
 
 - *exact* statistics are measured from the rows (``engine.transform.columns.measure_column``:
@@ -24,6 +25,7 @@ import polars as pl
 
 from engine.schema import SemanticType
 from engine.transform.bins import QuantileBins
+from engine.transform.fakes import FakeFormat
 from engine.transform.identifiers import IdFormat
 from engine.transform.integers import IntegerOffsets
 from engine.transform.key_order import KeyOrder
@@ -128,8 +130,25 @@ class EmptyStatistics:
     kind: SemanticType
 
 
+@dataclass(frozen=True)
+class FakeStatistics:
+    """A personal-data column that is faked, never learned: the kind and shape of its values
+    (``engine.transform.fakes.FakeFormat``), no value itself."""
+
+    name: str
+    dtype: pl.DataType
+    kind: SemanticType
+    fmt: FakeFormat
+
+
 ColumnStatistics = (
-    NumberStatistics | DatetimeStatistics | CategoryStatistics | IdentifierStatistics | ConstantStatistics | EmptyStatistics
+    NumberStatistics
+    | DatetimeStatistics
+    | CategoryStatistics
+    | IdentifierStatistics
+    | ConstantStatistics
+    | EmptyStatistics
+    | FakeStatistics
 )
 
 
@@ -157,6 +176,7 @@ __all__ = [
     "ConstantStatistics",
     "DatetimeStatistics",
     "EmptyStatistics",
+    "FakeStatistics",
     "IdentifierStatistics",
     "NumberStatistics",
     "RangeStatistics",

@@ -23,13 +23,14 @@ from engine.transform.params import TransformerParams, cap_quantiles_rule, valid
 from engine.cpus import default_threads
 from engine.transform.protect import DEFAULT_EXTREMES
 from engine.transform.spans import ConditionSpan, Span
-from engine.transform.columns.passthrough import IdentifierEncoder
+from engine.transform.columns.passthrough import FakeEncoder, IdentifierEncoder
 from engine.transform.key_order import find_key_order
 from engine.transform.key_rounds import KeyRounds
 from engine.transform.statistics import (
     ColumnStatistics,
     ConstantStatistics,
     EmptyStatistics,
+    FakeStatistics,
     IdentifierStatistics,
     TableStatistics,
 )
@@ -87,6 +88,12 @@ class DataTransformer:
     - ``n_jobs`` (-1): threads used to fit columns in parallel (-1: this job's share of the CPUs
       this process may use, ``engine.cpus.default_threads``).
     - ``seed`` (0): every random choice in fit (samples, mixtures) and in "sample" mode.
+    - ``fake_columns`` (None): ``{column: kind}`` of personal-data columns to fake
+      (``engine.transform.fakes.KINDS``: email, phone, credit_card, iban, ip_address,
+      person_name, us_ssn). Such a column is never learned and wins over ``column_types``: only
+      its format (kind, shape, shared prefix, null share) is kept, and every inverse draws new
+      fakes of its kind (``engine.transform.fakes``). ``engine.train(model="auto")`` fills it
+      from the profile's PII findings.
 
     Learned attributes (set by ``fit``): ``columns_``, ``dtypes_``, ``kinds_``,
     ``output_info_`` (list of ``Span``), ``span_starts_``, ``output_dim_``,
@@ -96,7 +103,8 @@ class DataTransformer:
 
     Identifiers are regenerated, never learned; an exact fit makes a key *ordered* when its
     order follows another column (``engine.transform.key_order``): its rank is then a hidden
-    learned column and the fresh keys are handed out in the generated order.
+    learned column and the fresh keys are handed out in the generated order. Faked columns
+    are regenerated too, as fakes of their kind.
     """
 
     def __init__(
@@ -116,6 +124,7 @@ class DataTransformer:
         mode_selection: str = "argmax",
         n_jobs: int = -1,
         seed: int = 0,
+        fake_columns: dict[str, str] | None = None,
     ) -> None:
         self.column_types = column_types
         self.max_onehot = max_onehot
@@ -136,6 +145,7 @@ class DataTransformer:
         self.mode_selection = mode_selection
         self.n_jobs = n_jobs
         self.seed = seed
+        self.fake_columns = fake_columns
         self._validated()
 
     def get_params(self) -> dict[str, Any]:
@@ -157,7 +167,9 @@ class DataTransformer:
         ``df``: polars or pandas. ``statistics``: None measures the exact statistics from the
         rows of ``df``; a ``TableStatistics`` (e.g. private ones measured by ``engine.privacy``)
         builds the encoders from it alone, and ``df`` is read for its schema only (the
-        statistics must name its columns, in order, with their dtypes).
+        statistics must name its columns, in order, with their dtypes); a column of
+        ``fake_columns`` is then faked in its kind's default format, whatever its statistics say
+        (``_faked``), so handed-in statistics never make a model learn personal data.
         """
         params = self._validated()
         frame = as_polars(df)
@@ -168,13 +180,17 @@ class DataTransformer:
         unknown = sorted(set(params.column_types) - set(frame.columns))
         if unknown:
             raise ConfigError(f"column_types names columns the frame does not have: {unknown}; it has {frame.columns}")
+        unknown = sorted(set(params.fake_columns) - set(frame.columns))
+        if unknown:
+            raise ConfigError(f"fake_columns names columns the frame does not have: {unknown}; it has {frame.columns}")
         for name in frame.columns:
             check_supported(name, frame.schema[name])
         if statistics is None:
             statistics = self.measure(frame)
         else:
             _check_statistics(statistics, frame.schema)
-        encoders = [build_encoder(column, params) for column in statistics.columns]
+            statistics = _faked(statistics, params)
+        encoders = [_build(column, params) for column in statistics.columns]
         self._set_encoders(encoders, n_rows=statistics.n_rows, params=params)
         if statistics.protections is not None:
             self.protections_ = statistics.protections
@@ -188,8 +204,11 @@ class DataTransformer:
         def measure_one(i: int) -> ColumnStatistics:
             # Each column has its own seeded generator, so the result does not depend on n_jobs.
             s = frame.get_column(frame.columns[i])
+            ctx = FitContext(params=params, rng=np.random.default_rng([params.seed, i]))
+            if s.name in params.fake_columns:
+                return FakeEncoder.measure(s, params.fake_columns[s.name], ctx)
             kind = params.column_types[s.name] if s.name in params.column_types else infer_kind(s)
-            return measure_column(s, kind, FitContext(params=params, rng=np.random.default_rng([params.seed, i])))
+            return measure_column(s, kind, ctx)
 
         from sklearn.exceptions import ConvergenceWarning
 
@@ -285,20 +304,37 @@ class DataTransformer:
             out[:, self._slices[i]] = block
         return out
 
-    def inverse_transform(self, data: Any) -> pl.DataFrame:
+    def inverse_transform(self, data: Any, *, seed: int | np.random.Generator | None = None) -> pl.DataFrame:
         """Restore a frame from a float matrix: ``transform`` output or a model's raw output.
 
         Softmax spans are read by argmax (any scores work, no activation needed), tanh values
         are clipped to [-1, 1]; identifiers are regenerated (ordered ones handed out in the
-        order of their decoded ranks), constants repeated.
+        order of their decoded ranks), constants repeated, faked columns drawn afresh from
+        ``seed`` (an int or a ``numpy.random.Generator``; None: the transformer's seed). A model
+        passes a seed drawn from its sampling generator, so each generation round gets new fakes.
         """
         self._check_fitted()
         matrix = _matrix(data, self.output_dim_, "float matrix")
+        rngs = self._fake_rngs(seed)
+
         def decode(i: int) -> pl.Series:
-            return self.encoders_[i].decode(matrix[:, self._slices[i]])
+            enc = self.encoders_[i]
+            if isinstance(enc, FakeEncoder):
+                return enc.fakes(matrix.shape[0], rngs[i])
+            return enc.decode(matrix[:, self._slices[i]])
 
         columns = list(self._map(decode, range(len(self.encoders_))))
         return _frame([c.alias(enc.name) for c, enc in zip(columns, self.encoders_)])
+
+    @property
+    def fakes_columns(self) -> bool:
+        """Whether any column is faked: a model then passes ``inverse_transform`` a seed."""
+        return any(isinstance(enc, FakeEncoder) for enc in self.encoders_)
+
+    def _fake_rngs(self, seed: int | np.random.Generator | None) -> list[np.random.Generator]:
+        """One generator per encoder (only the faked columns use theirs) for ``inverse_transform``."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(self.seed if seed is None else seed)
+        return rng.spawn(len(self.encoders_))
 
     # -- token encoding -------------------------------------------------------------------
     def transform_tokens(self, df: Any) -> np.ndarray:
@@ -425,7 +461,28 @@ _PARAM_NAMES = (
     "mode_selection",
     "n_jobs",
     "seed",
+    "fake_columns",
 )
+
+
+def _build(stats: ColumnStatistics, params: TransformerParams) -> ColumnEncoder:
+    """The encoder of one column's statistics (a faked column's ``FakeEncoder``, else ``build_encoder``'s)."""
+    if isinstance(stats, FakeStatistics):
+        return FakeEncoder.from_statistics(stats)
+    return build_encoder(stats, params)
+
+
+def _faked(statistics: TableStatistics, params: TransformerParams) -> TableStatistics:
+    """Handed-in statistics with every column of ``fake_columns`` faked in its kind's default
+    format (they read no row: under DP nothing outside an accounted mechanism may)."""
+    if not params.fake_columns:
+        return statistics
+    columns = tuple(
+        FakeEncoder.unread(c.name, c.dtype, params.fake_columns[c.name])
+        if c.name in params.fake_columns and not isinstance(c, FakeStatistics) else c
+        for c in statistics.columns
+    )
+    return replace(statistics, columns=columns)
 
 
 def _frame(columns: list[pl.Series]) -> pl.DataFrame:
@@ -446,7 +503,8 @@ def _order_keys(
     Other keys are no candidates: plain keys come back as ascending runs aligned row by row, so
     two plain keys rise together, as berka loan's loan_id and account_id do in the real table.
     """
-    learned = [c.name for c in columns if not isinstance(c, (IdentifierStatistics, ConstantStatistics, EmptyStatistics))]
+    unlearned = (IdentifierStatistics, ConstantStatistics, EmptyStatistics, FakeStatistics)
+    learned = [c.name for c in columns if not isinstance(c, unlearned)]
     out = []
     for i, column in enumerate(columns):
         if isinstance(column, IdentifierStatistics) and (column.dtype.is_integer() or column.dtype == pl.String):

@@ -57,7 +57,7 @@ import polars as pl
 from engine.models.base import Synthesizer
 from engine.models.ctgan.config import CTGANConfig
 from engine.models.ctgan.trainer import CTGANTrainer
-from engine.seeds import derive_seed
+from engine.seeds import derive_seed, numpy_seed
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
 from engine.cpus import default_threads
 from engine.models.threads import TorchThreads
@@ -249,7 +249,10 @@ class CTGAN(Synthesizer):
         return {span.column for span in self.transformer_.condition_spans_}
 
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
-        return self.transformer_.inverse_transform(self._generate_encoded(n, generator=generator, fixed=fixed))
+        matrix = self._generate_encoded(n, generator=generator, fixed=fixed)
+        # a seed for the faked columns only (see TVAE's _generate)
+        seed = numpy_seed(generator) if self.transformer_.fakes_columns else None
+        return self.transformer_.inverse_transform(matrix, seed=seed)
 
     def _generate_encoded(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None = None) -> np.ndarray:
         """``n`` generated rows in the transformer's float encoding, ready for ``inverse_transform``.

@@ -42,7 +42,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import Synthesizer, _positive_int
 from engine.models.tvae.config import TVAEConfig
-from engine.seeds import derive_seed
+from engine.seeds import derive_seed, numpy_seed
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
 from engine.models.threads import TorchThreads
 from engine.models.tvae.layout import Layout, gumbel, softmax_nll
@@ -221,7 +221,10 @@ class TVAE(Synthesizer):
                 noise = gumbel((n, index["softmax"].numel()), generator, self.device_)
                 out.index_add_(1, index["softmax"], noise)
             matrix = out.detach().to("cpu").numpy()
-        return self.transformer_.inverse_transform(matrix)
+        # a seed for the faked columns only: drawing it advances the generator, which rows of models
+        # without such columns must not feel
+        seed = numpy_seed(generator) if self.transformer_.fakes_columns else None
+        return self.transformer_.inverse_transform(matrix, seed=seed)
 
     # -- model files ----------------------------------------------------------------------
     def _tensors(self) -> dict[str, torch.Tensor]:

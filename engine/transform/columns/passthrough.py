@@ -1,9 +1,12 @@
-"""Columns whose values are restored without being learned: identifiers, constants, empty columns.
+"""Columns whose values are restored without being learned: identifiers, faked personal data,
+constants, empty columns.
 
 They own no span and no token, except an ordered identifier, which owns its hidden rank column
 (``engine.transform.key_order``). On inverse an identifier gets new unique keys in its format
 (``engine.transform.identifiers``), in the order of the generated ranks when it is ordered; a
-constant column its one value on every row, an empty column nulls of its dtype.
+faked column new fake values of its kind (``engine.transform.fakes``), drawn from the
+generator the transformer hands it; a constant column its one value on every row, an empty
+column nulls of its dtype.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import polars as pl
 from engine.schema import SemanticType
 from engine.transform.columns.base import ColumnEncoder, FitContext, check_no_new_nulls
 from engine.transform.dtypes import series_from_json, series_to_json
+from engine.transform.fakes import FakeFormat, check_dtype
 from engine.transform.identifiers import IdFormat, shift_keys
 from engine.transform.key_order import KeyOrder, hand_out
 from engine.transform.spans import Span, TokenColumn
-from engine.transform.statistics import ConstantStatistics, EmptyStatistics, IdentifierStatistics
+from engine.transform.statistics import ConstantStatistics, EmptyStatistics, FakeStatistics, IdentifierStatistics
 
 
 class _Unlearned(ColumnEncoder):
@@ -151,6 +155,55 @@ class IdentifierEncoder(_Unlearned):
     def from_state(cls, name: str, dtype: pl.DataType, kind: SemanticType, state: dict[str, Any]) -> IdentifierEncoder:
         order = state.get("order")  # states saved before ordered keys have none
         return cls(name, dtype, kind, IdFormat.from_dict(state["format"]), None if order is None else KeyOrder.from_dict(order))
+
+
+class FakeEncoder(_Unlearned):
+    """A personal-data column that is faked: never learned, new fakes of its kind on every inverse.
+
+    Its state is the ``FakeFormat`` (kind, shape, shared prefix, null share), never a value.
+    The fakes are drawn from the generator given to ``fakes``/``decode_tokens``: the
+    transformer seeds it per generation round, so the same seed gives the same fakes and
+    each round new ones. ``decode`` (no generator in the float contract) draws from a
+    generator seeded by the row count alone; the transformer does not use it.
+    """
+
+    tag = "fake"
+
+    def __init__(self, name: str, dtype: pl.DataType, kind: SemanticType, fmt: FakeFormat) -> None:
+        super().__init__(name, dtype, kind)
+        self.fmt = fmt
+
+    @staticmethod
+    def measure(s: pl.Series, pii_kind: str, ctx: FitContext) -> FakeStatistics:
+        """The format of the column's values for ``pii_kind``; its semantic kind is text (nothing to condition on)."""
+        return FakeStatistics(s.name, s.dtype, SemanticType.TEXT, FakeFormat.fit(pii_kind, s, rng=ctx.rng))
+
+    @staticmethod
+    def unread(name: str, dtype: pl.DataType, pii_kind: str) -> FakeStatistics:
+        """Statistics that read no row (a DP run): the kind's default format, no nulls."""
+        check_dtype(name, pii_kind, dtype)
+        return FakeStatistics(name, dtype, SemanticType.TEXT, FakeFormat.default(pii_kind, name))
+
+    @classmethod
+    def from_statistics(cls, stats: FakeStatistics) -> FakeEncoder:
+        return cls(stats.name, stats.dtype, stats.kind, stats.fmt)
+
+    def fakes(self, n: int, rng: np.random.Generator) -> pl.Series:
+        """``n`` fakes drawn from ``rng``."""
+        return self.fmt.generate(self.name, n, self.dtype, rng)
+
+    def decode(self, block: np.ndarray) -> pl.Series:
+        return self.fakes(block.shape[0], np.random.default_rng(block.shape[0]))
+
+    def decode_tokens(self, codes: np.ndarray, rng: np.random.Generator) -> pl.Series:
+        return self.fakes(codes.shape[0], rng)
+
+    def state(self) -> dict[str, Any]:
+        return {"format": self.fmt.to_dict()}
+
+    @classmethod
+    def from_state(cls, name: str, dtype: pl.DataType, kind: SemanticType, state: dict[str, Any]) -> FakeEncoder:
+        return cls(name, dtype, kind, FakeFormat.from_dict(state["format"]))
 
 
 class ConstantEncoder(_Unlearned):
