@@ -284,8 +284,11 @@ def _noisy_segments(
     spurious cell over all cells; with ``near`` > 0, also a cell at most ``near`` cells from a
     survivor that passes the threshold of a 1 % chance over those ``2 * near`` neighbours (a
     thin tail next to the bulk is far likelier real than a far cell; post-processing either
-    way). Returns the surviving cells as segments (the most likely cell when none survives)
-    and the surviving zero mass.
+    way). When no cell survives, adjacent cells are summed in groups of 2, 4, 8, ... and the
+    first grouping in which some group rises above its own noise gives the segments
+    (``_coarser_survivors``): a thin spread of values that no single cell shows can stand out
+    together. Returns the segments and the surviving zero mass; no segment at all when nothing
+    rises above the noise at any grouping (the caller says what is then known).
     """
     cells, zero = _histogram(x, edges)
     noisy = gaussian_histogram(cells, sigma, rng)
@@ -299,14 +302,42 @@ def _noisy_segments(
     zero_mass = noisy_zero if noisy_zero >= floor else 0.0
     if zero_mass:
         segments.append((0.0, 0.0, zero_mass))
-    if not segments:  # nothing above the noise: the most likely cell of the (public) partition
-        i = int(np.argmax(noisy))
-        segments = [(float(edges[i]), float(edges[i + 1]), 1.0)] if noisy[i] >= noisy_zero else [(0.0, 0.0, 1.0)]
+    if not segments:
+        segments = _coarser_survivors(noisy, edges, sigma=sigma, miss=miss)
     segments.sort(key=lambda s: (s[0], s[1]))
     return segments, zero_mass
 
 
-def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: np.random.Generator, integer: bool) -> _Numeric:
+def _coarser_survivors(noisy: np.ndarray, edges: np.ndarray, *, sigma: float, miss: float) -> list[Segment]:
+    """The groups of adjacent cells (2, 4, 8, ... per group; the first grouping where any
+    survives) whose summed noisy count passes the threshold of a ``miss`` chance of a spurious
+    group over all groups and groupings: a sum of ``m`` cells carries noise ``sigma * sqrt(m)``.
+    Post-processing of the same noisy counts: it costs no budget."""
+    n = len(noisy)
+    groupings = max(1, math.ceil(math.log2(max(n, 2))))
+    m = 2
+    while m < 2 * n:
+        k = -(-n // m)
+        sums = np.zeros(k * m)
+        sums[:n] = noisy
+        sums = sums.reshape(k, m).sum(axis=1)
+        floor = math.sqrt(m) * cleaning_threshold(sigma, k * groupings, miss=miss)
+        keep = np.flatnonzero(sums >= floor)
+        if keep.size:
+            return [(float(edges[i * m]), float(edges[min((i + 1) * m, n)]), float(sums[i])) for i in keep]
+        m *= 2
+    return []
+
+
+def _measure_numeric(
+    x: np.ndarray,
+    missing: np.ndarray,
+    *,
+    sigma: float,
+    rng: np.random.Generator,
+    integer: bool,
+    limits: tuple[float, float] = (-math.inf, math.inf),
+) -> _Numeric | None:
     """Two histograms: where the values lie (the log partition, and the null share: it gives
     the range, whose wide cells keep a thin tail above the noise), then how they spread within
     (``FINE_CELLS`` equal cells over the support, one per integer up to ``INTEGER_CELLS``
@@ -316,15 +347,22 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     clipping of the plain transformer: the cleaning already drops values too rare to stand out
     from the noise (DP's own protection of extremes, which is why DESIGN asks for clipping only
     without DP), and a quantile cap would cut real, well-populated values (adult's
-    education-num 1 and 2, 0.7 % of rows) and with them the pairs they form."""
+    education-num 1 and 2, 0.7 % of rows) and with them the pairs they form.
+
+    ``limits``: the values the column's dtype can hold (public); the partition is cut to them.
+    None when no value range rises above the noise at all (too few rows for the budget): the
+    caller then knows nothing of the column but its dtype."""
     values = x[~missing]
-    coarse, _ = _noisy_segments(values, log_partition(), sigma=sigma, rng=rng, extra_cells=1, miss=RANGE_MISS, near=CELLS_PER_OCTAVE)
+    partition = np.unique(np.clip(log_partition(), *limits))
+    coarse, _ = _noisy_segments(values, partition, sigma=sigma, rng=rng, extra_cells=1, miss=RANGE_MISS, near=CELLS_PER_OCTAVE)
     noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
     nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
     null_share = min(max(noisy_null, 0.0) / max(len(x), 1), 1.0) if nullable else 0.0
+    if not coarse:
+        return None
     lo, hi = coarse[0][0], coarse[-1][1]
     if integer:
-        lo, hi = math.floor(lo), math.ceil(hi)
+        lo, hi = float(math.floor(lo)), float(math.ceil(hi))
     if not hi > lo:
         hi = lo + (1.0 if integer else max(1e-9, abs(lo) * 1e-6))
     if integer and hi - lo + 1 <= INTEGER_CELLS:
@@ -332,6 +370,7 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     else:
         edges = np.linspace(lo, hi, FINE_CELLS + 1)
     fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
+    fine = fine or [(lo, hi, 1.0)]  # no finer cell above the noise: uniform over the range found
     lo2, hi2 = max(lo, fine[0][0]), min(hi, fine[-1][1])  # the finer cells above the noise: the tighter range
     if integer:
         lo2, hi2 = math.floor(lo2 + 0.5), math.ceil(hi2 - 0.5)
@@ -341,6 +380,17 @@ def _measure_numeric(x: np.ndarray, missing: np.ndarray, *, sigma: float, rng: n
     total = sum(m for _, _, m in inside)
     zero_share = (zero_mass / total) if (total > 0 and lo <= 0.0 <= hi) else 0.0
     return _Numeric(float(lo), float(hi), inside, zero_share, bool(nullable), null_share)
+
+
+def _limits(dtype: pl.DataType, step: float) -> tuple[float, float]:
+    """The values a column of ``dtype`` can hold, in the units it is measured in (dates: ``step``s)."""
+    if is_integer(dtype):
+        info = np.iinfo(np.dtype(type(dtype).__name__.lower()))
+    elif is_temporal_point(dtype) or isinstance(dtype, (pl.Duration, pl.Time)):
+        info = np.iinfo(np.int64)
+    else:
+        return -math.inf, math.inf
+    return float(info.min) / step, float(info.max) / step
 
 
 def _uniform_numeric(lo: float, hi: float) -> _Numeric:
@@ -578,6 +628,8 @@ def private_statistics(
             stats, record = _numeric_statistics(plan, s, sigma=sigma, rng=rng, params=params)
             columns.append(stats)
             records.append(record)
+            if "note" in record:
+                run.notes.append(f"{plan.name}: {record['note']}")
     table = TableStatistics(tuple(columns), frame.height, protections={"differential_privacy": records})
     return PrivateStatistics(table, counts)
 
@@ -611,8 +663,15 @@ def _numeric_statistics(
         num = _uniform_numeric(low, high)
         record = {"column": name, "role": plan.role, "bounds": "public", "low": low, "high": high}
     else:
-        num = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer)
-        record = {"column": name, "role": plan.role, "bounds": "private quantiles", "low": num.lo, "high": num.hi}
+        measured = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer, limits=_limits(dtype, step))
+        if measured is None:  # nothing rose above the noise: one value, zero, and a record that says why
+            num = _Numeric(0.0, 0.0, [(0.0, 0.0, 1.0)], 1.0, False)
+            record = {"column": name, "role": plan.role, "bounds": "unknown", "low": 0.0, "high": 0.0,
+                      "note": "no value range rose above the noise at this epsilon and row count: the column is "
+                              "generated as zero; declare its bounds (Privacy.bounds) to learn it"}
+        else:
+            num = measured
+            record = {"column": name, "role": plan.role, "bounds": "private quantiles", "low": num.lo, "high": num.hi}
     stats = _core(num, params=params, integer=integer, decimals=decimals)
     record["nullable"] = num.nullable
     if num.nullable and not plan.public:
