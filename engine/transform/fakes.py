@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError
+from engine.transform.identifiers import common_prefix, value_shapes
 
 KINDS = ("email", "phone", "credit_card", "iban", "ip_address", "person_name", "us_ssn")
 # Kinds whose values may sit in an integer column (digits only).
@@ -127,12 +128,12 @@ class FakeFormat:
                        null_share=null_share)
         if kind == "email":
             return cls(kind, null_share=null_share)
-        shapes = _shapes(values)
+        shapes = value_shapes(values)
         shape = _most_common(shapes)
         prefix = ""
         if kind == "phone":
             typical = values.filter(shapes == shape)
-            prefix = _leading(_common_prefix(str(typical.min()), str(typical.max())), PREFIX_DIGITS)
+            prefix = _leading(common_prefix(str(typical.min()), str(typical.max())), PREFIX_DIGITS)
         elif kind == "iban":
             shape = shape.upper()
             compact = shape.replace(" ", "")
@@ -299,22 +300,9 @@ def _strings(points: np.ndarray) -> pl.Series:
     return pl.Series(np.ascontiguousarray(points).view(f"<U{width}")[:, 0], dtype=pl.String)
 
 
-def _shapes(values: pl.Series) -> pl.Series:
-    return values.str.replace_all(r"[0-9]", "9").str.replace_all(r"[a-z]", "a").str.replace_all(r"[A-Z]", "A")
-
-
 def _most_common(values: pl.Series) -> str:
     counts = values.alias("value").value_counts(name="n").sort(["n", "value"], descending=[True, False])
     return str(counts.item(0, "value"))
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return a[:n]
 
 
 def _leading(prefix: str, max_digits: int) -> str:

@@ -50,16 +50,10 @@ class IdFormat:
         values = values.cast(pl.String)
         if len(values) == 0:
             return cls()
-        prefix = _common_prefix(str(values.min()), str(values.max()))
+        prefix = common_prefix(str(values.min()), str(values.max()))
         if len(values) > _SHAPE_SAMPLE:
             values = values.gather(rng.choice(len(values), size=_SHAPE_SAMPLE, replace=False))
-        shapes = (
-            values.str.slice(len(prefix))
-            .str.replace_all(r"[0-9]", "9")
-            .str.replace_all(r"[a-z]", "a")
-            .str.replace_all(r"[A-Z]", "A")
-        )
-        shapes = shapes.alias("shape")
+        shapes = value_shapes(values.str.slice(len(prefix))).alias("shape")
         counts = shapes.value_counts(name="n").sort(["n", "shape"], descending=[True, False])
         return cls(prefix=prefix, shape=str(counts.item(0, "shape")))
 
@@ -149,7 +143,13 @@ def _integer_keys(name: str, start: int, n: int, dtype: pl.DataType) -> pl.Serie
     return pl.Series(name, keys).cast(dtype)
 
 
-def _common_prefix(a: str, b: str) -> str:
+def value_shapes(values: pl.Series) -> pl.Series:
+    """Each string's shape: an ASCII digit -> "9", lowercase letter -> "a", uppercase -> "A", the rest kept."""
+    return values.str.replace_all(r"[0-9]", "9").str.replace_all(r"[a-z]", "a").str.replace_all(r"[A-Z]", "A")
+
+
+def common_prefix(a: str, b: str) -> str:
+    """The longest prefix ``a`` and ``b`` share (of the smallest and largest value: every value's)."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
