@@ -35,6 +35,17 @@ def datasets() -> Path:
 
 
 @pytest.fixture(scope="session")
+def judge_python() -> Path:
+    """The judge venv's interpreter (sdmetrics 0.32, for the metric cross-checks), created on first
+    use by tests/judge/ensure_judge_venv.sh (network: the package registry)."""
+    import subprocess
+
+    venv = REPO / ".venv-judge"
+    subprocess.run(["bash", str(REPO / "tests" / "judge" / "ensure_judge_venv.sh"), str(venv)], check=True)
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """One headless Chromium for the whole run: Playwright's sync API allows one driver per process."""
     from playwright.sync_api import sync_playwright

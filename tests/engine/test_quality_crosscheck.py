@@ -28,15 +28,7 @@ from engine.quality.fidelity import assess_fidelity, ks_distance, tv_distance
 from tests.engine.quality_fixtures import split
 
 REPO = Path(__file__).resolve().parents[2]
-JUDGE_VENV = REPO / ".venv-judge"
 TOLERANCE = 1e-6
-
-
-@pytest.fixture(scope="session")
-def judge_python() -> Path:
-    """The judge venv's interpreter, created on first use (network: the package registry)."""
-    subprocess.run(["bash", str(REPO / "tests" / "judge" / "ensure_judge_venv.sh"), str(JUDGE_VENV)], check=True)
-    return JUDGE_VENV / "bin" / "python"
 
 
 def run_judge(judge_python: Path, job: dict) -> dict:

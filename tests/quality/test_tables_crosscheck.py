@@ -23,18 +23,10 @@ from engine.quality.tables import assess_tables
 from tests.conftest import DATASETS
 
 REPO = Path(__file__).resolve().parents[2]
-JUDGE_VENV = REPO / ".venv-judge"
 BASEBALL = DATASETS / "multitable" / "baseball"
 TOLERANCE = 1e-6
 FOREIGN_KEYS = [("batting", "players_id", "players", "id"), ("fielding", "players_id", "players", "id")]
 NOT_COMPARED = {"players": {"nameFirst": "id", "nameLast": "id", "deathDate": "id"}}  # free text, mostly-null
-
-
-@pytest.fixture(scope="session")
-def judge_python() -> Path:
-    """The judge venv's interpreter, created on first use (network: the package registry)."""
-    subprocess.run(["bash", str(REPO / "tests" / "judge" / "ensure_judge_venv.sh"), str(JUDGE_VENV)], check=True)
-    return JUDGE_VENV / "bin" / "python"
 
 
 def _read(name: str) -> pl.DataFrame:
