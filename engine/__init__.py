@@ -27,6 +27,7 @@ _LAZY = {
     "split": "engine.splitting:split",
     "read_sql": "engine.data.sql:read_sql",
     "read_sql_tables": "engine.data.sql:read_sql_tables",
+    "read_tables": "engine.data.tables:read_tables",
     "profile": "engine.profiling:profile",
     "profile_tables": "engine.profiling:profile_tables",
     "Profile": "engine.profiling:Profile",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.data.files import read, scan
     from engine.data.s3 import S3Credentials
     from engine.data.sql import read_sql, read_sql_tables
+    from engine.data.tables import read_tables
     from engine.generation.rebalance import rebalance
     from engine.models.base import Synthesizer
     from engine.models.registry import load_model
