@@ -33,6 +33,8 @@ _LAZY = {
     "Profile": "engine.profiling:Profile",
     "DataTransformer": "engine.transform:DataTransformer",
     "assess": "engine.quality.assess:assess",
+    "assess_tables": "engine.quality.schema_report:assess_tables",
+    "SchemaReport": "engine.quality.schema_report:SchemaReport",
     "QualityReport": "engine.quality.report:QualityReport",
     "train": "engine.training:train",
     "Privacy": "engine.privacy.config:Privacy",
@@ -54,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.profiling import Profile, profile, profile_tables
     from engine.quality.assess import assess
     from engine.quality.report import QualityReport
+    from engine.quality.schema_report import SchemaReport, assess_tables
     from engine.training import train
     from engine.splitting import split
     from engine.transform import DataTransformer
