@@ -100,7 +100,7 @@ class QualityConfig:
             raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
         out = cls()
         if "gates" in data:
-            out = replace(out, gates=_parse_gates(data["gates"]))
+            out = replace(out, gates=parse_gates(data["gates"]))
         if "column_types" in data:
             out = replace(out, column_types=_parse_column_types(data["column_types"]))
         if "pillars" in data:
@@ -135,13 +135,19 @@ class QualityConfig:
         return out
 
 
-def _parse_gates(value: Any) -> dict[str, GateConfig]:
+def parse_gates(
+    value: Any, *, defaults: dict[str, GateConfig] | None = None, what: str = "gate",
+    threshold_range: tuple[float, float] | None = None,
+) -> dict[str, GateConfig]:
+    """``defaults`` (the table gates when None) with the overrides in ``value`` (gate name -> a
+    threshold, a mapping of threshold/severity/enabled, or a ``GateConfig``), each checked;
+    ``what`` names the gates in messages, ``threshold_range`` bounds a threshold where it must."""
+    gates = _default_gates() if defaults is None else dict(defaults)
     if not isinstance(value, Mapping):
-        raise ConfigError("config['gates'] must be a mapping of gate name -> settings")
-    gates = _default_gates()
+        raise ConfigError(f"config['gates'] must be a mapping of {what} name -> settings")
     for name, settings in value.items():
         if name not in gates:
-            raise ConfigError(f"unknown gate {name!r}; gates are {sorted(gates)}")
+            raise ConfigError(f"unknown {what} {name!r}; {what}s are {sorted(gates)}")
         if isinstance(settings, GateConfig):
             gates[name] = settings
             continue
@@ -156,6 +162,9 @@ def _parse_gates(value: Any) -> dict[str, GateConfig]:
         threshold = settings.get("threshold", current.threshold)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise ConfigError(f"config['gates'][{name!r}]['threshold'] must be a number, got {threshold!r}")
+        if threshold_range is not None and not threshold_range[0] <= threshold <= threshold_range[1]:
+            low, high = threshold_range
+            raise ConfigError(f"config['gates'][{name!r}]['threshold'] must be a number in [{low:g}, {high:g}], got {threshold!r}")
         severity = settings.get("severity", current.severity)
         if severity not in ("block", "warn"):
             raise ConfigError(f"config['gates'][{name!r}]['severity'] must be 'block' or 'warn', got {severity!r}")

@@ -136,8 +136,8 @@ class Bounds:
     too_small: str = "the samples are too small to tell"  # what an inconclusive message says is too small
 
 
-def _rows(needed: dict[str, int]) -> str:
-    return " and ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in needed.items())
+def _rows(counts: dict[str, int], sep: str = " and ") -> str:
+    return sep.join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
 
 
 def _gate(name: str, cfg: GateConfig, value: float | None, *, why_missing: str, reference: float | None = None,
@@ -153,7 +153,8 @@ def _gate(name: str, cfg: GateConfig, value: float | None, *, why_missing: str, 
         return GateResult(value=None, status="skipped", message=why_missing, **common)
     ref = f" (holdout itself: {reference:.3g})" if reference is not None else ""
     if bounds is None:
-        ok, failing = _holds(value, comparison, cfg.threshold), not _holds(value, comparison, cfg.threshold)
+        ok = _holds(value, comparison, cfg.threshold)
+        failing = not ok
         interval = ""
     else:
         common.update(lower=float(bounds.lower), upper=float(bounds.upper), confidence=bounds.confidence)
@@ -171,7 +172,7 @@ def _gate(name: str, cfg: GateConfig, value: float | None, *, why_missing: str, 
         status = cfg.severity
     else:
         assert bounds is not None  # without an error bar a value either holds or fails
-        sizes = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in bounds.samples.items())
+        sizes = _rows(bounds.samples, ", ")
         need = f"; at least {_rows(bounds.needed)} needed" if bounds.needed else ""
         head = (f"Inconclusive: {bounds.too_small} ({sizes}{need}): {value:.3g}{interval} may or may not be "
                 f"{comparison} {cfg.threshold:g}{ref}. A warning, not a block.")

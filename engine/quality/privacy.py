@@ -382,7 +382,7 @@ def assess_privacy(
     aligned = _align(frames, cfg.ignore_columns)
     train, syn, hold = aligned["real"], aligned["synthetic"], aligned.get("holdout")
     n_t, n_s, n_h = train.height, syn.height, (hold.height if hold is not None else 0)
-    rng_dcr, rng_mia, rng_kde = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)[:3])
+    rng_dcr, rng_mia, rng_kde = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
     notes: list[str] = []
     sizes: dict[str, int] = {"train_rows": n_t, "synthetic_rows": n_s, "holdout_rows": n_h}
 

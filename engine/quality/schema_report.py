@@ -30,7 +30,7 @@ import polars as pl
 
 from engine.errors import ConfigError, InputError
 from engine.quality.columns import as_polars
-from engine.quality.config import GateConfig, QualityConfig
+from engine.quality.config import GateConfig, QualityConfig, parse_gates
 from engine.quality.gates import GateResult
 from engine.quality.report import QualityReport, jsonable
 from engine.quality.tables import CrossTableConfig, relation_name
@@ -119,32 +119,9 @@ def _parse_cross(value: Any) -> CrossTableConfig:
 
 
 def _parse_gates(value: Any) -> dict[str, GateConfig]:
-    gates = _default_schema_gates()
     if value is None:
-        return gates
-    if not isinstance(value, Mapping):
-        raise ConfigError("config['gates'] must be a mapping of schema gate name -> settings")
-    for name, settings in value.items():
-        if name not in gates:
-            raise ConfigError(f"unknown schema gate {name!r}; schema gates are {list(_GATES)}")
-        if isinstance(settings, GateConfig):
-            gates[name] = settings
-            continue
-        if isinstance(settings, (int, float)) and not isinstance(settings, bool):
-            settings = {"threshold": settings}
-        if not isinstance(settings, Mapping) or set(settings) - {"threshold", "severity", "enabled"}:
-            raise ConfigError(f"config['gates'][{name!r}] must be a number or a mapping with threshold/severity/enabled")
-        threshold = settings.get("threshold", gates[name].threshold)
-        severity = settings.get("severity", gates[name].severity)
-        enabled = settings.get("enabled", gates[name].enabled)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise ConfigError(f"config['gates'][{name!r}]['threshold'] must be a number in [0, 1], got {threshold!r}")
-        if severity not in ("block", "warn"):
-            raise ConfigError(f"config['gates'][{name!r}]['severity'] must be 'block' or 'warn', got {severity!r}")
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"config['gates'][{name!r}]['enabled'] must be true or false, got {enabled!r}")
-        gates[name] = GateConfig(float(threshold), severity, enabled)
-    return gates
+        return _default_schema_gates()
+    return parse_gates(value, defaults=_default_schema_gates(), what="schema gate", threshold_range=(0.0, 1.0))
 
 
 # ----------------------------------------------------------------------------- the report

@@ -213,10 +213,6 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float((x * y).sum() / denominator) if denominator > 0 else float("nan")
 
 
-def _joint(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a * (int(b.max(initial=0)) + 1) + b
-
-
 def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
     """Cramér's V (no continuity correction) of the observed combinations; NaN below 2 x 2."""
     _, ia = np.unique(a, return_inverse=True)
@@ -265,6 +261,8 @@ def _pair_score(kind_a: str, kind_b: str, a: str, b: str, real: pl.DataFrame, sy
             score = float("nan") if np.isnan(r_syn) else 1.0 - abs(r_real - r_syn) / 2.0
             counted = not np.isnan(score)
         return {"metric": "correlation", "score": score, "real": r_real, "counted": counted}
+    if real.height == 0:
+        return {"metric": "contingency", "score": float("nan"), "real": float("nan"), "counted": False}
     codes = []
     for name, kind in ((a, kind_a), (b, kind_b)):
         if kind in continuous:
@@ -272,8 +270,6 @@ def _pair_score(kind_a: str, kind_b: str, a: str, b: str, real: pl.DataFrame, sy
         else:
             codes.append(_category_codes(real[name], syn[name]))
     (ra, sa), (rb, sb) = codes
-    if real.height == 0:
-        return {"metric": "contingency", "score": float("nan"), "real": float("nan"), "counted": False}
     v_real = _cramers_v(ra, rb)
     counted = bool(not np.isnan(v_real) and v_real > config.association_threshold)
     score = _contingency_similarity(ra, rb, sa, sb) if counted else float("nan")

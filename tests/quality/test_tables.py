@@ -102,7 +102,7 @@ def test_reassigning_children_at_random_lowers_cardinality_similarity(baseball):
     assert fielding == {"shape_similarity": 1.0, "within_range": 1.0}
 
 
-def test_within_range_is_the_share_of_synthetic_parents_outside_the_real_counts(berka):
+def test_within_range_is_the_share_of_synthetic_parents_inside_the_real_counts(berka):
     """The first (real maximum + 1) orders all moved to one account: that account is above the real
     maximum; the accounts they left may drop to 0 orders, which real accounts also have (in range)."""
     order = berka["order"]
