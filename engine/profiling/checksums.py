@@ -11,17 +11,34 @@ import numpy as np
 import polars as pl
 
 
+def luhn_remainder(digits: np.ndarray) -> np.ndarray:
+    """The Luhn sum mod 10 of each row of a digit matrix (ints 0-9, the check digit in the last column)."""
+    d = digits.astype(np.int64)
+    double = (np.arange(d.shape[1])[::-1] % 2) == 1  # every second digit from the right, check digit first
+    doubled = d[:, double] * 2
+    d[:, double] = np.where(doubled > 9, doubled - 9, doubled)
+    return d.sum(axis=1) % 10
+
+
 def luhn_valid(digits: pl.Series) -> np.ndarray:
     """Boolean array: does each digit string (13-19 digits) pass the Luhn check?"""
     width = 19
     padded = digits.str.pad_start(width, "0")
     matrix = np.frombuffer("".join(padded.to_list()).encode("ascii"), dtype=np.uint8).reshape(-1, width)
-    d = matrix.astype(np.int64) - 48
-    # Double every second digit counting from the right (the check digit is position 0).
-    double = (np.arange(width)[::-1] % 2) == 1
-    doubled = d[:, double] * 2
-    d[:, double] = np.where(doubled > 9, doubled - 9, doubled)
-    return (d.sum(axis=1) % 10) == 0
+    return luhn_remainder(matrix.astype(np.int64) - 48) == 0
+
+
+def mod97_remainder(codes: np.ndarray) -> np.ndarray:
+    """ISO 13616's mod 97 of each row of a matrix of ASCII codes read as one number (digits as
+    themselves, upper-case letters as 10-35, anything else skipped)."""
+    remainder = np.zeros(codes.shape[0], dtype=np.int64)
+    for j in range(codes.shape[1]):  # over character positions, vectorised over all values
+        c = codes[:, j].astype(np.int64)
+        is_digit = (c >= 48) & (c <= 57)
+        is_letter = (c >= 65) & (c <= 90)
+        remainder = np.where(is_digit, (remainder * 10 + c - 48) % 97, remainder)
+        remainder = np.where(is_letter, (remainder * 100 + c - 55) % 97, remainder)
+    return remainder
 
 
 def iban_valid(ibans: pl.Series) -> np.ndarray:
@@ -29,11 +46,4 @@ def iban_valid(ibans: pl.Series) -> np.ndarray:
     width = 34
     rearranged = (ibans.str.slice(4) + ibans.str.slice(0, 4)).str.pad_start(width, " ")
     matrix = np.frombuffer("".join(rearranged.to_list()).encode("ascii"), dtype=np.uint8).reshape(-1, width)
-    remainder = np.zeros(matrix.shape[0], dtype=np.int64)
-    for j in range(width):  # over character positions, vectorised over all values
-        c = matrix[:, j].astype(np.int64)
-        is_digit = (c >= 48) & (c <= 57)
-        is_letter = (c >= 65) & (c <= 90)
-        remainder = np.where(is_digit, (remainder * 10 + c - 48) % 97, remainder)
-        remainder = np.where(is_letter, (remainder * 100 + c - 55) % 97, remainder)
-    return remainder == 1
+    return mod97_remainder(matrix) == 1

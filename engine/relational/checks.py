@@ -50,7 +50,7 @@ def check_graph(schema: Schema) -> None:
                 f"table {fk.child!r} references itself ({fk}); self-references are not supported: "
                 "move the relation into a separate link table or drop it from the keys"
             )
-    cycle = find_cycle(schema.tables, [(fk.child, fk.parent) for fk in schema.foreign_keys])
+    cycle = find_cycle(schema.tables, schema.edges)
     if cycle is not None:
         raise ConfigError(
             f"the foreign keys form a cycle: {' -> '.join(cycle)} (each table points at the next); "
@@ -83,7 +83,7 @@ def check_tables(schema: Schema, tables: Mapping[str, pl.DataFrame], *, orphans:
     for fk in schema.foreign_keys:
         _check_foreign_key_column(fk, tables)
 
-    order = topological_order(schema.tables, [(fk.child, fk.parent) for fk in schema.foreign_keys])
+    order = topological_order(schema.tables, schema.edges)
     frames = {name: tables[name] for name in schema.tables}
     found: dict[str, int] = {}
     dropped: dict[str, int] = {}

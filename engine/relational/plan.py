@@ -120,8 +120,7 @@ def build_plan(
     if unknown:
         children = sorted({fk.child for fk in schema.foreign_keys})
         raise ConfigError(f"context= names {unknown}, which are not child tables; the child tables are {children}")
-    edges = [(fk.child, fk.parent) for fk in schema.foreign_keys]
-    order = topological_order(schema.tables, edges)
+    order = topological_order(schema.tables, schema.edges)
     relations = {str(fk): measure_relation(fk, tables) for fk in schema.foreign_keys}
     ancestors = _ancestors(schema, order)
     plans: dict[str, ChildPlan] = {}

@@ -141,6 +141,11 @@ class Schema:
         return tuple(fk for fk in self.foreign_keys if fk.parent == table)
 
     @property
+    def edges(self) -> list[tuple[str, str]]:
+        """The key graph's ``(child, parent)`` pairs, one per foreign key (``engine.relational.graph``)."""
+        return [(fk.child, fk.parent) for fk in self.foreign_keys]
+
+    @property
     def lone_tables(self) -> tuple[str, ...]:
         """Tables with no primary key that no relation reaches: generated on their own, flat."""
         linked = {t for fk in self.foreign_keys for t in (fk.child, fk.parent)}

@@ -40,7 +40,8 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError
-from engine.transform.identifiers import common_prefix, value_shapes
+from engine.profiling.checksums import luhn_remainder, mod97_remainder
+from engine.transform.identifiers import common_prefix, most_common, value_shapes
 
 KINDS = ("email", "phone", "credit_card", "iban", "ip_address", "person_name", "us_ssn")
 # Kinds whose values may sit in an integer column (digits only).
@@ -129,7 +130,7 @@ class FakeFormat:
         if kind == "email":
             return cls(kind, null_share=null_share)
         shapes = value_shapes(values)
-        shape = _most_common(shapes)
+        shape = most_common(shapes)
         prefix = ""
         if kind == "phone":
             typical = values.filter(shapes == shape)
@@ -142,7 +143,7 @@ class FakeFormat:
             plain = compact.startswith("AA99") and 15 <= len(compact) <= 34 and set(compact) <= {"A", "9"}
             if not plain or not len(countries):
                 return cls(kind, default.shape, default.prefix, null_share=null_share)
-            prefix = _most_common(countries)
+            prefix = most_common(countries)
         elif kind == "credit_card":
             if not 13 <= shape.count("9") <= 19 or set(shape) - set("9 -"):
                 shape = default.shape
@@ -240,10 +241,7 @@ def _cards(fmt: FakeFormat, n: int, rng: np.random.Generator) -> pl.Series:
         points[:, i] = ord(char)
     d = points[:, digits].astype(np.int64) - 48
     d[:, -1] = 0
-    double = (np.arange(len(digits))[::-1] % 2) == 1  # every second digit from the check digit
-    doubled = d[:, double] * 2
-    d[:, double] = np.where(doubled > 9, doubled - 9, doubled)
-    points[:, digits[-1]] = 48 + (10 - d.sum(axis=1) % 10) % 10
+    points[:, digits[-1]] = 48 + (10 - luhn_remainder(d)) % 10
     return _strings(points)
 
 
@@ -253,12 +251,7 @@ def _ibans(fmt: FakeFormat, n: int, rng: np.random.Generator) -> pl.Series:
     for i, char in zip(places, fmt.prefix + "00"):
         points[:, i] = ord(char)
     # ISO 13616: BBAN, country, "00" read as one number (letters as 10-35); check = 98 - that mod 97.
-    remainder = np.zeros(n, dtype=np.int64)
-    for i in places[4:] + places[:4]:
-        c = points[:, i].astype(np.int64)
-        letter = c >= 65
-        remainder = np.where(letter, (remainder * 100 + c - 55) % 97, (remainder * 10 + c - 48) % 97)
-    check = 98 - remainder
+    check = 98 - mod97_remainder(points[:, places[4:] + places[:4]])
     points[:, places[2]] = 48 + check // 10
     points[:, places[3]] = 48 + check % 10
     return _strings(points)
@@ -298,11 +291,6 @@ def _strings(points: np.ndarray) -> pl.Series:
     if n == 0 or width == 0:
         return pl.Series([""] * n, dtype=pl.String)
     return pl.Series(np.ascontiguousarray(points).view(f"<U{width}")[:, 0], dtype=pl.String)
-
-
-def _most_common(values: pl.Series) -> str:
-    counts = values.alias("value").value_counts(name="n").sort(["n", "value"], descending=[True, False])
-    return str(counts.item(0, "value"))
 
 
 def _leading(prefix: str, max_digits: int) -> str:

@@ -53,9 +53,7 @@ class IdFormat:
         prefix = common_prefix(str(values.min()), str(values.max()))
         if len(values) > _SHAPE_SAMPLE:
             values = values.gather(rng.choice(len(values), size=_SHAPE_SAMPLE, replace=False))
-        shapes = value_shapes(values.str.slice(len(prefix))).alias("shape")
-        counts = shapes.value_counts(name="n").sort(["n", "shape"], descending=[True, False])
-        return cls(prefix=prefix, shape=str(counts.item(0, "shape")))
+        return cls(prefix=prefix, shape=most_common(value_shapes(values.str.slice(len(prefix)))))
 
     def generate(self, name: str, n: int, dtype: pl.DataType) -> pl.Series:
         """``n`` distinct keys of ``dtype``, ascending."""
@@ -109,7 +107,7 @@ def shift_keys(name: str, keys: pl.Series, first: int, dtype: pl.DataType) -> pl
     """
     if len(keys) == 0:
         return keys
-    kind = _numpy_kind(dtype)
+    kind = numpy_kind(dtype)
     info = np.iinfo(kind)
     low, high = int(keys.min()), int(keys.max())
     if first + high - low > info.max:
@@ -123,7 +121,8 @@ def shift_keys(name: str, keys: pl.Series, first: int, dtype: pl.DataType) -> pl
     return pl.Series(name, moved).cast(dtype)
 
 
-def _numpy_kind(dtype: pl.DataType) -> np.dtype:
+def numpy_kind(dtype: pl.DataType) -> np.dtype:
+    """The numpy dtype of an integer polars ``dtype`` (int64 for any other dtype)."""
     return np.dtype(type(dtype).__name__.lower()) if dtype.is_integer() else np.dtype(np.int64)
 
 
@@ -133,7 +132,7 @@ def _integer_keys(name: str, start: int, n: int, dtype: pl.DataType) -> pl.Serie
     Built in the dtype's own width (a UInt64 key may be near 2**64, past any int64), so keys
     never wrap around.
     """
-    kind = _numpy_kind(dtype)
+    kind = numpy_kind(dtype)
     info = np.iinfo(kind)
     start = max(min(start, info.max - n + 1), info.min)
     if n > info.max - info.min + 1:
@@ -146,6 +145,12 @@ def _integer_keys(name: str, start: int, n: int, dtype: pl.DataType) -> pl.Serie
 def value_shapes(values: pl.Series) -> pl.Series:
     """Each string's shape: an ASCII digit -> "9", lowercase letter -> "a", uppercase -> "A", the rest kept."""
     return values.str.replace_all(r"[0-9]", "9").str.replace_all(r"[a-z]", "a").str.replace_all(r"[A-Z]", "A")
+
+
+def most_common(values: pl.Series) -> str:
+    """The most frequent value of ``values`` (no nulls), the smallest among equally frequent ones."""
+    counts = values.alias("value").value_counts(name="n").sort(["n", "value"], descending=[True, False])
+    return str(counts.item(0, "value"))
 
 
 def common_prefix(a: str, b: str) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.transform.identifiers import numpy_kind
 from engine.transform.spans import Span, TokenColumn
 
 RELATION_SAMPLE_ROWS = 10_000
@@ -123,7 +124,7 @@ class KeyOrder:
             return None
         segment = np.minimum(np.arange(n - 1) * len(self.gaps) // max(n - 1, 1), len(self.gaps) - 1)
         offsets = np.floor(np.concatenate([[0.0], np.cumsum(np.asarray(self.gaps)[segment])]))
-        kind = np.dtype(type(dtype).__name__.lower())
+        kind = numpy_kind(dtype)
         if int(start) + int(offsets[-1]) > int(np.iinfo(kind).max):
             return None
         wide = np.uint64 if kind.kind == "u" else np.int64

@@ -36,20 +36,16 @@ BASEBALL_KEYS: dict[str, Any] = {
 }
 
 
-def _read_folder(folder: Path) -> dict[str, pl.DataFrame]:
-    return {path.name.removesuffix(".csv.gz"): engine.read(path) for path in sorted(folder.glob("*.csv.gz"))}
-
-
 @pytest.fixture(scope="session")
 def berka(datasets: Path) -> dict[str, pl.DataFrame]:
     """The seven berka tables, by name, in name order."""
-    return _read_folder(datasets / "multitable" / "berka")
+    return engine.read_tables(datasets / "multitable" / "berka")
 
 
 @pytest.fixture(scope="session")
 def baseball(datasets: Path) -> dict[str, pl.DataFrame]:
     """players, batting and fielding, by name, in name order."""
-    return _read_folder(datasets / "multitable" / "baseball")
+    return engine.read_tables(datasets / "multitable" / "baseball")
 
 
 @pytest.fixture(scope="session")
