@@ -53,6 +53,8 @@ def suggest_target(prep: Prepared) -> tuple[str | None, str]:
             return 2 <= len(prep.categories[name]) <= 20
         return kind == "numeric"
 
+    if len(prep.compared) < 2:
+        return None, "the table has one compared column: there is nothing to predict a target from"
     specs = [s for s in prep.compared if qualifies(s.name, s.kind)]
     named = [s for s in specs if set(re.split(r"[^a-z0-9]+", s.name.lower())) & _TARGET_HINTS]
     if named:
