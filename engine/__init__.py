@@ -28,6 +28,7 @@ _LAZY = {
     "read_sql": "engine.data.sql:read_sql",
     "read_sql_tables": "engine.data.sql:read_sql_tables",
     "read_tables": "engine.data.tables:read_tables",
+    "split_tables": "engine.relational.split:split_tables",
     "profile": "engine.profiling:profile",
     "profile_tables": "engine.profiling:profile_tables",
     "Profile": "engine.profiling:Profile",
@@ -38,7 +39,9 @@ _LAZY = {
     "QualityReport": "engine.quality.report:QualityReport",
     "train": "engine.training:train",
     "Privacy": "engine.privacy.config:Privacy",
-    "load_model": "engine.models.registry:load_model",
+    "load_model": "engine.loading:load_model",
+    "train_tables": "engine.relational.train:train_tables",
+    "RelationalModel": "engine.relational.model:RelationalModel",
     "Synthesizer": "engine.models.base:Synthesizer",
     "rebalance": "engine.generation.rebalance:rebalance",
     "S3Credentials": "engine.data.s3:S3Credentials",
@@ -51,7 +54,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.data.tables import read_tables
     from engine.generation.rebalance import rebalance
     from engine.models.base import Synthesizer
-    from engine.models.registry import load_model
+    from engine.loading import load_model
+    from engine.relational.model import RelationalModel
+    from engine.relational.train import train_tables
+    from engine.relational.split import split_tables
     from engine.privacy.config import Privacy
     from engine.profiling import Profile, profile, profile_tables
     from engine.quality.assess import assess

@@ -6,6 +6,10 @@
 (``engine.distributed``: gloo on CPU, nccl on GPU); rank 0 alone writes the model. Prints a
 JSON summary of the fit (kind, rows, epochs, stop reasons, validation loss, epsilon).
 
+``train-tables FOLDER --out DIR`` fits a model of related tables (one file per table, a folder
+or zip as ``engine.read_tables`` reads it; keys from ``--keys keys.json`` or inferred) and
+``sample-tables MODEL --out DIR`` writes a synthetic schema, one CSV or Parquet per table.
+
 ``assess`` judges a synthetic table against its real source, prints the verdict, the scores
 and one line per gate, writes the HTML and/or JSON report when asked, and exits with
 
@@ -57,6 +61,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", help="write a checkpoint every epoch here; with --resume, continue from it")
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --checkpoint-dir (its model and parameters)")
     t.add_argument("--null-value", action="append", default=[], metavar="TEXT", help="a further text read as a missing value")
+    tt = sub.add_parser("train-tables", help="fit a model of related tables (a folder or zip, one file per table) and save it")
+    tt.add_argument("data", help="the folder or zip of tables (one file per table, named by the file)")
+    tt.add_argument("--out", required=True, help="where to save the model (a new directory)")
+    tt.add_argument("--keys", help='JSON file: {"primary_keys": {...}, "foreign_keys": ["child.fk -> parent.pk", ...]} '
+                                   "(default: the keys the profile infers)")
+    tt.add_argument("--model", default="auto", help="flat model of the root tables: auto, argn, ctgan, tvae (default auto)")
+    tt.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    tt.add_argument("--orphans", default="refuse", help="child rows whose parent is missing: refuse, drop or keep")
+    tt.add_argument("--max-training-time-s", type=float, help="the whole schema's training time, shared by rows")
+    st = sub.add_parser("sample-tables", help="generate a synthetic schema from a model saved by train-tables")
+    st.add_argument("model", help="the model directory")
+    st.add_argument("--out", required=True, help="a new directory for the tables, one file per table")
+    st.add_argument("--scale", type=float, default=1.0, help="multiplies the root tables' rows (default 1.0)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    st.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     p = sub.add_parser("assess", help="judge a synthetic table against the real one; exit 1 if a blocking gate fails")
     p.add_argument("real", help="the real table the generator trained on")
     p.add_argument("synthetic", help="the synthetic table")
@@ -157,6 +176,53 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_tables(args: argparse.Namespace) -> int:
+    import engine
+
+    keys = None
+    if args.keys:
+        try:
+            keys = json.loads(Path(args.keys).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(f"keys file {args.keys} could not be read as JSON: {err}") from err
+    tables = engine.read_tables(args.data)
+    model = engine.train_tables(tables, keys=keys, model=args.model, seed=args.seed, orphans=args.orphans,
+                                max_training_time_s=args.max_training_time_s)
+    model.save(args.out)
+    print(json.dumps({"tables": {t: model.rows_[t] for t in model.order_}, "keys": model.keys,
+                      "notes": list(model.notes_), "out": str(args.out)}))
+    return 0
+
+
+def _sample_tables(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
+    import engine
+    from engine.relational.model import RelationalModel
+
+    model = engine.load_model(args.model)
+    if not isinstance(model, RelationalModel):
+        raise InputError(f"{args.model} is a model of one table; sample-tables needs a model saved by train-tables")
+    out = Path(args.out)
+    if out.exists():
+        raise InputError(f"{out} already exists; sample-tables writes a new directory")
+    tables = model.sample(scale=args.scale, seed=args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:  # all tables or none: written aside, then renamed
+        for name, frame in tables.items():
+            target = tmp / f"{name}.{args.format}"
+            frame.write_csv(target) if args.format == "csv" else frame.write_parquet(target)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(json.dumps({"tables": {name: frame.height for name, frame in tables.items()}, "out": str(out)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Before anything loads torch: OpenMP threads that sleep when idle, not spin (a shared machine).
     from engine.models.threads import prepare_process_threads
@@ -168,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             return _assess(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "train-tables":
+            return _train_tables(args)
+        if args.command == "sample-tables":
+            return _sample_tables(args)
     except DoppelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

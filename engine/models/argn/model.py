@@ -295,6 +295,47 @@ class ARGN(Synthesizer):
             have += kept[-1].shape[0]
         return torch.cat(kept)[:n]
 
+    def sample_given(self, context: pl.DataFrame, *, seed: int) -> pl.DataFrame:
+        """One row per row of ``context``, its columns fixed to that row's values, the rest drawn given them.
+
+        The context columns must be the first learned columns of the generation order (a child
+        table's model is trained on its rows joined with their parent's, parent columns first:
+        ``engine.relational``), so every draw is the model's own conditional. Context columns the
+        model does not learn (constant, identifier) are ignored. Identifier columns get fresh
+        keys, unique over the call.
+        """
+        import torch
+
+        self._check_fitted()
+        unknown = [c for c in context.columns if c not in self.columns_]
+        if unknown:
+            raise ConfigError(f"context columns {unknown} are not columns of this model: {list(self.columns_)}")
+        learned = [c for c in context.columns if c in self._subcolumns]
+        lead = [self.token_columns_[c] for c in self.order_[: len(learned)]]
+        if sorted(lead) != sorted(learned):
+            raise ConfigError(f"context columns {learned} must lead the generation order; it starts {lead}")
+        generator = torch.Generator(device=self.device_).manual_seed(derive_seed(seed, "sample-given"))
+        n = context.height
+        if self.network_ is None:
+            frame = self.transformer_.inverse_tokens(np.zeros((n, 0), dtype=np.int64), seed=numpy_seed(generator))
+            return self.transformer_.key_rounds().continue_round(frame)
+        k = len(self._vocab_sizes)
+        mask = torch.zeros(k, dtype=torch.bool)
+        codes = torch.zeros((n, k), dtype=torch.long, device=self.device_)
+        for column in learned:
+            encoder = self.transformer_.encoders_[self.transformer_.columns_.index(column)]
+            cast = _known_levels(encoder, context.get_column(column).cast(self.columns_[column], strict=False))
+            subs = self._subcolumns[column]
+            codes[:, subs] = torch.from_numpy(np.ascontiguousarray(encoder.encode_tokens(cast))).to(self.device_)
+            mask[subs] = True
+        plan = self._plan(self.order_)
+        p = self.model_params
+        with self._threads(), torch.inference_mode():
+            for start in range(0, n, CHUNK_ROWS):
+                plan.sample(codes[start : start + CHUNK_ROWS], mask, generator=generator, temperature=p["temperature"], top_p=p["top_p"])
+        frame = self.transformer_.inverse_tokens(codes.cpu().numpy(), seed=numpy_seed(generator))
+        return self.transformer_.key_rounds().continue_round(frame)
+
     def _draw(self, n: int, order: Sequence[int], fixed_codes: dict[int, int], generator: torch.Generator) -> torch.Tensor:
         """``(n, K)`` codes drawn in the column ``order``, the ``fixed_codes`` sub-columns set (they must lead the order)."""
         k = len(self._vocab_sizes)
@@ -343,6 +384,21 @@ class ARGN(Synthesizer):
             "vocab_sizes": list(self._vocab_sizes),
             "parameters": 0 if self.network_ is None else int(sum(t.numel() for t in self.network_.parameters())),
         }
+
+
+def _known_levels(encoder: Any, s: pl.Series) -> pl.Series:
+    """``s`` with the values a categorical ``encoder`` never saw replaced by its catch-all: the
+    rare-level bucket, else the null level, else the first level. A context value can be new to
+    a child's model (a parent level held only by parents without children)."""
+    levels = getattr(encoder, "levels", None)
+    if not isinstance(levels, pl.Series) or getattr(encoder, "ordinal", False):
+        return s
+    unseen = ~s.is_in(levels.drop_nulls().implode()) & s.is_not_null()
+    if not unseen.any():
+        return s
+    other = getattr(encoder, "other_code", None)
+    fallback = levels[other] if other is not None else None if levels.null_count() else levels[0]
+    return s.zip_with(~unseen, pl.Series([fallback], dtype=s.dtype).extend_constant(fallback, s.len() - 1))
 
 
 __all__ = ["ARGN", "SIZE_RULES", "size_rule"]

@@ -1,0 +1,166 @@
+"""``engine.train_tables``: a schema of related tables in, a fitted ``RelationalModel`` out.
+
+Each table is learned as one flat frame (``engine.relational.layout``), parents before
+children: a root table by the flat model ``model`` names (``engine.train``: "auto" follows
+the table's profile), a child table by an ARGN trained with its context parent's columns
+first (generation order "table", no random orders), so its rows are drawn given the parent
+row they belong to. The number of children under a parent row is a column of the parent's own
+model, learned jointly with the parent's attributes (HMA's idea of count columns, here with
+the parent's whole joint distribution rather than a copula), and read back at sampling time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from engine.errors import ConfigError
+from engine.relational.checks import check_tables
+from engine.relational.layout import TableLayout, count_column, layout_table, learned_frame, usable_columns
+from engine.relational.plan import build_plan
+from engine.relational.schema import Schema
+from engine.seeds import derive_seed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.models.base import Progress, Synthesizer
+    from engine.relational.model import RelationalModel
+
+
+def train_tables(
+    tables: Mapping[str, Any],
+    *,
+    keys: Any = None,
+    model: str = "auto",
+    privacy: Any = None,
+    seed: int = 0,
+    orphans: str = "refuse",
+    context: Mapping[str, str] | None = None,
+    max_training_time_s: float | None = None,
+    device: str = "auto",
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RelationalModel:
+    """Fit a model of the related ``tables`` (``{name: frame}``, polars or pandas).
+
+    ``keys``: ``{"primary_keys": {table: column}, "foreign_keys": ["child.fk -> parent.pk", ...]}``
+    (a ``Schema`` too); None: the keys ``engine.profile_tables`` infers at or above its
+    reporting threshold (the model's ``schema_`` marks them inferred). ``model``: the flat
+    model of the root tables ("auto": by each table's profile); child tables are always ARGN,
+    the model that draws rows given a parent row. ``orphans``: child rows whose key has no
+    parent: "refuse" (a clear error counting them), "drop" or "keep" (see
+    ``engine.relational.check_tables``). ``context``: ``{child: parent table or key column}``
+    overrides the context parent the plan picks. ``max_training_time_s``: the whole schema's
+    time, shared between the tables by their rows. ``privacy``: not yet available for
+    schemas (refused: DP with the root entity as the unit is a later step).
+    """
+    from engine.transform.transformer import as_polars
+
+    if privacy is not None:
+        raise ConfigError(
+            "differential privacy is not available for related tables yet (its unit must be a root row with all its "
+            "descendants); train without privacy=, or train a single table with engine.train"
+        )
+    if not isinstance(tables, Mapping) or not tables:
+        raise ConfigError("tables must be a non-empty mapping of table name -> frame")
+    if max_training_time_s is not None and not (isinstance(max_training_time_s, (int, float)) and max_training_time_s > 0):
+        raise ConfigError(f"max_training_time_s must be a positive number of seconds or None; got {max_training_time_s!r}")
+    frames = {str(name): as_polars(frame) for name, frame in tables.items()}
+    schema = _schema(keys, frames)
+    checked = check_tables(schema, frames, orphans=orphans)  # type: ignore[arg-type]
+    frames = checked.frames
+    plan = build_plan(schema, frames, context=context)
+    total_rows = sum(frame.height for frame in frames.values()) or 1
+
+    from engine.relational.model import RelationalModel
+
+    layouts: dict[str, TableLayout] = {}
+    learned: dict[str, pl.DataFrame] = {}
+    usable: dict[str, list[str]] = {}
+    models: dict[str, Synthesizer] = {}
+    notes: list[str] = [*checked.notes, *_inferred_notes(schema)]
+    for table in plan.order:
+        layout = layout_table(table, schema=schema, plan=plan, frame=frames[table], parent_layouts=layouts, parent_usable=usable)
+        frame = learned_frame(layout, frame=frames[table], tables=frames, learned=learned)
+        budget = None if max_training_time_s is None else max(1.0, max_training_time_s * frames[table].height / total_rows)
+        fitted = _fit(layout, frame, model=model, seed=derive_seed(seed, "table", table) % 2**32, time_s=budget, device=device,
+                      on_progress=on_progress)
+        layout, left_out = _without_dropped(layout, fitted)
+        notes.extend(f"table {table!r}: column {c!r} holds personal data to drop: it is left out of the model and the output"
+                     for c in left_out)
+        layouts[table], learned[table], models[table] = layout, _as_generated(frame, fitted), fitted
+        usable[table] = _usable_for_children(layout, fitted)
+    return RelationalModel(schema=schema, order=plan.order, layouts=layouts, models=models,
+                           rows={t: f.height for t, f in frames.items()}, notes=tuple(notes), seed=seed)
+
+
+def _schema(keys: Any, frames: Mapping[str, pl.DataFrame]) -> Schema:
+    if isinstance(keys, Schema):
+        return keys
+    if keys is not None:
+        return Schema.from_keys(keys, frames)
+    from engine.profiling import profile_tables
+
+    return Schema.from_profile(profile_tables(frames))
+
+
+def _fit(layout: TableLayout, frame: pl.DataFrame, *, model: str, seed: int, time_s: float | None, device: str,
+         on_progress: Any) -> Synthesizer:
+    """The table's model, fitted on its learned frame."""
+    from engine.models.argn import ARGN
+    from engine.training import _treat_personal_data, train
+
+    params: dict[str, Any] = {"device": device, "on_progress": on_progress}
+    if time_s is not None:
+        params["max_training_time_s"] = time_s
+    types = {layout.primary_key: "identifier"} if layout.primary_key is not None else {}
+    if layout.context is None:
+        if model != "auto":
+            params["column_types"] = types
+        return train(frame, model=model, seed=seed, **params)
+    kept, treated = _treat_personal_data(frame.select(list(layout.own)), {"column_types": types})
+    frame = frame.drop([c for c in layout.own if c not in kept.columns])
+    return ARGN(seed=seed, generation_order="table", random_order_share=0.0, **treated, **params).fit(frame)
+
+
+def _without_dropped(layout: TableLayout, fitted: Synthesizer) -> tuple[TableLayout, list[str]]:
+    """The layout without the own columns the model left out (personal data to drop), and their names."""
+    gone = [c for c in layout.own if c not in fitted.columns_]
+    if not gone:
+        return layout, []
+    own = tuple(c for c in layout.own if c not in gone)
+    output = tuple((c, d) for c, d in layout.output if c not in gone)
+    return replace(layout, own=own, output=output), gone
+
+
+def _as_generated(frame: pl.DataFrame, fitted: Synthesizer) -> pl.DataFrame:
+    """``frame`` with its categories as the fitted model generates them (rare levels merged into
+    its bucket): a child learns its parent's context in the form it will be given it."""
+    from engine.transform.columns.categorical import CategoricalEncoder
+
+    merged = [
+        enc.from_codes(enc.codes(frame.get_column(enc.name))).alias(enc.name)
+        for enc in fitted.transformer_.encoders_
+        if isinstance(enc, CategoricalEncoder) and enc.name in frame.columns
+    ]
+    return frame.with_columns(merged) if merged else frame
+
+
+def _usable_for_children(layout: TableLayout, fitted: Synthesizer) -> list[str]:
+    """The table's learned columns a child reads as context, nearest first: own, counts, then its own context."""
+    transformer = fitted.transformer_
+    kinds = {name: str(kind) for name, kind in transformer.kinds_.items()}
+    levels = {name: len(values) for name, values in fitted._domains().items()}
+    own = [c for c in layout.own if c != layout.primary_key]
+    ordered = [*own, *(count_column(fk) for fk in layout.counts), *layout.context_columns]
+    return usable_columns(kinds, levels, [c for c in ordered if c in kinds])
+
+
+def _inferred_notes(schema: Schema) -> tuple[str, ...]:
+    return tuple(
+        f"foreign key {fk} was inferred (confidence {fk.confidence:.2f}), not declared" for fk in schema.inferred_foreign_keys
+    )
+
+
+__all__ = ["train_tables"]
