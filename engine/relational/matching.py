@@ -17,12 +17,15 @@ Distance. Two rows are at distance sqrt(sum of squared number gaps + categories 
 - nulls: in a category column null is a level of its own; in a number column an indicator
   (null against a value weighs 1) and the value sits at the median.
 
-Search. Candidates come from a k-d tree on at most ``_TREE_DIMS`` coordinates: the numbers,
-categories one-hot times 1/sqrt(2) (few levels) or as random unit directions in
-``_EMBED_DIMS`` dimensions (many levels), projected on their principal axes when wider; above 4
-coordinates the search is approximate (``_TREE_EPS``). Candidates are then ranked on the exact
-distance. A tiny jitter on the coordinates breaks ties between identical rows at random (from
-``seed``), so identical rows spread over identical parents instead of queueing for one.
+Search. k-d trees only find candidates; candidates are ranked on the exact distance. The
+*blocked* tree holds the numbers (at most ``_TREE_DIMS`` - 1 principal axes) plus one axis on
+which each combination of category levels sits ``_BLOCK_GAP`` from the next, so a row's
+neighbours there share its categories. The *general* tree holds the numbers and the categories
+as directions (one-hot times 1/sqrt(2) up to ``_ONE_HOT_MAX`` levels, random unit directions in
+``_EMBED_DIMS`` dimensions above), on at most ``_TREE_DIMS`` principal axes, for matches across
+categories. Above 4 coordinates the search is approximate (``_TREE_EPS``). A tiny jitter on the
+coordinates breaks ties between identical rows at random (from ``seed``), so identical rows
+spread over identical parents instead of queueing for one.
 
 Capacities. When they sum to less than the wanted rows they are scaled up proportionally
 (ceil) so every row can be placed; offered rows of capacity 0 are used only when no other row
@@ -30,12 +33,14 @@ has room (all capacities 0). With ``at_most_one`` (a 1:0..1 relation) no offered
 children: rows of capacity >= 1 are filled first, then those of capacity 0, and rows left over
 get -1.
 
-Assignment: capacity-constrained nearest neighbours in vectorised rounds. Each round builds a
-k-d tree on the offered rows with room and asks for every unplaced row's k nearest; then, in
-sub-rounds over those lists, every unplaced row proposes to its nearest listed row that still
-has room and each offered row accepts its closest proposals up to its room. Rounds repeat with
-k doubled; rows still unplaced after ``_ROUNDS`` go, in random order, round-robin to the rows
-with room left. Loops run over rounds, never over rows.
+Assignment: capacity-constrained nearest neighbours in vectorised rounds. Each round builds
+the trees on the offered rows with room and asks for every unplaced row's k nearest; then, in
+sub-rounds over those candidate lists, every unplaced row proposes to its nearest candidate
+that still has room and each offered row accepts its closest proposals up to its room. The
+first round uses the blocked tree only and keeps candidates closer than 1 (a category mismatch
+alone is 1, so no other row could be closer); later rounds use both trees, with k doubled.
+Rows still unplaced after ``_ROUNDS`` go, in random order, round-robin to the rows with room
+left. Loops run over rounds and columns, never over rows.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ def match_parents(
     """
     names = _same_columns(wanted, offered)
     room = _checked_capacity(capacity, offered.height)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be a whole number; got {seed!r}")
     n, m = wanted.height, offered.height
     assigned = np.full(n, -1, dtype=np.int64)
     if n == 0 or m == 0:
@@ -176,7 +183,7 @@ def _encode(wanted: pl.DataFrame, offered: pl.DataFrame, rng: np.random.Generato
     general = _narrowed(np.hstack(tree) if tree else np.zeros((rows, 1)), wanted.height, _TREE_DIMS, rng)
     blocked = None
     if codes:
-        within = _narrowed(number_matrix, wanted.height, _TREE_DIMS - 1, rng)
+        within = _narrowed(number_matrix, wanted.height, _TREE_DIMS - 1, rng) if numbers else np.zeros((rows, 1))
         combination = _combinations(np.column_stack(codes)).astype(np.float64) * _BLOCK_GAP
         blocked = _jittered(np.column_stack([within, combination]), rng)
     return _Space(
@@ -211,8 +218,8 @@ def _kind(name: str, want: pl.DataType, offer: pl.DataType) -> str | None:
     dtypes = [d for d in (want, offer) if d != pl.Null]
     if not dtypes:
         return None
-    if all(d.is_numeric() for d in dtypes):
-        return "number"
+    if all(d.is_numeric() or d == pl.Boolean for d in dtypes) and any(d.is_numeric() for d in dtypes):
+        return "number"  # a boolean against numbers counts as 0/1
     if all(d in (pl.Date, pl.Datetime) for d in dtypes):
         return "datetime"
     if all(d == pl.Duration for d in dtypes):
@@ -264,7 +271,9 @@ def _number_block(want: np.ndarray, offer: np.ndarray) -> np.ndarray | None:
 
 def _category_codes(values: pl.Series) -> np.ndarray | None:
     """Level codes in sorted order, 0 for null; None when the column has a single level."""
-    codes = values.rank("dense").fill_null(0).to_numpy().astype(np.int64)
+    levels = values.drop_nulls().unique().sort()
+    codes = values.replace_strict(levels, pl.int_range(1, levels.len() + 1, eager=True), default=0)
+    codes = codes.fill_null(0).to_numpy().astype(np.int64)
     present = np.bincount(codes) > 0
     return codes if int(present.sum()) >= 2 else None
 
@@ -393,10 +402,10 @@ def _round_robin(rows: np.ndarray, room: np.ndarray, assigned: np.ndarray, rng: 
     left = room[available]
     slots = min(rows.size, int(left.sum()))
     passes = _passes_needed(left, slots)  # smallest p with sum(min(room, p)) >= slots
-    per_row = np.minimum(left, passes)
-    target = np.repeat(available, per_row)
-    position = np.repeat(np.arange(available.size), per_row)
-    pass_no = np.arange(target.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    per_parent = np.minimum(left, passes)
+    target = np.repeat(available, per_parent)
+    position = np.repeat(np.arange(available.size), per_parent)
+    pass_no = np.arange(target.size) - np.repeat(np.cumsum(per_parent) - per_parent, per_parent)
     order = np.lexsort((position, pass_no))[:slots]
     assigned[rows[:slots]] = target[order]
     room -= np.bincount(target[order], minlength=room.size)

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from engine.errors import ConfigError
+from engine.relational import matching
 from engine.relational.matching import match_parents
 
 
@@ -66,6 +67,25 @@ def test_offered_rows_without_capacity_take_children_only_when_the_others_are_fu
     assert (assigned >= 0).all()
     assert (capacity[assigned] == 0).sum() == 200
     assert np.bincount(assigned).max() == 1
+
+
+def test_capacities_all_zero_spread_the_rows_evenly(clients):
+    wanted = clients.head(1_000)
+
+    assigned = match_parents(
+        wanted=wanted, offered=clients.head(250), capacity=np.zeros(250, dtype=int), at_most_one=False, seed=0
+    )
+
+    assert np.bincount(assigned, minlength=250).tolist() == [4] * 250
+
+
+def test_rows_left_after_the_nearest_neighbour_rounds_are_dealt_within_capacity(clients, monkeypatch):
+    monkeypatch.setattr(matching, "_ROUNDS", 0)  # every row goes to the round-robin fill
+    capacity = np.random.default_rng(6).multinomial(clients.height, np.ones(clients.height) / clients.height)
+
+    assigned = match_parents(wanted=clients, offered=clients, capacity=capacity, at_most_one=False, seed=0)
+
+    assert np.array_equal(np.bincount(assigned, minlength=clients.height), capacity)
 
 
 def test_most_clients_get_their_own_row_back_from_a_perturbed_copy(clients):
@@ -206,4 +226,11 @@ def test_columns_of_incompatible_types_are_refused_by_name(clients):
     with pytest.raises(ConfigError, match="column 'birth_number' cannot be matched"):
         match_parents(
             wanted=clients, offered=offered, capacity=np.ones(clients.height, dtype=int), at_most_one=False, seed=0
+        )
+
+
+def test_a_seed_that_is_not_a_whole_number_is_refused(clients):
+    with pytest.raises(ConfigError, match="seed must be a whole number; got None"):
+        match_parents(
+            wanted=clients, offered=clients, capacity=np.ones(clients.height, dtype=int), at_most_one=False, seed=None
         )
