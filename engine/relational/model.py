@@ -76,7 +76,7 @@ class RelationalModel:
     def sample(self, *, scale: float = 1.0, seed: int | None = None) -> dict[str, pl.DataFrame]:
         """A synthetic schema: ``{table: frame}`` with the real tables' columns and dtypes.
 
-        ``scale`` multiplies the root tables' row counts (children follow their parents);
+        ``scale`` multiplies the root tables' row counts (at least one row each; children follow their parents);
         the same model, scale and seed give the same tables.
         """
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= MAX_SCALE) or not math.isfinite(scale):
@@ -99,8 +99,8 @@ class RelationalModel:
         """The table's learned-layout rows, and the keys to its context parent."""
         model = self.models_[layout.table]
         if layout.context is None:
-            n = round(scale * self.rows_[layout.table]) if self.rows_[layout.table] else 0
-            return model.sample(max(n, 0), seed=seed), {}
+            n = max(1, round(scale * self.rows_[layout.table])) if self.rows_[layout.table] else 0  # a root is never emptied
+            return model.sample(n, seed=seed), {}
         fk = layout.context
         parent = learned[fk.parent]
         at_most_one = str(fk) in self.layouts_[fk.parent].at_most_one
