@@ -123,7 +123,11 @@ def _fit(task: str, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, max_i
     if task == "classification":
         if np.unique(y).size < 2:
             return _ConstantModel(y[0])
-        model = HistGradientBoostingClassifier(max_iter=max_iter, random_state=0, categorical_features=categorical)
+        # Above 10,000 rows scikit-learn stops early on a stratified validation split, which
+        # cannot place a class held by one row: such a table trains all ``max_iter`` rounds.
+        singleton = int(np.unique(y, return_counts=True)[1].min()) < 2
+        model = HistGradientBoostingClassifier(max_iter=max_iter, random_state=0, categorical_features=categorical,
+                                               early_stopping=False if singleton else "auto")
     else:
         model = HistGradientBoostingRegressor(max_iter=max_iter, random_state=0, categorical_features=categorical)
     # A feature with no finite value in the training rows (an all-null, all-NaN or all-inf

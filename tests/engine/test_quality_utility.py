@@ -94,3 +94,13 @@ def test_an_unknown_target_is_refused_naming_the_columns():
     train, holdout, fresh = split("adult")
     with pytest.raises(InputError, match="target 'salary' is not a column.*'income'"):
         engine.assess(real=train, synthetic=fresh, holdout=holdout, target="salary")
+
+
+def test_a_class_held_by_one_row_of_a_large_table_does_not_stop_the_assessment(datasets):
+    """Above 10,000 rows the learner validates on a stratified split, which one row cannot join."""
+    adult = engine.read(datasets / "adult.csv")
+    train, holdout = adult.head(12_000), adult.slice(12_000, 3_000)
+    lonely = train.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("Lonely")).otherwise(pl.col("race")).alias("race"))
+    prep = prepare(lonely, lonely, holdout, column_types={}, max_int_levels=10)
+    result = assess_utility(prep, target="race", target_source="user", config=FAST, seed=0)
+    assert result["task"] == "classification" and 0.5 <= result["tstr"]["auc"] <= 1.0
