@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-sampling bench-gates peers install install-dev browser clean
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-tables bench-sampling bench-gates peers install install-dev browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,12 @@ bench-gates: $(VENV)/.installed-dev
 bench-quality: $(VENV)/.installed-dev
 	bash tests/judge/ensure_judge_venv.sh
 	$(PY) tests/bench/bench_quality.py --datasets adult,california,mushroom,nyc
+
+# issue 18: Doppel's relational model beside SDV HMA and MOSTLY AI (peers venv), judged by
+# engine.assess_tables and SDMetrics' multi-table QualityReport (judge venv)
+bench-tables: $(VENV)/.installed-dev
+	bash tests/judge/ensure_judge_venv.sh
+	$(PY) tests/bench/bench_tables.py --datasets berka,baseball --models doppel,hma,mostly
 
 peers:
 	bash tests/bench/peers/setup_peers.sh
