@@ -115,9 +115,12 @@ def _fit(layout: TableLayout, frame: pl.DataFrame, *, model: str, seed: int, tim
     if time_s is not None:
         params["max_training_time_s"] = time_s
     types = {layout.primary_key: "identifier"} if layout.primary_key is not None else {}
+    # A count of children is a number, whatever a profile makes of its few values: as a
+    # category, counts held by fewer than k parents would merge into one bucket and lose the tail.
+    counts = [count_column(fk) for fk in layout.counts]
+    types |= {name: "continuous" for name in counts if frame.get_column(name).n_unique() > 1}
     if layout.context is None:
-        if model != "auto":
-            params["column_types"] = types
+        params["column_types"] = types
         return train(frame, model=model, seed=seed, **params)
     kept, treated = _treat_personal_data(frame.select(list(layout.own)), {"column_types": types})
     frame = frame.drop([c for c in layout.own if c not in kept.columns])
