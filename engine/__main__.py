@@ -44,6 +44,14 @@ def _read_table(path_text: str, *, role: str, null_values: list[str]) -> Any:
     return engine.read(path, null_values=[*DEFAULT_NULL_VALUES, *null_values] if null_values else None)
 
 
+def _read_json(path_text: str, *, what: str) -> Any:
+    """The JSON document in the file ``path_text``; InputError naming the ``what`` file when it cannot be read."""
+    try:
+        return json.loads(Path(path_text).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{what} file {path_text} could not be read as JSON: {err}") from err
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Doppel engine command line.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,12 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 def _assess(args: argparse.Namespace) -> int:
     import engine
 
-    config = None
-    if args.config:
-        try:
-            config = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"config file {args.config} could not be read as JSON: {err}") from err
+    config = _read_json(args.config, what="config") if args.config else None
     real = _read_table(args.real, role="real", null_values=args.null_value)
     synthetic = _read_table(args.synthetic, role="synthetic", null_values=args.null_value)
     holdout = _read_table(args.holdout, role="holdout", null_values=args.null_value) if args.holdout else None
@@ -179,12 +182,7 @@ def _train(args: argparse.Namespace) -> int:
 def _train_tables(args: argparse.Namespace) -> int:
     import engine
 
-    keys = None
-    if args.keys:
-        try:
-            keys = json.loads(Path(args.keys).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"keys file {args.keys} could not be read as JSON: {err}") from err
+    keys = _read_json(args.keys, what="keys") if args.keys else None
     tables = engine.read_tables(args.data)
     model = engine.train_tables(tables, keys=keys, model=args.model, seed=args.seed, orphans=args.orphans,
                                 max_training_time_s=args.max_training_time_s)

@@ -133,11 +133,10 @@ def layout_table(
     schema: Schema,
     plan: GenerationPlan,
     frame: pl.DataFrame,
-    parent_layouts: Mapping[str, TableLayout],
     parent_usable: Mapping[str, Sequence[str]],
 ) -> TableLayout:
-    """The layout of ``table`` given its parents' (already laid out; ``parent_usable``: each
-    parent's learned columns a child can read, nearest first)."""
+    """The layout of ``table`` (``parent_usable``: each parent's learned columns a child can
+    read, nearest first; its parents are laid out and fitted before it)."""
     fk_columns = {fk.column for fk in schema.parents_of(table)}
     own = tuple(c for c in frame.columns if c not in fk_columns)
     counts = schema.children_of(table)

@@ -81,7 +81,7 @@ def train_tables(
     models: dict[str, Synthesizer] = {}
     notes: list[str] = [*checked.notes, *_inferred_notes(schema)]
     for table in plan.order:
-        layout = layout_table(table, schema=schema, plan=plan, frame=frames[table], parent_layouts=layouts, parent_usable=usable)
+        layout = layout_table(table, schema=schema, plan=plan, frame=frames[table], parent_usable=usable)
         frame = learned_frame(layout, frame=frames[table], tables=frames, learned=learned)
         budget = None if max_training_time_s is None else max(1.0, max_training_time_s * frames[table].height / total_rows)
         fitted = _fit(layout, frame, model=model, seed=derive_seed(seed, "table", table) % 2**32, time_s=budget, device=device,
