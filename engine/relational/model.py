@@ -122,8 +122,8 @@ class RelationalModel:
             offered = parent.select(list(names.values()))
             if not names:  # nothing to prefer a parent by: matched on room alone
                 wanted, offered = pl.DataFrame({"_": np.zeros(rows.height)}), pl.DataFrame({"_": np.zeros(parent.height)})
-            capacity = child_counts(parent, fk, at_most_one=str(fk) in self.layouts_[fk.parent].at_most_one)
             at_most_one = str(fk) in self.layouts_[fk.parent].at_most_one
+            capacity = child_counts(parent, fk, at_most_one=at_most_one)
             chosen = match_parents(wanted=wanted, offered=offered, capacity=capacity, at_most_one=at_most_one,
                                    seed=derive_seed(seed, fk.column))
             keep &= chosen >= 0

@@ -17,29 +17,11 @@ import pytest
 import engine
 from engine.errors import ConfigError
 from engine.profiling import FK_REPORT_THRESHOLD, TablesProfile
+from tests.relational.conftest import BASEBALL_KEYS, BERKA_KEYS, key_tuples
 
-BASEBALL_FKS = {
-    ("batting", "players_id", "players", "id"),
-    ("fielding", "players_id", "players", "id"),
-}
-BERKA_PKS = {
-    "district": "district_id",
-    "account": "account_id",
-    "client": "client_id",
-    "disp": "disp_id",
-    "card": "card_id",
-    "loan": "loan_id",
-    "order": "order_id",
-}
-BERKA_FKS = {
-    ("account", "district_id", "district", "district_id"),
-    ("client", "district_id", "district", "district_id"),
-    ("disp", "client_id", "client", "client_id"),
-    ("disp", "account_id", "account", "account_id"),
-    ("card", "disp_id", "disp", "disp_id"),
-    ("loan", "account_id", "account", "account_id"),
-    ("order", "account_id", "account", "account_id"),
-}
+BASEBALL_FKS = set(key_tuples(BASEBALL_KEYS))
+BERKA_PKS = BERKA_KEYS["primary_keys"]
+BERKA_FKS = set(key_tuples(BERKA_KEYS))
 
 
 def _read(datasets, name: str, tables: list[str]) -> dict[str, pl.DataFrame]:

@@ -17,18 +17,11 @@ from engine.quality.tables import (
     relation_name,
 )
 from tests.conftest import DATASETS
+from tests.relational.conftest import BASEBALL_KEYS as BASEBALL_DECLARED, BERKA_KEYS as BERKA_DECLARED, key_tuples
 
 MULTITABLE = DATASETS / "multitable"
-BERKA_KEYS = [
-    ("account", "district_id", "district", "district_id"),
-    ("client", "district_id", "district", "district_id"),
-    ("disp", "client_id", "client", "client_id"),
-    ("disp", "account_id", "account", "account_id"),
-    ("card", "disp_id", "disp", "disp_id"),
-    ("loan", "account_id", "account", "account_id"),
-    ("order", "account_id", "account", "account_id"),
-]
-BASEBALL_KEYS = [("batting", "players_id", "players", "id"), ("fielding", "players_id", "players", "id")]
+BERKA_KEYS = key_tuples(BERKA_DECLARED)
+BASEBALL_KEYS = key_tuples(BASEBALL_DECLARED)
 BASEBALL_TEXT = {"players": {"nameFirst": "id", "nameLast": "id", "birthDate": "id", "deathDate": "id"}}
 
 

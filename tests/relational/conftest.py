@@ -36,6 +36,15 @@ BASEBALL_KEYS: dict[str, Any] = {
 }
 
 
+def key_tuples(keys: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The foreign keys of ``keys`` as ``(child, column, parent, parent column)``, in declared order."""
+    out = []
+    for text in keys["foreign_keys"]:
+        child, parent = (side.strip().split(".") for side in text.split("->"))
+        out.append((child[0], child[1], parent[0], parent[1]))
+    return out
+
+
 @pytest.fixture(scope="session")
 def berka(datasets: Path) -> dict[str, pl.DataFrame]:
     """The seven berka tables, by name, in name order."""

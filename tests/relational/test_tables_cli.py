@@ -54,7 +54,15 @@ def test_sample_tables_never_writes_into_an_existing_folder(saved_model: Path, t
     assert "already exists" in capsys.readouterr().err
 
 
-def test_sample_tables_refuses_a_single_table_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sample_tables_refuses_a_single_table_model_by_name(datasets: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    one_table = engine.train(engine.read(datasets / "adult.csv").head(300), model="tvae", epochs=1).save(tmp_path / "adult.zip")
+    assert main(["sample-tables", str(one_table), "--out", str(tmp_path / "o")]) == 2
+    assert "is a model of one table" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sample_tables_refuses_a_missing_model_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sample-tables", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error:")
 

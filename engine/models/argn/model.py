@@ -398,7 +398,7 @@ def _known_levels(encoder: Any, s: pl.Series) -> pl.Series:
         return s
     other = getattr(encoder, "other_code", None)
     fallback = levels[other] if other is not None else None if levels.null_count() else levels[0]
-    return s.zip_with(~unseen, pl.Series([fallback], dtype=s.dtype).extend_constant(fallback, s.len() - 1))
+    return s.zip_with(~unseen, pl.repeat(fallback, s.len(), dtype=s.dtype, eager=True))
 
 
 __all__ = ["ARGN", "SIZE_RULES", "size_rule"]
