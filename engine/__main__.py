@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("model", help="the model directory")
     st.add_argument("--out", required=True, help="a new directory for the tables, one file per table")
     st.add_argument("--scale", type=float, default=1.0, help="multiplies the root tables' rows (default 1.0)")
+    st.add_argument("--rows", action="append", default=[], metavar="TABLE=N",
+                    help="fix a root table's rows instead of scaling it (repeatable), e.g. players=1000")
+    st.add_argument("--condition", action="append", default=[], metavar="TABLE=EXPR",
+                    help="a root table's condition (repeatable), e.g. \"players=bats == 'L'\"")
     st.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     st.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     p = sub.add_parser("assess", help="judge a synthetic table against the real one; exit 1 if a blocking gate fails")
@@ -192,6 +196,26 @@ def _train_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assignments(values: list[str], option: str) -> dict[str, str]:
+    """``TABLE=VALUE`` options as a mapping; a malformed or repeated table is refused naming it."""
+    out: dict[str, str] = {}
+    for value in values:
+        table, sep, rest = value.partition("=")
+        if not sep or not table.strip() or not rest.strip():
+            raise InputError(f"{option} {value!r}: expected TABLE=VALUE, e.g. {option} players=...")
+        if table.strip() in out:
+            raise InputError(f"{option} names table {table.strip()!r} twice")
+        out[table.strip()] = rest.strip()
+    return out
+
+
+def _whole_number(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{what}={value!r}: expected a whole number of rows") from None
+
+
 def _sample_tables(args: argparse.Namespace) -> int:
     import os
     import shutil
@@ -206,7 +230,9 @@ def _sample_tables(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
         raise InputError(f"{out} already exists; sample-tables writes a new directory")
-    tables = model.sample(scale=args.scale, seed=args.seed)
+    rows = {table: _whole_number(value, f"--rows {table}") for table, value in _assignments(args.rows, "--rows").items()}
+    conditions = _assignments(args.condition, "--condition")
+    tables = model.sample(scale=args.scale, n=rows or None, conditions=conditions or None, seed=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:  # all tables or none: written aside, then renamed
