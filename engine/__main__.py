@@ -178,8 +178,10 @@ def _train(args: argparse.Namespace) -> int:
                 "out": str(args.out),
             }
             print(json.dumps(summary))
-    finally:
-        leave()
+    except BaseException:
+        leave(synchronize=False)
+        raise
+    leave()
     return 0
 
 

@@ -70,11 +70,20 @@ def join_from_environment(*, device: str) -> World:
     return world()
 
 
-def leave() -> None:
-    """Leave the process group, if any (at the end of a distributed CLI run)."""
+def leave(*, synchronize: bool = True) -> None:
+    """Leave the process group, if any (at the end of a distributed run).
+
+    ``synchronize``: wait at a barrier until every process has come this far, so that no
+    process tears its connections down while another still talks over them (rank 0 saving
+    the model while rank 1 had already left ended rank 1 with gloo's "terminate called
+    without an active exception"). Pass False on an error path, where another process may
+    never arrive (torchrun stops the others when one fails).
+    """
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if synchronize and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 
