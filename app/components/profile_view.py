@@ -42,15 +42,19 @@ def render_uploaded_profile(result: UploadedProfile) -> None:
     st.dataframe(result.preview, hide_index=True, height=table_height(result.preview.height))
 
 
-def render_profile(profile: Profile) -> None:
-    """Every section of a profile, the ones a user must act on first."""
+def render_profile(profile: Profile, *, key: str = "profile") -> None:
+    """Every section of a profile, the ones a user must act on first.
+
+    ``key`` prefixes the keys of its widgets and charts, so that several profiles (the tables
+    of a schema, in tabs) can be drawn on one page.
+    """
     _summary(profile)
     _recommendation(profile)
     _warnings(profile)
     _personal_data(profile)
     _keys(profile)
     _schema(profile)
-    _charts(profile)
+    _charts(profile, key=key)
 
 
 def _summary(profile: Profile) -> None:
@@ -159,7 +163,7 @@ def _schema(profile: Profile) -> None:
     )
 
 
-def _charts(profile: Profile) -> None:
+def _charts(profile: Profile, *, key: str = "profile") -> None:
     st.subheader("Columns", anchor="columns")
     names = list(profile.columns)
     shown = names
@@ -168,17 +172,17 @@ def _charts(profile: Profile) -> None:
             f"Columns to chart ({len(names)} in all)",
             names,
             default=names[:MAX_CHARTED_COLUMNS],
-            key="profile_charted_columns",
+            key=f"{key}_charted_columns",
         )
     if profile.sampled_rows < profile.n_rows:
         st.caption(f"Distributions of a random sample of {profile.sampled_rows:,} of {profile.n_rows:,} rows.")
     for start in range(0, len(shown), CHARTS_PER_ROW):
         for cell, name in zip(st.columns(CHARTS_PER_ROW), shown[start : start + CHARTS_PER_ROW]):
             with cell.container(border=True):
-                _column_card(profile, name, position=names.index(name))
+                _column_card(profile, name, position=names.index(name), key=key)
 
 
-def _column_card(profile: Profile, name: str, *, position: int) -> None:
+def _column_card(profile: Profile, name: str, *, position: int, key: str = "profile") -> None:
     column = profile.columns[name]
     st.markdown(
         f"**{markdown_literal(name, limit=80)}** · {column.semantic_type} · "
@@ -189,7 +193,7 @@ def _column_card(profile: Profile, name: str, *, position: int) -> None:
     if figure is None:
         st.caption(no_chart_reason(column))
     else:
-        st.plotly_chart(figure, key=f"profile_chart_{position}", config={"displaylogo": False})
+        st.plotly_chart(figure, key=f"{key}_chart_{position}", config={"displaylogo": False})
 
 
 def table_height(n_rows: int) -> int:

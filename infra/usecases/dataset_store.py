@@ -7,6 +7,12 @@ with its content hash (SHA-256 of the stored Parquet), its profile and where it 
 Storing content that any version of the dataset already holds (same SHA-256, same profile
 edits) adds nothing and names that version (``identical_version``).
 
+A version may instead hold several related tables (a *schema version*, stored by
+``schema_store``): one zip of ``<table>.parquet`` files (``tables_zip_bytes``) under
+``datasets/<dataset id>/<hash prefix>.zip``, with ``"tables"`` and ``"keys"`` in its source
+(``VersionSummary.is_schema``) and each table's profile in its profile. Both kinds are recorded
+through ``store_version_bytes``.
+
 Profile edits (``stored_profiles.ColumnEdits``) make a new version too, since versions are
 immutable: the table without the removed columns, the profile with the corrected types, and
 the edits in ``source`` so that training uses them (``training_column_types``).
@@ -21,7 +27,10 @@ import hashlib
 import io
 import logging
 import re
-from dataclasses import dataclass
+import stat
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -61,6 +70,7 @@ class StoredVersion:
     n_rows: int
     n_columns: int
     created: bool  # False: a version of the dataset (this one) already held the same content
+    n_tables: int | None = None  # a schema version's number of tables; None for a single table
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,22 @@ class VersionSummary:
     created_by: str | None
 
     @property
+    def is_schema(self) -> bool:
+        """Whether the version holds several related tables (a zip of Parquet files), not one table."""
+        return "tables" in self.source
+
+    @property
+    def table_names(self) -> list[str]:
+        """The tables of a schema version, by name; empty for a single table."""
+        return sorted(self.source.get("tables") or {}) if self.is_schema else []
+
+    @property
     def label(self) -> str:
-        """``adult v2 (32,561 rows)``: how selectors name a version."""
+        """``adult v2 (32,561 rows)`` or ``berka v1 (7 tables, 1,079,680 rows)``: how selectors name a version."""
+        if self.is_schema:
+            count = len(self.table_names)
+            rows = f", {self.n_rows:,} rows" if self.n_rows is not None else ""
+            return f"{self.dataset_name} v{self.version} ({count} table{'s' * (count != 1)}{rows})"
         rows = f" ({self.n_rows:,} rows)" if self.n_rows is not None else ""
         return f"{self.dataset_name} v{self.version}{rows}"
 
@@ -97,6 +121,14 @@ class VersionSummary:
             return f"object {self.source.get('path', '?')}"
         if kind == "edited":
             return f"v{self.source.get('from_version', '?')} with profile edits"
+        if kind == "upload-tables":
+            files = self.source.get("filenames") or []
+            return f"upload of {', '.join(files) if files else 'several files'}"
+        if kind == "database-tables":
+            read = self.source.get("qualified_tables") or self.table_names
+            return f"tables {', '.join(read)} of {self.source.get('database', 'a database')}"
+        if kind == "edited-keys":
+            return f"v{self.source.get('from_version', '?')} with edited relations"
         return str(kind or "unknown")
 
     @property
@@ -122,12 +154,20 @@ class DatasetSummary:
 
 @dataclass(frozen=True)
 class VersionDetail:
-    """A version with its profile (the engine's ``Profile``) and its first rows."""
+    """A version with its profile (the engine's ``Profile``) and its first rows.
+
+    A schema version (``summary.is_schema``) has no single profile (``profile`` is None and
+    ``preview`` empty): ``table_profiles`` and ``previews`` hold each table's, and
+    ``relations`` the stored relations between them (see ``schema_store``).
+    """
 
     summary: VersionSummary
-    profile: Any  # engine.profiling.Profile
+    profile: Any  # engine.profiling.Profile; None for a schema version
     profile_dict: dict[str, Any]
     preview: pl.DataFrame
+    table_profiles: dict[str, Any] = field(default_factory=dict)  # table -> engine.profiling.Profile
+    previews: dict[str, pl.DataFrame] = field(default_factory=dict)
+    relations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _summary(version: DatasetVersion, dataset_name: str) -> VersionSummary:
@@ -156,19 +196,115 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry holds: fixed, so equal tables give equal bytes
+_ZIP_MODE = (stat.S_IFREG | 0o644) << 16  # a regular file (engine.read_tables refuses links and special files)
+
+
+def tables_zip_bytes(tables: Mapping[str, pl.DataFrame]) -> bytes:
+    """Several tables as one zip of ``<table>.parquet`` files, the stored form of a schema version.
+
+    Deterministic, so that the same tables give the same bytes and SHA-256: members in sorted
+    name order, each one ``parquet_bytes`` (already compressed, so stored as is) with a fixed
+    timestamp and mode. ``tables_from_object`` (``engine.read_tables``) reads it back unchanged.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(tables):
+            member = zipfile.ZipInfo(f"{name}.parquet", date_time=_ZIP_TIME)
+            member.external_attr = _ZIP_MODE
+            archive.writestr(member, parquet_bytes(tables[name]))
+    return buffer.getvalue()
+
+
+def tables_from_object(data: bytes) -> dict[str, pl.DataFrame]:
+    """The tables of a stored schema version (the bytes of its zip), by name.
+
+    What workers call on a schema version's object. The object was written by
+    ``tables_zip_bytes`` after the upload limits were applied, so no size limit is set again.
+    """
+    return engine.read_tables(bytes(data), max_decompressed_bytes=None)
+
+
 def identical_version(
-    versions: list[DatasetVersion], *, content_hash: str, edits: dict[str, Any] | None
+    versions: list[DatasetVersion], *, content_hash: str, edits: dict[str, Any] | None,
+    keys: dict[str, Any] | None = None, keys_from: str | None = None,
 ) -> DatasetVersion | None:
-    """The newest of ``versions`` that already holds this table: the same SHA-256 and the same edits.
+    """The newest of ``versions`` that already holds this content: the same SHA-256, edits and keys.
 
     Any version counts, not only the latest: uploading v1's file again after v2 gives v1 back,
     never a v3 equal to v1. A version with profile edits holds the same table under other
-    types, so it is identical only for the same edits.
+    types, so it is identical only for the same edits; a schema version (``keys`` in its
+    source) holds the same tables under other relations, so it is identical only for the
+    same keys from the same origin (inferred keys a user confirms become declared ones: a new
+    version). Single tables have no ``keys``: None on both sides.
     """
     for version in versions:
-        if version.content_hash == content_hash and (version.source or {}).get("edits") == edits:
+        source = version.source or {}
+        if (version.content_hash == content_hash and source.get("edits") == edits and source.get("keys") == keys
+                and source.get("keys_from") == keys_from):
             return version
     return None
+
+
+def store_version_bytes(
+    tenant: str,
+    *,
+    data: bytes,
+    suffix: str,
+    content_type: str,
+    dataset_name: str,
+    source: dict[str, Any],
+    profile: dict[str, Any],
+    n_rows: int,
+    n_columns: int,
+    actor: Actor,
+    dataset_id: str | None = None,
+) -> StoredVersion:
+    """Record ``data`` (the stored form of a version) as the next version of a dataset.
+
+    The one path every kind of version takes (a table's Parquet, a schema's zip): the role
+    check (``data.upload``) and the dataset's creation in the same transaction as the new
+    version, identical content (``identical_version``) giving the existing version back, the
+    object under ``datasets/<dataset id>/<hash prefix>.<suffix>``, removed again when the
+    database step fails (unless an earlier version already held it). ``dataset_id`` picks the
+    dataset by id instead of by ``dataset_name``.
+    """
+    content_hash = hashlib.sha256(data).hexdigest()
+    n_tables = len(source["tables"]) if "tables" in source else None
+    store = open_tenant_store(tenant)
+    with tenant_session(tenant) as session:
+        require_permission(session, actor, "data.upload")
+        if dataset_id is not None:
+            dataset = catalog.get_dataset(session, dataset_id)
+        else:
+            name = catalog._require_name(dataset_name, "dataset")  # noqa: SLF001 - the catalog's own rule
+            dataset = session.scalars(
+                select(Dataset).where(Dataset.tenant_id == tenant, Dataset.name == name)).first()
+            if dataset is None:
+                dataset = catalog.create_dataset(session, name=name, actor=actor.label)
+        same = identical_version(catalog.list_dataset_versions(session, dataset.id), content_hash=content_hash,
+                                 edits=source.get("edits"), keys=source.get("keys"), keys_from=source.get("keys_from"))
+        if same is not None:
+            return StoredVersion(dataset.id, dataset.name, same.id, same.version, content_hash,
+                                 same.n_rows or n_rows, same.n_columns or n_columns, created=False, n_tables=n_tables)
+        key = f"datasets/{dataset.id}/{content_hash[:32]}.{suffix}"
+        existed = store.exists(key)
+        if not existed:
+            store.put_bytes(key, data, content_type=content_type)
+        try:
+            version = catalog.add_dataset_version(
+                session, dataset_id=dataset.id, content_hash=content_hash, source=source, profile=profile,
+                actor=actor.label, object_key=key, n_rows=n_rows, n_columns=n_columns, n_bytes=len(data),
+            )
+        except BaseException:
+            if not existed:
+                store.delete(key)
+            raise
+        stored = StoredVersion(dataset.id, dataset.name, version.id, version.version, content_hash,
+                               n_rows, n_columns, created=True, n_tables=n_tables)
+    logger.info("stored %s v%d for tenant %s (%d rows, %d bytes)", stored.dataset_name, stored.version, tenant,
+                n_rows, len(data))
+    return stored
 
 
 def store_table(
@@ -190,39 +326,11 @@ def store_table(
         raise InputError("the table has no rows or no columns; there is nothing to store")
     if profile is None:
         profile = engine.profile(frame, sample_rows=settings.profile_sample_rows).to_dict()
-    data = parquet_bytes(frame)
-    content_hash = hashlib.sha256(data).hexdigest()
-    store = open_tenant_store(tenant)
-    with tenant_session(tenant) as session:
-        require_permission(session, actor, "data.upload")
-        name = catalog._require_name(dataset_name, "dataset")  # noqa: SLF001 - the catalog's own rule
-        dataset = session.scalars(select(Dataset).where(Dataset.tenant_id == tenant, Dataset.name == name)).first()
-        if dataset is None:
-            dataset = catalog.create_dataset(session, name=name, actor=actor.label)
-        else:
-            same = identical_version(catalog.list_dataset_versions(session, dataset.id), content_hash=content_hash,
-                                     edits=source.get("edits"))
-            if same is not None:
-                return StoredVersion(dataset.id, dataset.name, same.id, same.version, content_hash,
-                                     same.n_rows or frame.height, same.n_columns or frame.width, created=False)
-        key = f"datasets/{dataset.id}/{content_hash[:32]}.parquet"
-        existed = store.exists(key)
-        if not existed:
-            store.put_bytes(key, data, content_type="application/vnd.apache.parquet")
-        try:
-            version = catalog.add_dataset_version(
-                session, dataset_id=dataset.id, content_hash=content_hash, source=source, profile=profile,
-                actor=actor.label, object_key=key, n_rows=frame.height, n_columns=frame.width, n_bytes=len(data),
-            )
-        except BaseException:
-            if not existed:
-                store.delete(key)
-            raise
-        stored = StoredVersion(dataset.id, dataset.name, version.id, version.version, content_hash,
-                               frame.height, frame.width, created=True)
-    logger.info("stored %s v%d for tenant %s (%d rows, %d bytes)", stored.dataset_name, stored.version, tenant,
-                frame.height, len(data))
-    return stored
+    return store_version_bytes(
+        tenant, data=parquet_bytes(frame), suffix="parquet", content_type="application/vnd.apache.parquet",
+        dataset_name=dataset_name, source=source, profile=profile, n_rows=frame.height, n_columns=frame.width,
+        actor=actor,
+    )
 
 
 def store_upload(
@@ -296,11 +404,28 @@ def get_version(tenant: str, *, version_id: str, actor: Actor, preview_rows: int
         dataset = catalog.get_dataset(session, version.dataset_id)
         summary = _summary(version, dataset.name)
         profile_dict = dict(version.profile or {})
+    if summary.is_schema:
+        return _schema_detail(tenant, summary=summary, profile_dict=profile_dict, object_key=version.object_key,
+                              preview_rows=preview_rows)
     preview = pl.DataFrame()
     if preview_rows and version.object_key:
         preview = read_version(tenant, object_key=version.object_key).head(preview_rows)
     return VersionDetail(summary=summary, profile=profile_from_dict(profile_dict), profile_dict=profile_dict,
                          preview=preview)
+
+
+def _schema_detail(tenant: str, *, summary: VersionSummary, profile_dict: dict[str, Any], object_key: str | None,
+                   preview_rows: int) -> VersionDetail:
+    """A schema version: each table's profile and first rows, and the relations between the tables."""
+    stored = profile_dict.get("tables") or {}
+    profiles = {name: profile_from_dict(stored[name]) for name in summary.table_names if name in stored}
+    previews: dict[str, pl.DataFrame] = {}
+    if preview_rows and object_key:
+        tables = tables_from_object(open_tenant_store(tenant).get_bytes(object_key))
+        previews = {name: frame.head(preview_rows) for name, frame in tables.items()}
+    return VersionDetail(summary=summary, profile=None, profile_dict=profile_dict, preview=pl.DataFrame(),
+                         table_profiles=profiles, previews=previews,
+                         relations=[dict(r) for r in profile_dict.get("relations") or []])
 
 
 def read_version(tenant: str, *, object_key: str) -> pl.DataFrame:
@@ -316,6 +441,10 @@ def save_edits(tenant: str, *, version_id: str, edits: ColumnEdits, actor: Actor
         dataset = catalog.get_dataset(session, version.dataset_id)
         object_key, profile, number = version.object_key, dict(version.profile or {}), version.version
         base_edits = ColumnEdits.from_dict((version.source or {}).get("edits"))
+        is_schema = "tables" in (version.source or {})
+    if is_schema:
+        raise InputError(f"version {number} of {dataset.name!r} holds several related tables: column edits apply to "
+                         "one table; edit its relations instead (schema_store.save_keys)")
     if edits.is_empty:
         raise InputError("nothing was changed: correct a type, or mark a column as key, personal data or to drop")
     if not object_key:
@@ -398,5 +527,8 @@ __all__ = [
     "store_s3_object",
     "store_table",
     "store_upload",
+    "store_version_bytes",
+    "tables_from_object",
+    "tables_zip_bytes",
     "training_column_types",
 ]
