@@ -4,14 +4,16 @@ The token is the capability (``auth.share_links``): it opens exactly one quality
 tenant and nothing else — no navigation, no sidebar, no other page. An unknown, expired or
 revoked link says so. The view shows the report as the workbench's Quality page shows it
 (``app.components.report_view``: verdict, scores, gates, recommendations and the report's
-figures), read from the stored report document; it offers no button and no download.
+figures; a schema's report with its cross-table section and a tab per table,
+``app.components.schema_report_view``), read from the stored report document; it offers no
+button and no download.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app.components.report_view import render_report
+from app.components.schema_report_view import render_any_report
 from app.failures import show_error, user_message
 from auth.share_links import ShareLinkError, resolve_share_link
 from infra.usecases.outputs import report_document
@@ -34,4 +36,4 @@ def render_shared_report(token: str) -> None:
         f"Read-only link to one report; it stops working on {shared.expires_at:%Y-%m-%d %H:%M} UTC. "
         "It shows synthetic-data quality figures only, never the real data."
     )
-    render_report(document, key="shared")
+    render_any_report(document, key="shared")

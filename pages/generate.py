@@ -3,6 +3,10 @@
 The conditions builder adds column / operator / value rows and shows the expression they
 make. The job runs in the background with its progress here; when it ends the page shows the
 first rows and offers the file for download.
+
+A schema's model (related tables) asks instead for a size (a scale, or rows of a root table),
+the seed and the output (a zip of CSV or Parquet, or one Parquet per table to S3), and shows
+each generated table in a tab (``app.components.schema_generation_view``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from app.components.conditions_builder import clear_conditions, columns_from_pro
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
+from app.components.schema_generation_view import is_schema_version, schema_generation_form, show_generated_schema
 from infra.usecases import dataset_store, job_requests, model_registry, outputs
 
 FORMATS = {"parquet": "Parquet (compact, typed)", "csv": "CSV (spreadsheets)", "ndjson": "NDJSON (one JSON object a line)"}
@@ -33,6 +38,42 @@ if not versions:
 
 version = pick("Model version", versions, kind="model_version", key="generate_version", ident=lambda v: v.id,
                describe=lambda v: f"{v.label} · {v.model_type} · trained on {v.dataset_name} v{v.dataset_version}")
+
+
+def _follow(job_id: str) -> str | None:
+    """Draw the last generation job; the generated dataset's id once it succeeded."""
+    st.subheader("Generation", anchor=False)
+    job = follow_job(job_id, key="generate_job")
+    return job.result.get("generated_dataset_id") if job is not None and job.state == "succeeded" else None
+
+
+def _earlier(model_version_id: str) -> None:
+    earlier = attempt("listing earlier generations", outputs.list_generated, who.tenant, actor=who.actor,
+                      model_version_id=model_version_id) or []
+    if earlier:
+        with st.expander(f"Earlier generations from this model ({len(earlier)})"):
+            for item in earlier:
+                st.caption(markdown_literal(item.label))
+
+
+if is_schema_version(version):
+    job = schema_generation_form(who, version)
+    if job is not None:
+        st.session_state[LAST_JOB_KEY] = job.id
+        remember("job", job.id)
+    last_job = st.session_state.get(LAST_JOB_KEY)
+    generated_id = _follow(last_job) if last_job else None
+    if generated_id:
+        remember("generated", generated_id)
+        item = attempt("reading the generated data", outputs.get_generated, who.tenant,
+                       generated_dataset_id=generated_id, actor=who.actor)
+        if item is not None and item.is_schema:
+            show_generated_schema(who, item)
+            if not item.destination:
+                link_to("quality", "Next: assess its quality", icon=":material/fact_check:")
+    _earlier(version.id)
+    st.stop()
+
 cells = st.columns(3)
 n_rows = cells[0].number_input("Rows", min_value=1, max_value=100_000_000, value=1_000, step=1_000, key="generate_rows")
 seed = cells[1].number_input("Seed", min_value=0, value=0, step=1, key="generate_seed",
@@ -70,15 +111,17 @@ if who.allows("member") and st.button("Generate", type="primary", icon=":materia
 
 last_job = st.session_state.get(LAST_JOB_KEY)
 if last_job:
-    st.subheader("Generation", anchor=False)
-    job = follow_job(last_job, key="generate_job")
-    generated_id = job.result.get("generated_dataset_id") if job is not None and job.state == "succeeded" else None
+    generated_id = _follow(last_job)
     if generated_id:
         remember("generated", generated_id)
         item = attempt("reading the generated data", outputs.get_generated, who.tenant,
                        generated_dataset_id=generated_id, actor=who.actor)
-        preview = attempt("reading the first rows", outputs.preview_generated, who.tenant,
-                          generated_dataset_id=generated_id, actor=who.actor)
+        preview = None if item is None or item.is_schema else attempt(
+            "reading the first rows", outputs.preview_generated, who.tenant, generated_dataset_id=generated_id,
+            actor=who.actor)
+        if item is not None and item.is_schema:  # the last job was a schema's (another model is picked now)
+            show_generated_schema(who, item)
+            item = None
         if item is not None:
             st.success(f"Generated {markdown_literal(item.label)}.", icon=":material/check_circle:")
         if preview is not None:
@@ -94,9 +137,4 @@ if last_job:
                                key="generate_download", on_click="ignore")
         link_to("quality", "Next: assess its quality", icon=":material/fact_check:")
 
-earlier = attempt("listing earlier generations", outputs.list_generated, who.tenant, actor=who.actor,
-                  model_version_id=version.id) or []
-if earlier:
-    with st.expander(f"Earlier generations from this model ({len(earlier)})"):
-        for item in earlier:
-            st.caption(markdown_literal(item.label))
+_earlier(version.id)

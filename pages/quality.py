@@ -9,6 +9,10 @@ One report is selected at a time: the "Quality report" selector's widget state
 share link and the first side of Compare all read that one report. When an assessment
 started here finishes, the selection moves to its report (``remember``), and the selector
 shows it.
+
+A generated schema (related tables) is assessed against its model's own holdout (whole root
+subtrees) or none, with no target column; its report shows the cross-table section and a tab
+per table (``app.components.schema_report_view``), and compares only with another schema's.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from app.components.acting import Acting, acting, attempt, start_here
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
-from app.components.report_view import render_report
+from app.components.schema_report_view import render_any_report
 from app.components.share_panel import share_panel
 from infra.usecases import assessment, dataset_store, job_requests, model_registry, outputs
 from infra.usecases.assessment import HoldoutChoice
@@ -84,20 +88,27 @@ if generated and who.allows("member"):
         if item.conditions:
             st.caption(f"These rows were generated under conditions ({markdown_literal(item.conditions)}); the "
                        "report compares them with all the real rows, so the conditioned columns will differ.")
+        if item.is_schema:
+            st.caption("A schema: each table is judged on its own, then the relations across tables (referential "
+                       "integrity, children per parent, inter-table trends, child aggregates) and each parent's "
+                       "subtree (utility and privacy).")
         targets = [AUTO_TARGET]
         model_version = attempt("reading the model", model_registry.get_version, who.tenant,
                                 model_version_id=item.model_version_id, actor=who.actor)
-        if model_version is not None:
+        if item.is_schema:
+            target = AUTO_TARGET
+        elif model_version is not None:
             source = attempt("reading the columns", dataset_store.get_version, who.tenant,
                              version_id=model_version.dataset_version_id, actor=who.actor, preview_rows=0)
             if source is not None:
                 targets += list(source.profile.columns)
-        target = st.selectbox("Target column for the utility test", targets, key="quality_target",
-                              help="A model learns this column from the others, once on real and once on synthetic "
-                              "rows; both are tested on real rows.")
+        if not item.is_schema:
+            target = st.selectbox("Target column for the utility test", targets, key="quality_target",
+                                  help="A model learns this column from the others, once on real and once on "
+                                  "synthetic rows; both are tested on real rows.")
         own = attempt("reading the model's holdout", assessment.default_holdout, who.tenant, item.id,
                       actor=who.actor)
-        holdouts = holdout_options(who, own, model_version)
+        holdouts = holdout_options(who, own, None if item.is_schema else model_version)
         if st.session_state.get(HOLDOUT_FOR_KEY) != item.id or st.session_state.get(HOLDOUT_KEY) not in holdouts:
             st.session_state[HOLDOUT_KEY] = next(iter(holdouts))  # new generated data: its model's own holdout
             st.session_state[HOLDOUT_FOR_KEY] = item.id
@@ -144,7 +155,7 @@ st.caption(f"Report {report.id[:8]} · {markdown_literal(report.subject)} · ass
 
 tabs = st.tabs(["Report", "Download", "Share", "Compare"])
 with tabs[0]:
-    render_report(document, key="quality")
+    render_any_report(document, key="quality")
 with tabs[1]:
     st.caption("The HTML report opens offline in any browser and shows the same figures; the JSON holds every "
                "number, for scripts, with the report's id.")
@@ -160,9 +171,12 @@ with tabs[1]:
 with tabs[2]:
     share_panel(report.id)
 with tabs[3]:
-    others = [r for r in reports if r.id != report.id]
+    others = [r for r in reports if r.id != report.id and r.kind == report.kind]
+    if report.kind != "table":
+        st.caption("A schema's report compares with another schema's report: the figures across tables, the schema "
+                   "gates and each table both hold.")
     if not others:
-        st.caption("Assess a second generated dataset to compare two reports.")
+        st.caption("Assess a second generated dataset of the same kind to compare two reports.")
     else:
         labels = {r.id: report_label(r) for r in reports}
         if st.session_state.get(COMPARE_KEY) not in {r.id for r in others}:

@@ -10,6 +10,7 @@ The report's ``inputs["holdout"]`` and first note say which, or that there was n
 The report is stored twice, ``reports/<generated id>/<job id>.json`` (the full ``to_dict``)
 and ``.html``, and its scores and gates are recorded in the catalog.
 The assessment runs in the worker's thread and stops between its stages on a cancellation.
+A generated schema is assessed by ``workers.schema_assessment`` (``engine.assess_tables``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,8 @@ from infra.records import catalog
 from infra.records.holdouts import HoldoutRecord, read_positions, rebuild, record_of
 from infra.usecases.assessment import HOLDOUT_SOURCES
 from workers.context import Completion, JobContext
-
-
-def report_keys(generated_dataset_id: str, job_id: str) -> tuple[str, str]:
-    base = f"reports/{generated_dataset_id}/{job_id}"
-    return f"{base}.json", f"{base}.html"
+from workers.report_keys import report_keys
+from workers.schema_assessment import run_schema_assessment
 
 
 def _read(ctx: JobContext, key: str | None, what: str) -> Any:
@@ -64,10 +62,15 @@ def _no_holdout_note(record: HoldoutRecord | None) -> str:
 
 
 def run_assessment(ctx: JobContext) -> Completion:
-    """Assess the job's generated dataset; the report is recorded on completion."""
+    """Assess the job's generated dataset; the report is recorded on completion.
+
+    A generated schema's job (``payload["schema"]``) goes to ``workers.schema_assessment``.
+    """
     import engine
 
     payload = ctx.payload
+    if payload.get("schema"):
+        return run_schema_assessment(ctx)
     generated_id = payload.get("generated_dataset_id")
     if not generated_id:
         raise ConfigError("the assessment job names no generated dataset")

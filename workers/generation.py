@@ -9,7 +9,8 @@ Rows stream into one object, ``generated/<model version id>/<job id>.<format>``,
 store's atomic writer: nothing is visible under that key until the last chunk is written and
 the writer commits. A worker killed half-way leaves nothing a reader can see (a staged
 temporary file on a local store, an unfinished multipart upload on S3), and the job's next
-attempt writes the object from the start.
+attempt writes the object from the start. A schema's job (``payload["schema"]``) is
+``workers.schema_generation``'s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from infra.db.models import GeneratedDataset
 from infra.records import catalog
 from infra.records.quotas import check_storage
 from workers.context import Completion, JobContext
+from workers.model_loading import load_model_version
+from workers.schema_generation import run_schema_generation
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +40,6 @@ FORMATS = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv", "ndjs
 
 def output_key(model_version_id: str, job_id: str, fmt: str) -> str:
     return f"generated/{model_version_id}/{job_id}.{fmt}"
-
-
-def load_model_version(ctx: JobContext, model_version_id: str, object_key: str) -> Any:
-    """The model of a version, from the worker's cache or the object store."""
-    store = ctx.store
-
-    def load() -> tuple[Any, int]:
-        import engine
-
-        data = store.get_bytes(object_key)
-        return engine.load_model(data, device="auto"), len(data)
-
-    return ctx.environment.model_cache.get_or_load(tenant=ctx.tenant, model_version=model_version_id, load=load)
 
 
 class _FrameWriter:
@@ -84,8 +74,13 @@ class _FrameWriter:
 
 
 def run_generation(ctx: JobContext) -> Completion:
-    """Generate ``payload["n_rows"]`` rows (with ``seed`` and ``conditions``) into the store."""
+    """Generate ``payload["n_rows"]`` rows (with ``seed`` and ``conditions``) into the store.
+
+    A schema's job (``payload["schema"]``) draws every table instead (``workers.schema_generation``).
+    """
     payload = ctx.payload
+    if payload.get("schema"):
+        return run_schema_generation(ctx)
     model_version_id = payload.get("model_version_id")
     n_rows = payload.get("n_rows")
     fmt = payload.get("format", "parquet")

@@ -1,6 +1,7 @@
 """A quality report on a page: verdict, scores, gates, recommendations and the report's figures.
 
-It reads the stored report document (``QualityReport.to_dict()``) and draws the figures the
+It reads the stored report document (``QualityReport.to_dict()``; a schema's report is drawn by
+``app.components.schema_report_view``) and draws the figures the
 HTML report draws (``engine.quality.html.build_figures``), so the page, the download and the
 shared view agree. Column names and category labels come from the data: they reach plotly
 escaped (``plotly_literal``) and Markdown escaped (``markdown_literal``).
@@ -136,8 +137,18 @@ def render_verdict(document: dict[str, Any]) -> None:
                     help=(document.get("score_formulas") or {}).get(key))
 
 
+def is_schema_report(document: dict[str, Any]) -> bool:
+    """Whether ``document`` is a schema's report (``SchemaReport.to_dict()``) rather than a table's."""
+    from engine.quality.schema_report import SCHEMA_REPORT
+
+    return isinstance(document, dict) and document.get("schema") == SCHEMA_REPORT
+
+
 def render_report(document: dict[str, Any], *, key: str = "report") -> None:
-    """The whole report: verdict and scores, gates, recommendations, then fidelity, utility, privacy."""
+    """The whole report: verdict and scores, gates, recommendations, then fidelity, utility, privacy.
+
+    A table's report; a schema's is drawn by ``schema_report_view.render_any_report``.
+    """
     render_verdict(document)
     rows = (document.get("inputs") or {}).get("rows") or {}
     if rows:
@@ -195,4 +206,5 @@ def _grid(figures: list[go.Figure], *, key: str, per_row: int = FIGURES_PER_ROW)
             cell.plotly_chart(figure, key=f"{key}_{start + offset}", config={"displaylogo": False})
 
 
-__all__ = ["gates_table", "inconclusive_gates", "literal_figure", "render_report", "render_verdict", "report_figures"]
+__all__ = ["gates_table", "inconclusive_gates", "is_schema_report", "literal_figure", "render_report", "render_verdict",
+           "report_figures"]

@@ -16,6 +16,10 @@ Checks before anything starts: the acting user's role (``job.start``: member or 
 generated dataset (and the holdout version, if given) exist for this tenant and have stored
 data; the quotas. The job goes to the tenant tier's ``cpu`` queue; the worker runs
 ``engine.assess`` and records the report (``workers.assessment``).
+
+A generated schema (related tables) is assessed with ``engine.assess_tables``
+(``workers.schema_assessment``): its holdout is the model's own (whole root subtrees,
+``infra.records.schema_holdouts``) or none, and it takes no target column.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from infra.db.models import Job
 from infra.jobs.submit import submit
 from infra.records import catalog
 from infra.records.authz import Actor, require_actor, require_permission
-from infra.records.holdouts import HoldoutRecord, record_of
+from infra.records.holdouts import record_of
+from infra.records.schema_holdouts import TablesHoldoutRecord, tables_record_of
 
 HOLDOUT_SOURCES = ("model_version", "dataset_version", "none")
 """Where an assessment's holdout comes from: the model's own, another dataset version, nowhere."""
@@ -48,19 +53,33 @@ class HoldoutChoice:
     share: float
     seed: int
     stratify: str | None = None
+    tables: dict[str, int] | None = None  # a schema's: the holdout's rows per table
 
     @property
     def description(self) -> str:
         """One sentence for the page: which rows, from where, set aside when."""
+        if self.tables is not None:
+            per_table = ", ".join(f"{name} {rows:,}" for name, rows in self.tables.items())
+            return (f"{self.rows:,} rows of {self.dataset_label} ({per_table}) that {self.model_label} never saw: whole "
+                    f"subtrees of root rows set aside when it was trained ({self.share:.0%} of the roots, seed "
+                    f"{self.seed}); it trained on the other {self.training_rows:,} rows")
         strata = f", stratified on {self.stratify}" if self.stratify else ""
         return (f"{self.rows:,} rows of {self.dataset_label} that {self.model_label} never saw: set aside when it was "
                 f"trained ({self.share:.0%}, seed {self.seed}{strata}); it trained on the other "
                 f"{self.training_rows:,} rows")
 
 
-def _model_holdout(session: TenantSession, generated_dataset_id: str) -> tuple[Any, HoldoutRecord | None]:
+def is_schema_output(generated: Any) -> bool:
+    """Whether a generated dataset is a schema (related tables, ``workers.schema_generation``)."""
+    return (generated.params or {}).get("kind") == "tables"
+
+
+def _model_holdout(session: TenantSession, generated_dataset_id: str) -> tuple[Any, Any]:
+    """(model version, its holdout record): a ``HoldoutRecord``, a ``TablesHoldoutRecord`` for a schema, or None."""
     generated = catalog.get_generated_dataset(session, generated_dataset_id)
     model_version = catalog.get_model_version(session, generated.model_version_id)
+    if is_schema_output(generated):
+        return model_version, tables_record_of(model_version.metrics)
     return model_version, record_of(model_version.metrics)
 
 
@@ -80,6 +99,13 @@ def default_holdout(tenant: str, generated_dataset_id: str, *, actor: Actor,
         dataset_version = catalog.get_dataset_version(session, model_version.dataset_version_id)
         dataset = catalog.get_dataset(session, dataset_version.dataset_id)
         model = catalog.get_model(session, model_version.model_id)
+        if isinstance(record, TablesHoldoutRecord):  # a schema's: whole root subtrees, counted over its tables
+            return HoldoutChoice(
+                model_version_id=model_version.id, model_label=f"{model.name} v{model_version.version}",
+                dataset_version_id=dataset_version.id, dataset_label=f"{dataset.name} v{dataset_version.version}",
+                rows=sum(record.rows.values()), training_rows=sum(record.training_rows.values()),
+                share=float(record.share), seed=record.seed, tables=dict(record.rows),
+            )
         return HoldoutChoice(
             model_version_id=model_version.id, model_label=f"{model.name} v{model_version.version}",
             dataset_version_id=dataset_version.id, dataset_label=f"{dataset.name} v{dataset_version.version}",
@@ -116,9 +142,22 @@ def submit_assessment(
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
         generated = catalog.get_generated_dataset(session, generated_dataset_id)
+        if not generated.object_key and (generated.params or {}).get("destination"):
+            raise InputError(f"generated dataset {generated_dataset_id} was written to {generated.params['destination']}, "
+                             "outside the workspace: only generated data stored here can be assessed")
         if not generated.object_key:
             raise InputError(f"generated dataset {generated_dataset_id} has no stored data")
         _, record = _model_holdout(session, generated.id)
+        if is_schema_output(generated):
+            if holdout_dataset_version_id is not None:
+                raise ConfigError("a generated schema is assessed against its model's own holdout (whole root "
+                                  "subtrees) or none; another dataset version cannot serve as its holdout")
+            if target is not None:
+                raise ConfigError("a generated schema takes no target column: its utility test predicts a parent "
+                                  "column from the parent's subtree (config['subtrees']['targets'] chooses it)")
+            source = "model_version" if use_model_holdout and record is not None and record.has_holdout else "none"
+            return {"generated_dataset_id": generated.id, "schema": True, "holdout_source": source,
+                    "config": config, "seed": seed}
         if holdout_dataset_version_id is not None:
             holdout = catalog.get_dataset_version(session, holdout_dataset_version_id)
             if not holdout.object_key:
@@ -134,4 +173,4 @@ def submit_assessment(
     return submit(tenant, kind="assess", actor=actor.label, prepare=prepare, database=database)
 
 
-__all__ = ["HOLDOUT_SOURCES", "HoldoutChoice", "default_holdout", "submit_assessment"]
+__all__ = ["HOLDOUT_SOURCES", "HoldoutChoice", "default_holdout", "is_schema_output", "submit_assessment"]

@@ -12,6 +12,10 @@ checks so that a request they refuse uses none of it), the output format and the
 goes to the tenant tier's ``cpu`` queue, or ``gpu`` with ``use_gpu=True``. The worker streams
 the rows into one object that appears only when complete, then records the generated dataset
 (``workers.generation``).
+
+A schema's model (``model_type == "tables"``) generates with ``submit_schema_generation``
+instead (``infra.usecases.schema_generation``): a scale (or rows for root tables) rather than
+a row count, a zip of CSV or Parquet (one file per table) or one Parquet per table to S3.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from infra.records.authz import Actor, require_actor, require_permission
 from infra.records.rate_limits import RateLimit, admit_generation_request
 
 FORMATS = ("parquet", "csv", "ndjson")
+SCHEMA_MODEL_TYPE = "tables"
+"""``ModelVersion.model_type`` of a schema's model (``engine.train_tables``)."""
 
 
 def submit_generation(
@@ -71,6 +77,9 @@ def submit_generation(
         version = catalog.get_model_version(session, model_version_id)
         if version.status != "ready" or not version.object_key:
             raise InputError(f"model version {model_version_id} is {version.status} and cannot generate data")
+        if version.model_type == SCHEMA_MODEL_TYPE:
+            raise InputError(f"model version {model_version_id} models related tables: generate a schema from it "
+                             "with a scale (or rows per root table), not a row count")
         check_can_generate(session, model_version_id=version.id)  # refuses, never charges
         admit_generation_request(session, actor=actor, limit=rate_limit, cache=cache)
         return {"model_version_id": version.id, "n_rows": n_rows, "seed": seed, "conditions": conditions,
@@ -80,4 +89,4 @@ def submit_generation(
                   database=database)
 
 
-__all__ = ["submit_generation"]
+__all__ = ["FORMATS", "SCHEMA_MODEL_TYPE", "submit_generation"]
