@@ -120,9 +120,10 @@ class HoldoutRecord:
 
 
 def record_of(metrics: dict[str, Any] | None) -> HoldoutRecord | None:
-    """The holdout record in a model version's metrics; None for a version trained before holdouts existed."""
+    """A table's holdout record in a model version's metrics; None for a version trained before holdouts
+    existed, and for a schema's version (its record is ``schema_holdouts.TablesHoldoutRecord``)."""
     data = (metrics or {}).get(RECORD_KEY)
-    return HoldoutRecord.from_dict(data) if isinstance(data, dict) else None
+    return HoldoutRecord.from_dict(data) if isinstance(data, dict) and data.get("kind") != "tables" else None
 
 
 @dataclass(frozen=True)

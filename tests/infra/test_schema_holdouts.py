@@ -63,3 +63,10 @@ def test_another_version_of_the_tables_is_refused_when_rebuilding(baseball):
 
 def test_a_single_table_record_is_not_taken_for_a_schemas():
     assert tables_record_of({"holdout": {"rows": 10, "training_rows": 40, "table_rows": 50, "seed": 0}}) is None
+
+
+def test_a_schemas_record_is_not_read_as_a_tables_positions(baseball):
+    from infra.records.holdouts import record_of
+
+    _, _, record = set_aside_tables(baseball, keys=BASEBALL_KEYS, rule=RULE, seed=3)
+    assert record_of({"holdout": record.to_dict()}) is None
