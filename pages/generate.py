@@ -5,8 +5,9 @@ make. The job runs in the background with its progress here; when it ends the pa
 first rows and offers the file for download.
 
 A schema's model (related tables) asks instead for a size (a scale, or rows of a root table),
-the seed and the output (a zip of CSV or Parquet, or one Parquet per table to S3), and shows
-each generated table in a tab (``app.components.schema_generation_view``).
+the seed, conditions on a root table's columns (the same builder) and the output (a zip of CSV
+or Parquet, or one Parquet per table to S3), and shows each generated table in a tab
+(``app.components.schema_generation_view``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from app.components.conditions_builder import clear_conditions, columns_from_pro
 from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
-from app.components.schema_generation_view import is_schema_version, schema_generation_form, show_generated_schema
+from app.components.schema_generation_view import (
+    generated_label,
+    is_schema_version,
+    schema_generation_form,
+    show_generated_schema,
+)
 from infra.usecases import dataset_store, job_requests, model_registry, outputs
 
 FORMATS = {"parquet": "Parquet (compact, typed)", "csv": "CSV (spreadsheets)", "ndjson": "NDJSON (one JSON object a line)"}
@@ -53,7 +59,7 @@ def _earlier(model_version_id: str) -> None:
     if earlier:
         with st.expander(f"Earlier generations from this model ({len(earlier)})"):
             for item in earlier:
-                st.caption(markdown_literal(item.label))
+                st.caption(markdown_literal(generated_label(item)))
 
 
 if is_schema_version(version):

@@ -1,9 +1,11 @@
 """Schema generation jobs: sample every table of a schema's model and write them, all or nothing.
 
 The model (``engine.load_model`` of the version's zip, through the worker's model cache) draws
-the whole schema at once (``RelationalModel.sample(scale=, seed=)``). The rows drawn are
-checked against the tenant's rows-per-request quota before anything is written (children per
-parent are drawn, so the total is known only now); a refusal writes nothing.
+the whole schema at once (``RelationalModel.sample(scale=, n=, conditions=, seed=)``): a
+root table's conditions keep only root rows that meet them, and the children follow those
+parents; a condition the model cannot meet fails the job with the engine's message. The rows
+drawn are checked against the tenant's rows-per-request quota before anything is written
+(children per parent are drawn, so the total is known only now); a refusal writes nothing.
 
 Outputs:
 - the store: one zip, ``generated/<model version id>/<job id>.zip``, of ``<table>.csv`` or
@@ -13,7 +15,9 @@ Outputs:
   credentials the S3 gate (``infra.usecases.s3_sources.import_access``) returns for the user who
   asked, checked again here; a failure half-way deletes the tables already written.
 
-The generated dataset records the total rows and, in ``params["tables"]``, the rows per table.
+The generated dataset records the total rows and, in its params, the rows per table
+(``params["tables"]``) and what was asked for: scale, root rows, seed, format and the root
+tables' conditions (``params["conditions"]``, ``{root: condition}``, as for one table: lineage).
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def _sample(ctx: JobContext) -> tuple[str, dict[str, Any], dict[str, int]]:
         raise InputError(f"the file of model version {model_version_id} holds a model of one table, not a schema's")
     ctx.check()
     ctx.progress(0.1, "drawing the tables")
-    tables = model.sample(scale=float(payload.get("scale", 1.0)), n=payload.get("rows") or None, seed=payload.get("seed"))
+    tables = model.sample(scale=float(payload.get("scale", 1.0)), n=payload.get("rows") or None,
+                          conditions=payload.get("conditions") or None, seed=payload.get("seed"))
     ctx.check()
     counts = {name: frame.height for name, frame in tables.items()}
     total = sum(counts.values())
@@ -111,7 +116,8 @@ def run_schema_generation(ctx: JobContext) -> Completion:
     total = sum(counts.values())
     ctx.progress(0.7, f"writing {len(tables)} tables ({total:,} rows)")
     params = {"kind": "tables", "scale": float(payload.get("scale", 1.0)), "rows": payload.get("rows") or None,
-              "seed": payload.get("seed"), "format": fmt, "tables": counts}
+              "conditions": payload.get("conditions") or None, "seed": payload.get("seed"), "format": fmt,
+              "tables": counts}
     if payload.get("destination"):
         return _to_s3(ctx, model_version_id, tables, params, started=started, started_cpu=started_cpu)
 

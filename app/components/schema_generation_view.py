@@ -1,10 +1,13 @@
-"""The Generate page's schema part: how big, the seed, where to; then each generated table and the zip.
+"""The Generate page's schema part: how big, the seed, conditions, where to; then each generated table and the zip.
 
 A schema's model (``model_type == "tables"``) generates every table at once: the size is a
 scale of the real root tables (children follow their generated parents) or a number of rows of
-one root table; the output is a zip of CSV or Parquet (one file per table) in the workspace, or
-one Parquet per table in the workspace's own S3 folder. The job itself is checked and queued by
-``infra.usecases.schema_generation``.
+one root table; conditions on a root table's columns are built with the single-table builder
+(``app.components.conditions_builder``) over that table's real columns (the profile the
+dataset version the model was trained on holds for it), and only root rows that meet them are
+drawn, their children following; the output is a zip of CSV or Parquet (one file per table)
+in the workspace, or one Parquet per table in the workspace's own S3 folder. The job itself is
+checked and queued by ``infra.usecases.schema_generation``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,16 @@ from typing import Any
 import streamlit as st
 
 from app.components.acting import Acting, attempt
+from app.components.conditions_builder import (
+    ColumnChoice,
+    clear_conditions,
+    columns_from_profile,
+    conditions_builder,
+    expression,
+    request_form,
+)
 from app.components.literal_text import markdown_literal
-from infra.usecases import outputs, schema_generation
+from infra.usecases import dataset_store, outputs, schema_generation
 from infra.usecases.model_registry import ModelVersionView
 
 OUTPUTS = {
@@ -24,6 +35,7 @@ OUTPUTS = {
     "s3": "One Parquet file per table in the workspace's S3 bucket",
 }
 BY_SCALE = "(every root table by the scale)"
+CONDITIONS_PREFIX = "generate_on"  # the builder of root table t keeps its rows under "generate_on_<t>"
 
 
 def schema_tables(version: ModelVersionView) -> tuple[list[str], list[str]]:
@@ -36,7 +48,11 @@ def schema_tables(version: ModelVersionView) -> tuple[list[str], list[str]]:
 
 
 def schema_generation_form(who: Acting, version: ModelVersionView) -> Any:
-    """The size, seed and output of a schema's generation, and its Generate button; the job it started."""
+    """The size, seed, output and root table's conditions of a schema's generation, and its Generate button.
+
+    Returns the job it started (None until Generate is pressed, or when the request is refused:
+    the reason is shown). A condition the language cannot spell is refused here, as for one table.
+    """
     tables, roots = schema_tables(version)
     if tables:
         st.caption(markdown_literal(f"This model generates {len(tables)} related tables: {', '.join(tables)} "
@@ -64,18 +80,68 @@ def schema_generation_form(who: Acting, version: ModelVersionView) -> Any:
                                     help="Each table becomes <folder>/<table>.parquet, written with the workspace's "
                                     "own S3 credentials (Settings).")
     st.caption("The workspace's rows-per-request limit counts the rows of every table together.")
+    root, conditions = _root_conditions(who, version, roots)
     if not (who.allows("member") and st.button("Generate", type="primary", icon=":material/auto_awesome:",
                                                key="generate_start")):
         return None
+    try:
+        request = request_form(conditions)
+    except Exception as err:  # a condition the language cannot spell: say which
+        st.error(markdown_literal(str(err)), icon=":material/error:")
+        return None
     return attempt("starting the generation", schema_generation.submit_schema_generation, who.tenant,
                    model_version_id=version.id, actor=who.actor, scale=float(scale), rows=rows, seed=int(seed),
+                   conditions={root: request} if root and request is not None else None,
                    format="csv" if output == "zip-csv" else "parquet", destination=destination or None)
+
+
+def root_columns(who: Acting, version: ModelVersionView, root: str) -> list[ColumnChoice]:
+    """The columns a condition on ``root`` can use: that table's profile in the dataset version the model learned."""
+    source = attempt("reading the root table's columns", dataset_store.get_version, who.tenant,
+                     version_id=version.dataset_version_id, actor=who.actor, preview_rows=0)
+    profile = (source.table_profiles or {}).get(root) if source is not None else None
+    return columns_from_profile(profile) if profile is not None else []
+
+
+def _root_conditions(who: Acting, version: ModelVersionView, roots: list[str]) -> tuple[str | None, list[Any]]:
+    """The conditions section: the root table they apply to (when there are several) and its builder."""
+    st.subheader("Conditions", anchor=False)
+    if not roots:
+        st.caption("This model names no root table, so no condition can be set.")
+        return None, []
+    st.caption("Only root rows that meet every condition are generated (for example, to add rare cases); their "
+               "child rows follow them. Leave empty for tables like the training data.")
+    root = roots[0] if len(roots) == 1 else st.selectbox(
+        "Conditions on", roots, key="generate_condition_root",
+        help="Conditions apply to one root table's columns: the one chosen here when you press Generate.")
+    key = f"{CONDITIONS_PREFIX}_{root}"
+    conditions = conditions_builder(root_columns(who, version, root), key=key)
+    if conditions:
+        st.markdown(f"**Expression on {markdown_literal(root)}**")
+        st.code(expression(conditions), language="python")
+        if st.button("Clear the conditions", key=f"{key}_clear", icon=":material/clear_all:"):
+            clear_conditions(key=key)
+            st.rerun()
+    return root, conditions
+
+
+def conditions_text(conditions: Any) -> str:
+    """A generated schema's conditions as the page shows them: ``players: bats == 'L'`` (empty when none)."""
+    if not isinstance(conditions, dict) or not conditions:
+        return ""
+    return "; ".join(f"{table}: {condition}" for table, condition in conditions.items())
+
+
+def generated_label(item: outputs.GeneratedItem) -> str:
+    """An item's label; a schema's with the root tables' conditions it was generated under (as one table's shows)."""
+    where = conditions_text(item.conditions) if item.is_schema else ""
+    return f"{item.label} where {where}" if where else item.label
 
 
 def show_generated_schema(who: Acting, item: outputs.GeneratedItem, *, key: str = "generate") -> None:
     """A generated schema: where it is, the first rows of each table in tabs, and the zip to download."""
     per_table = ", ".join(f"{name} {rows:,}" for name, rows in item.tables.items())
-    st.success(markdown_literal(f"Generated {item.label}: {per_table}."), icon=":material/check_circle:")
+    st.success(markdown_literal(f"Generated {generated_label(item)} — {per_table}."), icon=":material/check_circle:")
     if item.destination:
         objects = item.params.get("objects") or []
         st.markdown("**Written to S3**\n" + "\n".join(f"- `{markdown_literal(o)}`" for o in objects))
@@ -103,4 +169,5 @@ def is_schema_version(version: Any) -> bool:
     return getattr(version, "model_type", None) == SCHEMA_MODEL_TYPE
 
 
-__all__ = ["OUTPUTS", "is_schema_version", "schema_generation_form", "schema_tables", "show_generated_schema"]
+__all__ = ["OUTPUTS", "conditions_text", "generated_label", "is_schema_version", "root_columns",
+           "schema_generation_form", "schema_tables", "show_generated_schema"]

@@ -2,6 +2,7 @@
 
     job = submit_schema_generation("acme", model_version_id=mv.id, scale=1.0, format="csv", actor=user)
     job = submit_schema_generation("acme", model_version_id=mv.id, destination="s3://bucket/folder", actor=user)
+    job = submit_schema_generation("acme", model_version_id=mv.id, conditions={"players": "bats == 'L'"}, actor=user)
 
 A schema's model (``ModelVersion.model_type == "tables"``, made by ``engine.train_tables``)
 draws every table at once: ``scale`` multiplies the root tables' rows and the children follow
@@ -9,6 +10,11 @@ their generated parents. The output is one zip in the workspace's store holding 
 table (``<table>.csv`` or ``<table>.parquet``; ``engine.read_tables`` reads it back), or, with
 ``destination``, one Parquet per table written to the workspace's own S3 bucket under that
 folder (``<folder>/<table>.parquet``).
+
+``conditions`` holds conditions on root tables' columns, as for one table (an expression or
+a ``{column: value}`` dict per root: ``{"players": "bats == 'L'"}``): only root rows that meet
+them are drawn, and the children follow those parents. A condition on a child table is refused
+here; one the model cannot meet fails the job with the engine's message naming it.
 
 Checks before anything starts, as for one table (``infra.usecases.generation``): the role
 (``job.start``), the model version (ready, a schema's, with a file), the privacy policy, the
@@ -117,6 +123,37 @@ def check_root_rows(n: object, *, roots: list[str] | None) -> dict[str, int] | N
     return {str(k): int(v) for k, v in n.items()}
 
 
+def check_root_conditions(conditions: object, *, roots: list[str] | None) -> dict[str, str | dict[str, Any]] | None:
+    """``conditions`` (``{root table: expression or {column: value}}``) checked: a root table's, each non-empty.
+
+    Only their form is checked here; their columns and values are the model's to check (the
+    job fails with the engine's message). Empty conditions are dropped; nothing left gives None.
+    """
+    if conditions is None or conditions == {}:
+        return None
+    if not isinstance(conditions, dict):
+        raise ConfigError("conditions must map root table names to a condition, e.g. {'players': \"bats == 'L'\"}; "
+                          f"got {conditions!r}")
+    out: dict[str, str | dict[str, Any]] = {}
+    for table, condition in conditions.items():
+        if not isinstance(table, str):
+            raise ConfigError(f"conditions must be keyed by table names; got {table!r}")
+        if roots is not None and table not in roots:
+            raise ConfigError(f"conditions name {table!r}, which is not a root table of this schema: a child table's "
+                              f"rows follow their generated parents; conditions apply to the root tables "
+                              f"({', '.join(roots)})")
+        if isinstance(condition, str):
+            if condition.strip():
+                out[table] = condition
+        elif isinstance(condition, dict) and all(isinstance(column, str) for column in condition):
+            if condition:
+                out[table] = dict(condition)
+        elif condition is not None:
+            raise ConfigError(f"conditions[{table!r}] must be an expression string or a {{column: value}} dict; got "
+                              f"{type(condition).__name__}")
+    return out or None
+
+
 def check_scale(scale: object) -> float:
     """``scale`` as a float when it is a number in (0, ``MAX_SCALE``]; ``ConfigError`` otherwise."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
@@ -152,6 +189,7 @@ def submit_schema_generation(
     scale: float = 1.0,
     rows: dict[str, int] | None = None,
     seed: int | None = None,
+    conditions: dict[str, str | dict[str, Any]] | None = None,
     format: str = "parquet",  # noqa: A002 - the user-facing word
     destination: str | None = None,
     use_gpu: bool = False,
@@ -162,17 +200,19 @@ def submit_schema_generation(
     """Queue the generation of a synthetic schema; returns the job (state ``queued``).
 
     ``scale``: root rows as a multiple of the real ones (children follow); ``rows``: some root
-    tables' rows instead (``{"players": 1000}``; the others follow ``scale``); ``format``: the
+    tables' rows instead (``{"players": 1000}``; the others follow ``scale``); ``conditions``: a
+    root table's conditions (``{"players": "bats == 'L'"}``, recorded with the output); ``format``: the
     files in the zip (``SCHEMA_FORMATS``); ``destination``: ``s3://bucket/folder`` to write one
     Parquet per table there instead of a zip in the store. Raises what ``submit_generation``
     raises (``PermissionDeniedError``, ``QuotaExceededError`` naming the expected total rows,
     ``NotFoundError``, ``PrivacyPolicyError``, ``RateLimitExceededError``), ``InputError`` for
     a model version of one table or a refused destination, ``ConfigError`` for a bad scale,
-    seed or format; nothing is created then.
+    seed, format or conditions (a child table's, or not a condition); nothing is created then.
     """
     actor = require_actor(actor)
     scale = check_scale(scale)
     check_root_rows(rows, roots=None)
+    check_root_conditions(conditions, roots=None)
     if format not in SCHEMA_FORMATS:
         raise ConfigError(f"unknown output format {format!r} for a schema: expected one of {', '.join(SCHEMA_FORMATS)}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -194,11 +234,13 @@ def submit_schema_generation(
         tables = set(real_rows) | set(parents) if isinstance(real_rows, dict) else set(parents)
         roots = sorted(t for t in tables if not parents.get(t)) if tables and parents else None
         root_rows = check_root_rows(rows, roots=roots)
+        root_conditions = check_root_conditions(conditions, roots=roots)
         check_can_generate(session, model_version_id=version.id)  # refuses, never charges
         admit_generation_request(session, actor=actor, limit=rate_limit, cache=cache)
+        # conditions keep the root rows' count; children of conditioned parents may differ: the worker checks again
         total = expected_rows(real_rows, scale=scale, n=root_rows, parents=parents)
         return {"model_version_id": version.id, "schema": True, "n_rows": total, "scale": scale, "rows": root_rows,
-                "seed": seed, "format": format, "destination": destination,
+                "conditions": root_conditions, "seed": seed, "format": format, "destination": destination,
                 "requested_by": {"user_id": actor.user_id, "label": actor.label} if destination else None}
 
     if destination is not None:
@@ -214,5 +256,6 @@ def _check_s3_access(tenant: str, *, destination: str, actor: Actor) -> None:
     import_access(tenant, path=destination_path(destination, "table"), actor=actor)
 
 
-__all__ = ["MAX_SCALE", "SCHEMA_FORMATS", "check_destination", "check_root_rows", "check_scale", "destination_path",
-           "expected_rows", "is_schema_model", "parents_of", "submit_schema_generation", "training_rows"]
+__all__ = ["MAX_SCALE", "SCHEMA_FORMATS", "check_destination", "check_root_conditions", "check_root_rows",
+           "check_scale", "destination_path", "expected_rows", "is_schema_model", "parents_of",
+           "submit_schema_generation", "training_rows"]

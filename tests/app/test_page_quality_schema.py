@@ -1,4 +1,5 @@
-"""Generate and Quality pages with a schema: scale and output, a tab per table, the schema report, its share link.
+"""Generate and Quality pages with a schema: scale, conditions on the root table and output, a tab per table,
+the schema report, its share link.
 
 A workspace of its own (not the seeded one of ``page_support``, whose lists other page tests
 read): the baseball schema model of ``tests/infra/schema_output_support.py`` registered there,
@@ -53,13 +54,12 @@ class SchemaWorkspace:
 
 def _seed(datasets: Path) -> dict[str, object]:
     from auth.provisioning import ensure_local_user
-    from infra.storage import open_tenant_store
     from infra.tenant_ids import LOCAL_TENANT
     from infra.usecases import job_requests
     from infra.usecases.schema_generation import submit_schema_generation
 
     actor = ensure_local_user()
-    registered = register_schema(trained_schema(datasets), tenant=LOCAL_TENANT, store=open_tenant_store(LOCAL_TENANT))
+    registered = register_schema(trained_schema(datasets), tenant=LOCAL_TENANT, actor=actor)
     job = submit_schema_generation(LOCAL_TENANT, model_version_id=registered.model_version_id, actor=actor, seed=1)
     generated = wait_for_job(LOCAL_TENANT, job.id, actor)
     assert generated.state == "succeeded", generated.error
@@ -112,7 +112,7 @@ def test_the_generate_page_makes_a_zip_of_csv_tables_and_shows_each_table(schema
     at = open_page("generate", session={SELECTED["model_version"]: schema_env.model_version_id})
     no_traceback(at)
     assert not [n for n in at.number_input if n.key == "generate_rows"], "a schema has no row count"
-    assert not [s for s in at.selectbox if s.key == "generate_column"], "nor the conditions builder"
+    assert not [s for s in at.selectbox if s.key == "generate_column"], "nor the single table's conditions builder"
     at.number_input(key="generate_scale").set_value(0.5)
     at.selectbox(key="generate_schema_output").set_value("zip-csv")
     at.run()
@@ -138,6 +138,68 @@ def test_the_generate_page_makes_a_zip_of_csv_tables_and_shows_each_table(schema
     from engine.quality.tables import referential_integrity
 
     assert set(referential_integrity(tables, tables, FOREIGN_KEYS).values()) == {1.0}
+
+
+def test_a_condition_on_the_root_tables_columns_goes_to_the_job_and_every_generated_player_meets_it(
+    schema_env: SchemaWorkspace,
+) -> None:
+    from infra.usecases import job_board
+
+    at = open_page("generate", session={SELECTED["model_version"]: schema_env.model_version_id})
+    no_traceback(at)
+    column = at.selectbox(key="generate_on_players_column")
+    assert {"bats", "throws", "weight"} <= set(column.options), "the root table's real columns"
+    assert not {"id", "POS", "AB"} & set(column.options), "neither its key nor a child table's columns"
+    at.selectbox(key="generate_schema_size_by").set_value("players").run()
+    at.number_input(key="generate_root_rows").set_value(30).run()
+    column.set_value("bats").run()
+    at.selectbox(key="generate_on_players_operator").set_value("equals").run()
+    at.selectbox(key="generate_on_players_value_bats").set_value("L").run()
+    button(at, "Add").click()
+    at.run()
+    no_traceback(at)
+    assert at.code[0].value == "bats == 'L'"
+    button(at, "Generate").click()
+    at.run()
+    no_traceback(at)
+    job_id = at.session_state["generate_last_job_id"]
+    job = job_board.get_job(schema_env.tenant, job_id=job_id, actor=schema_env.actor)
+    assert job.payload["conditions"] == {"players": "bats == 'L'"} and job.payload["rows"] == {"players": 30}
+    done = wait_for_job(schema_env.tenant, job_id, schema_env.actor)
+    assert done.state == "succeeded", done.error
+    at.run()
+    no_traceback(at)
+    assert any("where players: bats == 'L'" in s and "players 30" in s for s in texts(at.success))
+    players = next(df.value for df in at.dataframe if "bats" in df.value.columns)
+    assert set(players["bats"]) == {"L"}
+    item = outputs.get_generated(schema_env.tenant, generated_dataset_id=done.result["generated_dataset_id"],
+                                 actor=schema_env.actor)
+    assert item.conditions == {"players": "bats == 'L'"}
+    tables = engine.read_tables(outputs.download_generated(schema_env.tenant, generated_dataset_id=item.id,
+                                                           actor=schema_env.actor).data)
+    assert tables["players"].height == 30 and set(tables["players"]["bats"]) == {"L"}
+    from engine.quality.tables import referential_integrity
+
+    assert set(referential_integrity(tables, tables, FOREIGN_KEYS).values()) == {1.0}
+
+
+def test_an_unmeetable_condition_fails_the_job_with_the_engines_message(schema_env: SchemaWorkspace) -> None:
+    at = open_page("generate", session={SELECTED["model_version"]: schema_env.model_version_id})
+    at.selectbox(key="generate_on_players_column").set_value("weight").run()
+    at.selectbox(key="generate_on_players_operator").set_value("greater than").run()
+    at.number_input(key="generate_on_players_number_weight").set_value(10_000).run()  # pounds: no such player
+    button(at, "Add").click()
+    at.run()
+    assert at.code[0].value == "weight > 10000"
+    button(at, "Generate").click()
+    at.run()
+    no_traceback(at)
+    done = wait_for_job(schema_env.tenant, at.session_state["generate_last_job_id"], schema_env.actor)
+    assert done.state == "failed", "no generated player weighs over 10,000 pounds"
+    assert "cannot be met" in done.error and "weight > 10000" in done.error
+    at.run()
+    no_traceback(at)
+    assert any("cannot be met" in e and "weight" in e for e in texts(at.error))
 
 
 def test_the_quality_page_shows_the_cross_table_section_and_a_tab_per_table(schema_env: SchemaWorkspace) -> None:
