@@ -42,6 +42,9 @@ _LAZY = {
     "load_model": "engine.loading:load_model",
     "train_tables": "engine.relational.train:train_tables",
     "RelationalModel": "engine.relational.model:RelationalModel",
+    "assess_sequences": "engine.quality.sequences.assess:assess_sequences",
+    "SequenceReport": "engine.quality.sequences.report:SequenceReport",
+    "split_sequences": "engine.sequence_split:split_sequences",
     "Synthesizer": "engine.models.base:Synthesizer",
     "rebalance": "engine.generation.rebalance:rebalance",
     "S3Credentials": "engine.data.s3:S3Credentials",
@@ -58,6 +61,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.relational.model import RelationalModel
     from engine.relational.train import train_tables
     from engine.relational.split import split_tables
+    from engine.quality.sequences.assess import assess_sequences
+    from engine.quality.sequences.report import SequenceReport
+    from engine.sequence_split import split_sequences
     from engine.privacy.config import Privacy
     from engine.profiling import Profile, profile, profile_tables
     from engine.quality.assess import assess
