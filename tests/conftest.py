@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from engine.models.threads import prepare_process_threads
+
+# The test process trains models itself while the workbench, workers, torchrun and Chromium it
+# starts (and, on a shared machine, other people's work) use the same cores. Every entry point of
+# the product sets OpenMP's passive wait policy before torch loads (engine.models.threads); the
+# test process does too, here, before any test module imports torch. Idle OpenMP threads that
+# spin by default took the cores the others needed: an ARGN fit of tests/engine's identifier
+# test measured 1.3-1.9 s with it and 3.5-54 s without, on this 2-core machine at load 3-7.
+prepare_process_threads()
+
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("DOPPEL_DATASETS", REPO.parent / "shared" / "datasets"))
 

@@ -33,7 +33,7 @@ def saved_model(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     keys.write_text(json.dumps(SUBSET_KEYS))
     out = folder / "berka.doppel"
     code = main(["train-tables", str(tables), "--keys", str(keys), "--model", "argn",
-                 "--max-training-time-s", "10", "--out", str(out)])
+                 "--max-training-time-s", "3", "--out", str(out)])  # keys are intact whatever the training
     assert code == 0
     return out
 
