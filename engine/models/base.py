@@ -311,12 +311,14 @@ class Synthesizer:
         return max(1, min(size, n_rows))
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, data: Any, *, resume: bool = False) -> Self:
+    def fit(self, data: Any, *, resume: bool = False, groups: Any = None) -> Self:
         """Learn ``data`` (a polars or pandas DataFrame); returns ``self``.
 
         ``resume=True`` continues from the checkpoint in ``checkpoint_dir`` (written by an
         earlier, interrupted ``fit`` of the same data and configuration) and ends with the
-        weights an uninterrupted run would have.
+        weights an uninterrupted run would have. ``groups`` (with ``privacy`` only): an
+        ``engine.privacy.groups.RowGroups`` making the unit of privacy a group of rows (an
+        entity) instead of a row.
         """
         from engine.transform import DataTransformer
         from engine.transform.transformer import as_polars
@@ -325,6 +327,11 @@ class Synthesizer:
         frame = as_polars(data)
         if frame.width == 0 or frame.height < 2:
             raise InputError(f"training needs a table with columns and at least 2 rows; got {frame.height} x {frame.width}")
+        if groups is not None:
+            if self._privacy() is None:
+                raise ConfigError("groups (the unit of privacy) apply with privacy= only; without DP leave them out")
+            groups.check_rows(frame.height)
+        self._dp_groups = groups
         started = time.perf_counter()
         self.__dict__.pop("n_train_rows_", None)  # set again only when this fit succeeds
         self._device_ = resolve_device(self.device)
@@ -379,9 +386,11 @@ class Synthesizer:
 
         shared = None
         if world().is_main:
-            self._dp_run = PrivateRun(privacy, frame.height)
+            groups = self._dp_groups
+            self._dp_run = PrivateRun(privacy, frame.height) if groups is None else PrivateRun(privacy, groups.n_groups, unit="entity")
             domain = private_transformer(
-                frame, run=self._dp_run, transformer_kwargs=self._transformer_kwargs(), needs_counts=self._dp_needs_counts()
+                frame, run=self._dp_run, transformer_kwargs=self._transformer_kwargs(), needs_counts=self._dp_needs_counts(),
+                groups=groups,
             )
             self._dp_run.extra["counts"] = {name: counts.tolist() for name, counts in domain.counts.items()}
             shared = (domain.transformer.to_dict(), self._dp_run.state())
@@ -418,6 +427,7 @@ class Synthesizer:
                     epochs=self.epochs_,
                     device=self.device_,
                     seed=self.seed,
+                    groups=self._dp_groups,
                 )
             run_epochs(self, trainer, epochs=self.epochs_, patience=self.patience_, time_limit_s=self._time_limit_s(len(train_rows)))
 

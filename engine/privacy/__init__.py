@@ -20,6 +20,10 @@ What reads real rows under DP, and how it is charged:
 | network weights (TVAE, ARGN: all; CTGAN: the critic) | DP-SGD | the rest |
 | MST's marginals and tree | Gaussian marginals, exponential mechanism | the rest |
 
+With rows grouped into entities (``groups``: ``RowGroups``, e.g. a root row of a schema with
+all its descendants) the unit of privacy is the entity: histograms count a row ``1 / n_e``,
+DP-SGD samples entities and clips each row to ``C / n_e`` (see ``engine.privacy.groups``).
+
 Not charged, because they are treated as public: the schema (column names, dtypes), the
 user's declarations (``column_types``, ``bounds``, ``categories``), and the row count.
 Training losses, validation splits, early stopping, data hashes and the profile's

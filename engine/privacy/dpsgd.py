@@ -34,6 +34,13 @@ one loss per row) through differentially private training:
   nothing more, so training stops before a step would exceed the target.
 - **Layers**: ``check_module`` refuses a network Opacus's ``ModuleValidator`` reports on
   (BatchNorm, ...): the wrapper calls it before DP-SGD wraps the optimizer.
+- **Groups** (``groups=RowGroups``, entity-level DP, ``engine.privacy.groups``): the Poisson
+  sample draws groups, each with all its rows, at the rate ``batch_size / rows`` (an epoch
+  still reads every row once in expectation); each row's gradient is clipped to ``C / n_g``
+  (``n_g``: the rows of its group), so one group adds at most ``C`` to the clipped sum; the
+  sum goes through the clipped-sums optimizer (with per-row gradients when the module has no
+  ``losses_and_gradient_norms``), averaged over the expected number of groups. The noise
+  and the accountant's (sigma, q, steps) are those of row-level DP-SGD with a group as the row.
 - **Public randomness** (dropout, the VAE's sampling noise, column orders, generated rows) may
   follow the user's seed, but it must not carry information the accountant does not see.
   Two rules keep it so. (1) Each logical step starts from its own seed,
@@ -52,6 +59,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,6 +67,7 @@ from engine.distributed import world
 from engine.seeds import derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover
+    from engine.privacy.groups import RowGroups
     from engine.privacy.run import PrivateRun
 
 
@@ -138,9 +147,15 @@ def per_sample_gradients(module: nn.Module, params: dict[str, torch.Tensor], row
 
 
 def clipped_gradient_sum(
-    module: nn.Module, params: list[torch.Tensor], rows: tuple[torch.Tensor, ...], shared: tuple[Any, ...] = (), *, max_grad_norm: float
+    module: nn.Module,
+    params: list[torch.Tensor],
+    rows: tuple[torch.Tensor, ...],
+    shared: tuple[Any, ...] = (),
+    *,
+    max_grad_norm: float | torch.Tensor,
 ) -> None:
-    """``p.grad`` = the sum over ``rows`` of each row's gradient clipped to ``max_grad_norm``.
+    """``p.grad`` = the sum over ``rows`` of each row's gradient clipped to ``max_grad_norm``
+    (a number, or one bound per row: a group's rows are clipped to ``C / n_g``).
 
     ``module.losses_and_gradient_norms(*rows, *shared)`` gives each row's loss and gradient
     norm; the gradient of the loss reweighted by Opacus's clipping factor is the clipped sum.
@@ -154,6 +169,22 @@ def clipped_gradient_sum(
         (losses * factor).sum().backward()
     for p in params:
         if p.grad is None:
+            p.grad = torch.zeros_like(p)
+
+
+def clipped_per_sample_sum(
+    module: nn.Module, params: dict[str, torch.Tensor], rows: tuple[torch.Tensor, ...], shared: tuple[Any, ...] = (), *, limits: torch.Tensor
+) -> None:
+    """``p.grad`` = the sum over ``rows`` of each row's gradient (from ``per_sample_gradients``)
+    clipped to its own bound ``limits[i]``: the path of a module without gradient norms."""
+    if rows[0].shape[0]:
+        grads = per_sample_gradients(module, {name: p.detach() for name, p in params.items()}, rows, shared)
+        norms = torch.sqrt(sum(g.reshape(g.shape[0], -1).pow(2).sum(dim=1) for g in grads.values()))
+        factor = (limits / (norms + 1e-6)).clamp(max=1.0)
+        for name, p in params.items():
+            p.grad = torch.einsum("i,i...->...", factor.to(grads[name].dtype), grads[name])
+    else:
+        for p in params.values():
             p.grad = torch.zeros_like(p)
 
 
@@ -173,6 +204,8 @@ class DPSGD:
     is the step's first), ``step(*rows, shared=...)`` takes one physical batch's per-row
     losses and returns True when it completed a logical step (the optimizer updated the
     weights). ``seed`` is the user's seed (public randomness only, see the module docstring).
+    ``groups``: entity-level DP (the groups are sampled and clipped as units, see the module
+    docstring); None: every row is its own unit.
     """
 
     def __init__(
@@ -186,6 +219,7 @@ class DPSGD:
         epochs: int,
         device: str | torch.device,
         seed: int = 0,
+        groups: RowGroups | None = None,
     ) -> None:
         from opacus.data_loader import DPDataLoader
 
@@ -195,15 +229,29 @@ class DPSGD:
         self.module = loss_module
         self.device = torch.device(device)
         self.n_rows = int(n_rows)
+        self.groups = groups
+        if groups is not None:
+            groups.check_rows(self.n_rows)
+        units = self.n_rows if groups is None else groups.n_groups
         self.sample_rate = min(1.0, batch_size / self.n_rows)
-        # under torchrun each process samples its own share of the rows at the same rate
+        # under torchrun each process samples its own share of the units (rows or groups) at the same rate
         processes = world()
-        own_rows = torch.arange(self.n_rows)[processes.rank :: processes.size]
-        self.expected_batch = max(1, round(self.sample_rate * len(own_rows)))
+        own_units = torch.arange(units)[processes.rank :: processes.size]
+        self.expected_batch = max(1, round(self.sample_rate * len(own_units)))
         self.steps_per_epoch = max(1, int(1.0 / self.sample_rate))
         self.planned_steps = max(1, int(epochs)) * self.steps_per_epoch
         self.noise_multiplier = run.sgd_noise(sample_rate=self.sample_rate, steps=self.planned_steps)
-        self.clipped_sums = callable(getattr(loss_module, "losses_and_gradient_norms", None))
+        self.ghost = callable(getattr(loss_module, "losses_and_gradient_norms", None))
+        self.clipped_sums = self.ghost or groups is not None
+        self._limits: torch.Tensor | None = None  # the current physical batch's per-row clipping bounds (groups)
+        physical = run.privacy.physical_batch_size
+        if groups is not None:  # the rows of each group, and a physical batch of at most ~physical rows
+            order = np.argsort(groups.ids, kind="stable")
+            self._group_rows = torch.as_tensor(order, dtype=torch.long)
+            self._group_start = torch.as_tensor(np.concatenate([[0], np.cumsum(groups.group_sizes())]), dtype=torch.long)
+            self._row_limits = torch.as_tensor(run.privacy.max_grad_norm / groups.row_sizes(), dtype=torch.float32)
+            physical = max(1, physical // max(1, int(groups.group_sizes().max(initial=1))))
+        self.physical_units = physical
         self.optimizer = make_dp_optimizer(
             optimizer,
             noise_multiplier=self.noise_multiplier,
@@ -214,7 +262,7 @@ class DPSGD:
             distributed=processes.size > 1,
         )
         self.optimizer.attach_step_hook(run.sgd_accountant().get_optimizer_hook_fn(sample_rate=self.sample_rate))
-        dataset = torch.utils.data.TensorDataset(own_rows)
+        dataset = torch.utils.data.TensorDataset(own_units)
         self.loader = DPDataLoader(dataset, sample_rate=self.sample_rate, generator=secure_generator("cpu"))
         self.params = {name: p for name, p in loss_module.named_parameters() if p.requires_grad}
 
@@ -238,20 +286,42 @@ class DPSGD:
         if self.exhausted:
             return
         with BatchMemoryManager(
-            data_loader=self.loader, max_physical_batch_size=self.run.privacy.physical_batch_size, optimizer=self.optimizer
+            data_loader=self.loader, max_physical_batch_size=self.physical_units, optimizer=self.optimizer
         ) as loader:
             for (indices,) in loader:
                 first, self._fresh = self._fresh, False
                 if first:
                     self.step_seed = derive_seed(self.seed, "dp-step", self.steps_done)
                     torch.manual_seed(self.step_seed)
-                yield Batch(indices.to(self.device), self.step_seed, first)
+                rows = indices if self.groups is None else self.rows_of_groups(indices)
+                if self.groups is not None:
+                    self._limits = self._row_limits[rows].to(self.device)
+                yield Batch(rows.to(self.device), self.step_seed, first)
                 if self.exhausted:
                     return
 
+    def rows_of_groups(self, groups: torch.Tensor) -> torch.Tensor:
+        """The row indices of the sampled ``groups`` (group codes), each group's rows together."""
+        if not groups.numel():
+            return torch.zeros(0, dtype=torch.long)
+        groups = groups.cpu().long()
+        parts = [self._group_rows[self._group_start[g] : self._group_start[g + 1]] for g in groups.tolist()]
+        return torch.cat(parts)
+
     def step(self, *rows: torch.Tensor, shared: tuple[Any, ...] = ()) -> bool:
-        """Per-row gradients of this physical batch into the optimizer; True when a logical step completed."""
-        if self.clipped_sums:
+        """Per-row gradients of this physical batch into the optimizer; True when a logical step completed.
+
+        With groups, ``rows`` must be the rows of the last batch ``batches()`` yielded (their
+        clipping bounds ``C / n_g`` were set with it)."""
+        if self.groups is not None:
+            limits = self._limits if rows[0].shape[0] else torch.zeros(0, device=self.device)
+            if limits is None or limits.shape[0] != rows[0].shape[0]:
+                raise RuntimeError("with groups, step() takes the rows of the batch batches() yielded last")
+            if self.ghost:
+                clipped_gradient_sum(self.module, list(self.params.values()), rows, shared, max_grad_norm=limits)
+            else:
+                clipped_per_sample_sum(self.module, self.params, rows, shared, limits=limits)
+        elif self.clipped_sums:
             clipped_gradient_sum(self.module, list(self.params.values()), rows, shared, max_grad_norm=self.run.privacy.max_grad_norm)
         elif rows[0].shape[0]:
             params = {name: p.detach() for name, p in self.params.items()}
@@ -268,4 +338,4 @@ class DPSGD:
         return completed
 
 
-__all__ = ["DPSGD", "Batch", "check_module", "clipped_gradient_sum", "make_dp_optimizer", "per_sample_gradients", "secure_generator"]
+__all__ = ["DPSGD", "Batch", "check_module", "clipped_gradient_sum", "clipped_per_sample_sum", "make_dp_optimizer", "per_sample_gradients", "secure_generator"]

@@ -38,6 +38,13 @@ reads no row. The frame handed to the model is then prepared (``prepare_frame``)
 filled (with ``__other__`` or the first level, or the private median), so encoding never
 fails and never reads anything new. Nothing derived from the rows reaches the transformer
 except through the histograms above.
+
+With ``groups`` (``engine.privacy.groups.RowGroups``: entity-level DP, the unit is a group of
+rows) every row counts ``1 / n_g`` in every histogram (``n_g``: its group's rows), so one
+group adds at most 1 to a histogram, as one row does without groups: the noise and the
+budget are unchanged, and the counts are in groups rather than rows. The threshold of a private
+category list takes the group's ``max_rows`` new values into account (its delta is divided by
+``max_rows``). The number of groups is treated as public, as the row count is.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import polars as pl
 
 from engine.errors import ConfigError
 from engine.privacy.config import Privacy
+from engine.privacy.groups import RowGroups
 from engine.privacy.mechanisms import cleaning_threshold, gaussian_histogram, secure_rng, selection_threshold
 from engine.privacy.run import PrivateRun
 from engine.schema import SemanticType
@@ -232,11 +240,15 @@ def log_partition() -> np.ndarray:
     return np.concatenate([-positive[::-1], positive])
 
 
-def _histogram(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(counts of the interval cells [e_i, e_i+1), count of exact zeros); values outside go to the end cells."""
+def _histogram(x: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(counts of the interval cells [e_i, e_i+1), count of exact zeros); values outside go to the end cells.
+    ``weights``: what each value counts (groups: ``1 / n_g``); None: 1."""
     zero = x == 0.0
     cells = np.clip(np.searchsorted(edges, x[~zero], side="right") - 1, 0, len(edges) - 2)
-    return np.bincount(cells, minlength=len(edges) - 1).astype(np.float64), np.array([float(zero.sum())])
+    if weights is None:
+        return np.bincount(cells, minlength=len(edges) - 1).astype(np.float64), np.array([float(zero.sum())])
+    counts = np.bincount(cells, weights=weights[~zero], minlength=len(edges) - 1).astype(np.float64)
+    return counts, np.array([float(weights[zero].sum())])
 
 
 def _quantile(segments: list[Segment], q: float) -> float:
@@ -279,7 +291,8 @@ class _Numeric:
 
 
 def _noisy_segments(
-    x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int, miss: float = 0.01, near: int = 0
+    x: np.ndarray, edges: np.ndarray, *, sigma: float, rng: np.random.Generator, extra_cells: int, miss: float = 0.01, near: int = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[list[Segment], float]:
     """One Gaussian histogram of ``x`` on ``edges`` plus an exact-zero cell, cleaned of noise.
 
@@ -293,7 +306,7 @@ def _noisy_segments(
     together. Returns the segments and the surviving zero mass; no segment at all when nothing
     rises above the noise at any grouping (the caller says what is then known).
     """
-    cells, zero = _histogram(x, edges)
+    cells, zero = _histogram(x, edges, weights)
     noisy = gaussian_histogram(cells, sigma, rng)
     noisy_zero = float(gaussian_histogram(zero, sigma, rng)[0])
     floor = cleaning_threshold(sigma, len(noisy) + 1 + extra_cells, miss=miss)
@@ -340,6 +353,7 @@ def _measure_numeric(
     rng: np.random.Generator,
     integer: bool,
     limits: tuple[float, float] = (-math.inf, math.inf),
+    weights: np.ndarray | None = None,
 ) -> _Numeric | None:
     """Two histograms: where the values lie (the log partition, and the null share: it gives
     the range, whose wide cells keep a thin tail above the noise), then how they spread within
@@ -356,11 +370,14 @@ def _measure_numeric(
     None when no value range rises above the noise at all (too few rows for the budget): the
     caller then knows nothing of the column but its dtype."""
     values = x[~missing]
+    kept = None if weights is None else weights[~missing]
     partition = np.unique(np.clip(log_partition(), *limits))
-    coarse, _ = _noisy_segments(values, partition, sigma=sigma, rng=rng, extra_cells=1, miss=RANGE_MISS, near=CELLS_PER_OCTAVE)
-    noisy_null = float(gaussian_histogram(np.array([float(missing.sum())]), sigma, rng)[0])
+    coarse, _ = _noisy_segments(values, partition, sigma=sigma, rng=rng, extra_cells=1, miss=RANGE_MISS, near=CELLS_PER_OCTAVE,
+                                weights=kept)
+    nulls, total = (float(missing.sum()), len(x)) if weights is None else (float(weights[missing].sum()), float(weights.sum()))
+    noisy_null = float(gaussian_histogram(np.array([nulls]), sigma, rng)[0])
     nullable = noisy_null >= cleaning_threshold(sigma, 1, miss=0.001)
-    null_share = min(max(noisy_null, 0.0) / max(len(x), 1), 1.0) if nullable else 0.0
+    null_share = min(max(noisy_null, 0.0) / max(total, 1), 1.0) if nullable else 0.0
     if not coarse:
         return None
     lo, hi = coarse[0][0], coarse[-1][1]
@@ -372,7 +389,7 @@ def _measure_numeric(
         edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
     else:
         edges = np.linspace(lo, hi, FINE_CELLS + 1)
-    fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0)
+    fine, zero_mass = _noisy_segments(np.clip(values, lo, hi), edges, sigma=sigma, rng=rng, extra_cells=0, weights=kept)
     fine = fine or [(lo, hi, 1.0)]  # no finer cell above the noise: uniform over the range found
     lo2, hi2 = max(lo, fine[0][0]), min(hi, fine[-1][1])  # the finer cells above the noise: the tighter range
     if integer:
@@ -506,11 +523,16 @@ def _is_string(dtype: pl.DataType) -> bool:
     return isinstance(dtype, (pl.String, pl.Categorical))
 
 
-def _value_counts(s: pl.Series) -> tuple[list[Any], np.ndarray, int]:
-    """(present values, their counts, null count)."""
-    counts = s.drop_nulls().value_counts(name="__n__")
-    values = counts.get_column(s.name).to_list()
-    return values, counts.get_column("__n__").to_numpy().astype(np.float64), int(s.null_count())
+def _value_counts(s: pl.Series, weights: np.ndarray | None = None) -> tuple[list[Any], np.ndarray, float]:
+    """(present values, their counts, null count); ``weights``: what each row counts (None: 1)."""
+    if weights is None:
+        counts = s.drop_nulls().value_counts(name="__n__")
+        values = counts.get_column(s.name).to_list()
+        return values, counts.get_column("__n__").to_numpy().astype(np.float64), int(s.null_count())
+    rows = pl.DataFrame([s.alias("v"), pl.Series("w", weights, dtype=pl.Float64)])
+    missing = rows.get_column("v").is_null().to_numpy()
+    sums = rows.filter(pl.col("v").is_not_null()).group_by("v", maintain_order=True).agg(pl.col("w").sum())
+    return sums.get_column("v").to_list(), sums.get_column("w").to_numpy().astype(np.float64), float(weights[missing].sum())
 
 
 def _public_level_codes(name: str, s: pl.Series, levels: pl.Series, kind: SemanticType) -> np.ndarray:
@@ -522,14 +544,16 @@ def _public_level_codes(name: str, s: pl.Series, levels: pl.Series, kind: Semant
 
 
 def _categorical(
-    plan: ColumnPlan, s: pl.Series, *, sigma: float, tau: float, rng: np.random.Generator, n_rows: int
+    plan: ColumnPlan, s: pl.Series, *, sigma: float, tau: float, rng: np.random.Generator, n_rows: float,
+    weights: np.ndarray | None = None,
 ) -> tuple[CategoryStatistics, np.ndarray | None, dict[str, Any]]:
-    """The statistics, private counts per level code (None when not measured), a record."""
+    """The statistics, private counts per level code (None when not measured), a record.
+    ``n_rows``: the total count (rows, or groups with ``weights``)."""
     name, dtype = plan.name, plan.dtype
     string = _is_string(dtype)
     record: dict[str, Any] = {"column": name, "role": "categorical"}
     if plan.selected:
-        values, counts, nulls = _value_counts(s)
+        values, counts, nulls = _value_counts(s, weights)
         noisy = gaussian_histogram(counts, sigma, rng)
         noisy_null = gaussian_histogram(np.array([float(nulls)]), sigma, rng)[0]
         keep = np.flatnonzero(noisy >= tau)
@@ -560,7 +584,7 @@ def _categorical(
         if plan.measured:
             filled = s if nullable else s.fill_null(levels[0])
             codes = _public_level_codes(name, filled, _levels_series(name, levels, dtype), plan.kind)
-            counts_out = np.maximum(gaussian_histogram(np.bincount(codes, minlength=len(levels)), sigma, rng), 0.0)
+            counts_out = np.maximum(gaussian_histogram(np.bincount(codes, weights=weights, minlength=len(levels)), sigma, rng), 0.0)
             order = np.argsort(-counts_out, kind="stable")
             levels, counts_out = [levels[i] for i in order], counts_out[order]
         record.update(categories="public", kept=len(levels))
@@ -571,19 +595,26 @@ def _categorical(
 
 # -- the measurement ----------------------------------------------------------------------
 def private_statistics(
-    frame: pl.DataFrame, *, run: PrivateRun, params: TransformerParams, needs_counts: bool = False
+    frame: pl.DataFrame, *, run: PrivateRun, params: TransformerParams, needs_counts: bool = False, groups: RowGroups | None = None
 ) -> PrivateStatistics:
     """Measure every column's statistics from ``frame``, spending the preprocessing share of ``run``.
 
     ``params``: the transformer's (``DataTransformer.validated_params()``); ``needs_counts``:
     also measure the counts of publicly declared categories (CTGAN's conditional sampling
-    with ``frequencies="dp"``).
+    with ``frequencies="dp"``); ``groups``: the rows' entities (entity-level DP, see the module
+    docstring; None: each row is its own unit).
     """
     privacy = run.privacy
     unknown = sorted(set(params.column_types) - set(frame.columns))
     if unknown:
         raise ConfigError(f"column_types names columns the frame does not have: {unknown}; it has {frame.columns}")
     plans = plan_columns(frame.schema, privacy=privacy, params=params, needs_counts=needs_counts)
+    weights = None
+    if groups is not None:
+        groups.check_rows(frame.height)
+        weights = groups.weights()
+    n_units = frame.height if groups is None else groups.n_groups
+    new_values = 1 if groups is None else groups.max_rows  # distinct values one unit can add to a category list
     measured = [p for p in plans if p.measured]
     selected = [p for p in plans if p.selected]
     sigma = tau = 0.0
@@ -603,7 +634,7 @@ def private_statistics(
             noise_per_histogram=sigma,
         )
         if selected:
-            tau = selection_threshold(sigma, run.delta_threshold / len(selected))
+            tau = selection_threshold(sigma, run.delta_threshold / (len(selected) * new_values))
             run.record_threshold("private category selection (noisy threshold)", columns=[p.name for p in selected])
     rng = secure_rng()
     columns: list[ColumnStatistics] = []
@@ -622,13 +653,13 @@ def private_statistics(
             columns.append(IdentifierStatistics(plan.name, plan.dtype, SemanticType.IDENTIFIER, fmt))
             records.append({"column": plan.name, "role": "identifier"})
         elif plan.role == "categorical":
-            stats, level_counts, record = _categorical(plan, s, sigma=sigma, tau=tau, rng=rng, n_rows=frame.height)
+            stats, level_counts, record = _categorical(plan, s, sigma=sigma, tau=tau, rng=rng, n_rows=n_units, weights=weights)
             columns.append(stats)
             if level_counts is not None:
                 counts[plan.name] = level_counts
             records.append(record)
         else:
-            stats, record = _numeric_statistics(plan, s, sigma=sigma, rng=rng, params=params)
+            stats, record = _numeric_statistics(plan, s, sigma=sigma, rng=rng, params=params, weights=weights)
             columns.append(stats)
             records.append(record)
             if "note" in record:
@@ -638,18 +669,21 @@ def private_statistics(
 
 
 def private_transformer(
-    frame: pl.DataFrame, *, run: PrivateRun, transformer_kwargs: dict[str, Any], needs_counts: bool = False
+    frame: pl.DataFrame, *, run: PrivateRun, transformer_kwargs: dict[str, Any], needs_counts: bool = False,
+    groups: RowGroups | None = None,
 ) -> PrivateDomain:
     """The DP run's transformer: ``DataTransformer(**transformer_kwargs).fit(frame, statistics=...)``
-    with the statistics of ``private_statistics`` (which charges ``run``), and their counts."""
+    with the statistics of ``private_statistics`` (which charges ``run``; ``groups``: the rows'
+    entities), and their counts."""
     transformer = DataTransformer(**transformer_kwargs)
-    measured = private_statistics(frame, run=run, params=transformer.validated_params(), needs_counts=needs_counts)
+    measured = private_statistics(frame, run=run, params=transformer.validated_params(), needs_counts=needs_counts, groups=groups)
     transformer.fit(frame, statistics=measured.statistics)
     return PrivateDomain(transformer=transformer, counts=measured.counts)
 
 
 def _numeric_statistics(
-    plan: ColumnPlan, s: pl.Series, *, sigma: float, rng: np.random.Generator, params: TransformerParams
+    plan: ColumnPlan, s: pl.Series, *, sigma: float, rng: np.random.Generator, params: TransformerParams,
+    weights: np.ndarray | None = None,
 ) -> tuple[NumberStatistics | DatetimeStatistics, dict[str, Any]]:
     name, dtype = plan.name, plan.dtype
     x, missing = to_float(s)
@@ -666,7 +700,7 @@ def _numeric_statistics(
         num = _uniform_numeric(low, high)
         record = {"column": name, "role": plan.role, "bounds": "public", "low": low, "high": high}
     else:
-        measured = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer, limits=_limits(dtype, step))
+        measured = _measure_numeric(x, missing, sigma=sigma, rng=rng, integer=integer, limits=_limits(dtype, step), weights=weights)
         if measured is None:  # nothing rose above the noise: one value, zero, and a record that says why
             num = _Numeric(0.0, 0.0, [(0.0, 0.0, 1.0)], 1.0, False)
             record = {"column": name, "role": plan.role, "bounds": "unknown", "low": 0.0, "high": 0.0,

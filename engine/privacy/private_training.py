@@ -16,6 +16,10 @@ trainer's contract (the fit loop cannot tell the difference) and changes what DP
 
 A trainer that ``measures_privately`` (MST: its only reads of the rows are measurements it
 charges to the run itself) gets the same reporting without DP-SGD.
+
+``groups`` (an ``engine.privacy.groups.RowGroups``) makes the unit of privacy a group of rows
+(an entity): DP-SGD samples and clips groups (``DPSGD``). A trainer that measures privately
+counts rows, not groups, so it is refused with groups.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from engine.trainer import Trainer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from engine.privacy.groups import RowGroups
     from engine.privacy.run import PrivateRun
 
 
@@ -33,12 +38,20 @@ class PrivateTrainer(Trainer):
     """``trainer`` trained under ``run``'s budget (see the module docstring): no validation loss
     (it would be an unaccounted release), no best weights kept, no loss in the history."""
 
-    def __init__(self, trainer: Trainer, *, run: PrivateRun, transformer: Any, n_rows: int, batch_size: int, epochs: int, device: str, seed: int) -> None:
+    def __init__(self, trainer: Trainer, *, run: PrivateRun, transformer: Any, n_rows: int, batch_size: int, epochs: int, device: str, seed: int,
+                 groups: RowGroups | None = None) -> None:
         self.inner = trainer
         self.run = run
         self.transformer = transformer
         self.dp = None
         self._private_optimizer: Any = None  # the optimizer DP-SGD steps (None without DP-SGD)
+        if trainer.measures_privately and groups is not None:
+            from engine.errors import ConfigError
+
+            raise ConfigError(
+                f"{type(trainer).__name__} measures its statistics per row; it cannot train with rows grouped into entities "
+                "(entity-level DP): use a model trained with DP-SGD (argn, tvae, ctgan)"
+            )
         if trainer.measures_privately:
             self.steps_per_epoch = trainer.steps_per_epoch
             return
@@ -47,7 +60,8 @@ class PrivateTrainer(Trainer):
         module, optimizer = trainer.private_parts()
         check_module(module)
         self._private_optimizer = optimizer
-        self.dp = DPSGD(run=run, loss_module=module, optimizer=optimizer, n_rows=n_rows, batch_size=batch_size, epochs=epochs, device=device, seed=seed)
+        self.dp = DPSGD(run=run, loss_module=module, optimizer=optimizer, n_rows=n_rows, batch_size=batch_size, epochs=epochs, device=device, seed=seed,
+                       groups=groups)
         self.steps_per_epoch = self.dp.steps_per_epoch
 
     @property
@@ -90,10 +104,13 @@ class PrivateTrainer(Trainer):
         return {**metrics, "epsilon_so_far": self.run.epsilon_spent()}
 
 
-def make_private(trainer: Trainer, *, run: PrivateRun, transformer: Any, n_rows: int, batch_size: int, epochs: int, device: str, seed: int) -> PrivateTrainer:
+def make_private(trainer: Trainer, *, run: PrivateRun, transformer: Any, n_rows: int, batch_size: int, epochs: int, device: str, seed: int,
+                 groups: RowGroups | None = None) -> PrivateTrainer:
     """``trainer`` trained with DP-SGD under ``run``: Poisson batches of expected ``batch_size``
-    out of ``n_rows``, noise for ``epochs`` planned epochs, ``seed`` for public randomness only."""
-    return PrivateTrainer(trainer, run=run, transformer=transformer, n_rows=n_rows, batch_size=batch_size, epochs=epochs, device=device, seed=seed)
+    out of ``n_rows``, noise for ``epochs`` planned epochs, ``seed`` for public randomness only;
+    ``groups``: the rows' entities, sampled and clipped as units (None: each row is one)."""
+    return PrivateTrainer(trainer, run=run, transformer=transformer, n_rows=n_rows, batch_size=batch_size, epochs=epochs, device=device, seed=seed,
+                          groups=groups)
 
 
 __all__ = ["PrivateTrainer", "make_private"]

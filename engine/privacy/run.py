@@ -132,10 +132,12 @@ def gaussian_multiplier(rho: float) -> float:
 class PrivateRun:
     """What one DP training run may spend and has spent (see the module docstring)."""
 
-    def __init__(self, privacy: Privacy, n_rows: int) -> None:
+    def __init__(self, privacy: Privacy, n_rows: int, *, unit: str = "row") -> None:
+        """``n_rows``: the units of privacy (rows, or groups of rows: ``unit`` names them, e.g. "entity")."""
         privacy.check_rows(n_rows)
         self.privacy = privacy
         self.n_rows = int(n_rows)
+        self.unit = str(unit)
         self.history: list[tuple[float, float, int]] = []
         self.mechanisms: list[dict[str, Any]] = []
         self.delta_threshold = 0.0
@@ -285,7 +287,7 @@ class PrivateRun:
             mechanisms.append(m)
         sgd = next((m for m in mechanisms if m["kind"] == "subsampled_gaussian"), None)
         return {
-            "mechanism": "differential privacy (add/remove one row)",
+            "mechanism": f"differential privacy (add/remove one {self.unit})",
             "epsilon": self.epsilon_spent(),
             "delta": self.delta_accountant + self.delta_threshold,
             "epsilon_target": self.privacy.epsilon,
@@ -308,6 +310,7 @@ class PrivateRun:
         """JSON-safe state: a resumed run continues this budget (it never re-measures)."""
         return {
             "n_rows": self.n_rows,
+            "unit": self.unit,
             "history": [list(entry) for entry in self.history],
             "mechanisms": self.mechanisms,
             "delta_threshold": self.delta_threshold,
@@ -318,7 +321,7 @@ class PrivateRun:
 
     @classmethod
     def from_state(cls, privacy: Privacy, state: dict[str, Any]) -> PrivateRun:
-        run = cls(privacy, int(state["n_rows"]))
+        run = cls(privacy, int(state["n_rows"]), unit=str(state.get("unit", "row")))
         run.history = [(float(s), float(q), int(t)) for s, q, t in state["history"]]
         run.mechanisms = [dict(m) for m in state["mechanisms"]]
         run.delta_threshold = float(state["delta_threshold"])

@@ -53,13 +53,16 @@ class RelationalModel:
 
     Learned attributes: ``schema_`` (the keys used; ``inferred`` marks the ones guessed from a
     profile), ``order_`` (generation order), ``layouts_`` (what each table's model learns),
-    ``models_`` (table -> fitted Synthesizer), ``rows_`` (real rows per table), ``notes_``.
+    ``models_`` (table -> fitted Synthesizer), ``rows_`` (real rows per table), ``notes_``;
+    ``privacy_spent_`` (trained with ``privacy=``: what each table's run spent and the total,
+    ``engine.relational.private.schema_report``; None without DP).
     """
 
     kind = KIND
 
     def __init__(self, *, schema: Schema, order: tuple[str, ...], layouts: Mapping[str, TableLayout],
-                 models: Mapping[str, Synthesizer], rows: Mapping[str, int], notes: tuple[str, ...] = (), seed: int = 0) -> None:
+                 models: Mapping[str, Synthesizer], rows: Mapping[str, int], notes: tuple[str, ...] = (), seed: int = 0,
+                 privacy: Mapping[str, Any] | None = None) -> None:
         self.schema_ = schema
         self.order_ = tuple(order)
         self.layouts_ = dict(layouts)
@@ -67,6 +70,8 @@ class RelationalModel:
         self.rows_ = dict(rows)
         self.notes_ = tuple(notes)
         self.seed = seed
+        self.privacy_spent_ = None if privacy is None else dict(privacy)
+        self.truncation_: dict[str, Any] | None = None  # set by train_tables under DP; never saved (real row counts)
 
     def __repr__(self) -> str:
         return f"RelationalModel(tables={list(self.order_)}, foreign_keys={[str(fk) for fk in self.schema_.foreign_keys]})"
@@ -200,6 +205,8 @@ class RelationalModel:
                 "tables": tables,
                 "notes": list(self.notes_),
             }
+            if self.privacy_spent_ is not None:
+                manifest["privacy"] = self.privacy_spent_
             manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False).encode()
             if zipped:
                 write_archive(target, manifest_bytes=manifest_bytes, table_archives=files)
@@ -245,7 +252,8 @@ class RelationalModel:
             if set(order) != set(layouts) or set(order) != set(schema.tables):
                 raise ModelFileError(f"{where}: the generation order {list(order)} does not list the schema's tables {list(schema.tables)}")
             return cls(schema=schema, order=order, layouts=layouts, models=models, rows=rows,
-                       notes=tuple(str(n) for n in manifest.get("notes", [])), seed=int(manifest.get("seed", 0)))
+                       notes=tuple(str(n) for n in manifest.get("notes", [])), seed=int(manifest.get("seed", 0)),
+                       privacy=manifest.get("privacy"))
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
