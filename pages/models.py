@@ -3,6 +3,10 @@
 Model versions are immutable; only their status changes (ready, archived, withdrawn: the
 last two generate nothing). The lineage runs dataset version -> model version -> generated
 datasets -> quality reports.
+
+A schema's model version (related tables) shows its tables (model, rows trained on, rows held
+out, parent), the keys it was trained with, its notes and its holdout of whole root subtrees
+instead of epochs and losses.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ st.dataframe(
         "version": [v.version for v in versions],
         "type": [v.model_type for v in versions],
         "trained on": [f"{v.dataset_name} v{v.dataset_version}" for v in versions],
-        "epochs": [v.metrics.get("epochs_run") if has_epochs(v.model_type) else None for v in versions],
+        "epochs": [v.metrics.get("epochs_run") if has_epochs(v.model_type) and not v.is_schema else None
+                   for v in versions],
         "training s": [v.metrics.get("fit_seconds") for v in versions],
         "epsilon spent": [v.epsilon for v in versions],
         "status": [v.status for v in versions],
@@ -55,7 +60,9 @@ version = pick("Model version", versions, kind="model_version", key="models_vers
                describe=lambda v: f"{v.label} · {v.model_type} · {v.status}")
 cells = st.columns(4)
 epochs_run = version.metrics.get("epochs_run")
-if has_epochs(version.model_type):
+if version.is_schema:  # one model per table: their epochs are in the table below
+    cells[0].metric("Tables", len(version.tables), help="Each root table by the chosen model, each child by ARGN.")
+elif has_epochs(version.model_type):
     cells[0].metric("Epochs run", "—" if epochs_run is None else epochs_run)
 else:  # MST has no epochs: its "epochs" are rounds of estimation from the marginals it measured
     cells[0].metric(f"{EPOCHLESS[version.model_type].capitalize()}s", "—" if epochs_run is None else epochs_run,
@@ -66,6 +73,30 @@ cells[3].metric("Model file", file_size_text(version.n_bytes), help="The size of
 stopped = early_stop(version.metrics, version.config)
 if stopped:
     st.caption(f"Early stopping: {markdown_literal(stopped)}.")
+if version.is_schema:
+    st.markdown("**Tables**")
+    st.dataframe(pl.DataFrame({
+        "table": [t.name for t in version.tables],
+        "model": [t.model for t in version.tables],
+        "rows trained on": [t.rows for t in version.tables],
+        "holdout rows": [t.holdout_rows for t in version.tables],
+        "drawn under": [t.parent or "— (root)" for t in version.tables],
+        "epochs": [t.epochs_run for t in version.tables],
+        "training s": [t.fit_seconds for t in version.tables],
+    }, schema_overrides={"rows trained on": pl.Int64, "holdout rows": pl.Int64, "epochs": pl.Int64,
+                         "training s": pl.Float64}),
+        hide_index=True, key="models_tables",
+        column_config={"training s": st.column_config.NumberColumn(format="%.1f")})
+    keys = version.keys
+    primary = ", ".join(f"{table}.{column}" for table, column in (keys.get("primary_keys") or {}).items()) or "none"
+    foreign = "\n".join(f"  - `{fk}`" for fk in keys.get("foreign_keys") or []) or "  - none"
+    st.markdown(f"**Keys**\n- primary keys: {markdown_literal(primary)}\n- foreign keys:\n{foreign}")
+    held = version.tables_holdout
+    if held is not None and held.has_holdout:
+        st.caption(f"Holdout: whole subtrees of {held.share:.0%} of the root rows (seed {held.seed}), "
+                   f"{sum(held.rows.values()):,} rows in all, never seen by the model.")
+    elif held is not None:
+        st.caption(f"No holdout: {markdown_literal(held.reason or 'none was set aside')}.")
 notes = run_notes(version.metrics)
 if notes:
     st.markdown("**Notes of the run**\n" + "\n".join(f"- {markdown_literal(note)}" for note in notes))

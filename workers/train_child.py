@@ -14,6 +14,12 @@ is gone, even after ``kill -9``) ends this process; on Linux the parent-death si
 same. ``RUN.json`` is a ``ChildRun`` (``infra.jobs.training_spec``): the job's spec as it was
 submitted, and this attempt's job id, work folder and store keys.
 
+A schema job (``spec.trains_on == "tables"``) reads the version's zip of ``<table>.parquet``
+files, sets whole root subtrees aside as its holdout (``infra.records.schema_holdouts``: the
+record alone rebuilds both parts, so no row positions are stored), trains with
+``engine.train_tables`` and saves one zip. It writes no checkpoints: a retried schema job
+starts again from its first table.
+
 Under ``torchrun`` (a distributed job) the process joins the process group first
 (``engine.distributed.join_from_environment``) and the ranks train one model data-parallel:
 every rank reads the same rows and draws the same holdout (seeded), and rank 0 alone talks to
@@ -194,15 +200,126 @@ def _set_aside_holdout(frame: Any, run: ChildRun, store: Any) -> tuple[Any, Any]
 def train(run: ChildRun) -> dict[str, Any]:
     """Train as ``run`` says; returns the result message's fields (empty on ranks other than 0).
 
-    Joins the torchrun process group first when there is one, and leaves it at the end.
+    Joins the torchrun process group first when there is one, and leaves it at the end (through
+    a barrier when every rank succeeded; see ``engine.distributed.leave``).
     """
     from engine.distributed import join_from_environment, leave
 
     processes = join_from_environment(device=run.spec.device)
     try:
-        return _train(run, processes=processes.size)
-    finally:
-        leave()
+        result = _train(run, processes=processes.size)
+    except BaseException:
+        leave(synchronize=False)
+        raise
+    leave()
+    return result
+
+
+class _TablesProgress:
+    """Relays ``engine.train_tables``'s progress, one table after another, as one job's progress.
+
+    The engine reports each table's own fit (its fraction starts again at 0 for the next
+    table, in generation order); a fraction that goes back marks the next table. The job's
+    fraction counts finished tables plus the share of the current one.
+    """
+
+    def __init__(self, n_tables: int) -> None:
+        self.n_tables = max(1, n_tables)
+        self.table = 0
+        self.last = 0.0
+
+    def __call__(self, progress: Any) -> None:
+        if progress.fraction + 1e-9 < self.last and self.table < self.n_tables - 1:
+            self.table += 1
+        self.last = progress.fraction
+        emit("progress", fraction=(self.table + progress.fraction) / self.n_tables,
+             message=f"table {self.table + 1} of {self.n_tables}: epoch {progress.epoch}/{progress.epochs}")
+
+
+def _train_tables(run: ChildRun, *, store: Any, work: Path) -> dict[str, Any]:
+    """A schema job: read the tables, set the holdout aside, ``engine.train_tables``, save one zip.
+
+    No checkpoints: a retried schema job trains again from its first table (it says so in
+    the job's messages).
+    """
+    import engine
+    from infra.records.schema_holdouts import set_aside_tables
+    from infra.usecases.dataset_store import tables_from_object
+
+    spec = run.spec
+    started_cpu, started_wall = time.process_time(), time.perf_counter()
+    tables = tables_from_object(store.get_bytes(run.dataset_key))
+    emit("progress", fraction=0.0, message="read " + ", ".join(f"{name} ({frame.height:,} rows)"
+                                                            for name, frame in tables.items()))
+    training, _, holdout = set_aside_tables(tables, keys=spec.keys, rule=spec.holdout, seed=spec.seed)
+    if holdout.has_holdout:
+        held = ", ".join(f"{table} {rows:,}" for table, rows in holdout.rows.items())
+        emit("progress", fraction=0.0, message=f"set aside whole subtrees of {holdout.share:.0%} of the root rows as "
+                                               f"the holdout (seed {holdout.seed}): {held} rows")
+    else:
+        emit("progress", fraction=0.0, message=f"no holdout: {holdout.reason}")
+    emit("progress", fraction=0.0, message="related tables train without checkpoints: a retried job starts again")
+    model = engine.train_tables(training, keys=spec.keys, model=spec.model, seed=spec.seed, privacy=spec.privacy,
+                                max_training_time_s=spec.max_training_time_s, device=spec.device,
+                                on_progress=_TablesProgress(len(training)))
+    fit_wall = time.perf_counter() - started_wall
+    model_path = model.save(work / "model.zip")
+    info = store.put_file(run.model_key, model_path, content_type="application/zip")
+    devices = {str(getattr(m, "device_", "cpu")) for m in model.models_.values()}
+    on_gpu = any(d.startswith("cuda") for d in devices)
+    return {
+        "object_key": run.model_key,
+        "sha256": info.sha256,
+        "n_bytes": info.size,
+        "model_type": "tables",
+        "config": _tables_config(model, spec),
+        "metrics": _tables_metrics(model, fit_seconds=fit_wall),
+        "privacy": getattr(model, "privacy_spent_", None),
+        "holdout": holdout.to_dict(),
+        "resumed_from_epoch": None,
+        "epochs_run": None,
+        "device": ", ".join(sorted(devices)),
+        "processes": 1,
+        "cpu_seconds": time.process_time() - started_cpu,
+        "gpu_seconds": fit_wall if on_gpu else 0.0,
+    }
+
+
+def _tables_config(model: Any, spec: Any) -> dict[str, Any]:
+    """A schema model version's settings: the keys, the tables (model kind, rows trained on, context parent)."""
+    return {
+        "model": spec.model,
+        "seed": spec.seed,
+        "device": spec.device,
+        "max_training_time_s": spec.max_training_time_s,
+        "keys": model.keys,
+        "order": list(model.order_),
+        "tables": {
+            table: {"model": model.models_[table].kind, "rows": int(model.rows_[table]),
+                    "context": model.layouts_[table].context.parent if model.layouts_[table].context else None}
+            for table in model.schema_.tables
+        },
+    }
+
+
+def _tables_metrics(model: Any, *, fit_seconds: float) -> dict[str, Any]:
+    """What ``train_tables`` reports: its notes, and each table's run (epochs, time, early or timed stop)."""
+    per_table = {}
+    for table, fitted in model.models_.items():
+        metrics = dict(getattr(fitted, "metrics_", None) or {})
+        per_table[table] = {name: _finite(metrics.get(name)) for name in
+                            ("epochs_run", "epochs_planned", "fit_seconds", "stopped_early", "stopped_on_time",
+                             "best_val_loss")}
+    metrics: dict[str, Any] = {"notes": list(model.notes_), "fit_seconds": fit_seconds, "tables": per_table}
+    truncation = getattr(model, "truncation_", None)
+    if truncation:  # under DP: children per parent kept, and the rows that dropped
+        metrics["truncation"] = truncation
+    return metrics
+
+
+def _finite(value: Any) -> Any:
+    """``value``, or None for a float that is not finite (the result message is strict JSON)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _train(run: ChildRun, *, processes: int) -> dict[str, Any]:
@@ -216,6 +333,8 @@ def _train(run: ChildRun, *, processes: int) -> dict[str, Any]:
     started_cpu, started_wall = time.process_time(), time.perf_counter()
     store = open_store(run.storage_url).for_tenant(run.tenant)
     work = Path(run.work_dir)
+    if spec.is_schema:
+        return _train_tables(run, store=store, work=work)
     checkpoints = work / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     frame = engine.read(store.get_bytes(run.dataset_key), name=Path(run.dataset_key).name)

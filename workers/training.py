@@ -31,6 +31,14 @@ reports, checkpoints and writes to the store.
 
 The job's payload is its ``TrainingJobSpec`` (``infra.jobs.training_spec``); the child gets it
 unchanged inside a ``ChildRun`` with this attempt's job id, work folder and store keys.
+
+Schemas (``spec.trains_on == "tables"``): the same child trains the version's related tables
+with ``engine.train_tables`` and registers one model version of type "tables" whose
+``metrics["holdout"]`` is the schema holdout record (``infra.records.schema_holdouts``).
+There is no checkpoint and no resume for a schema: a retried schema job starts again, and
+the job's log says so (a DP one whose charge an earlier attempt committed stops instead, as
+a table job without a checkpoint does). A schema job is never distributed (the use case
+refuses it).
 """
 
 from __future__ import annotations
@@ -179,6 +187,9 @@ def run_training(ctx: JobContext) -> Completion:
     if not dataset_key:
         raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
     _start_privacy(ctx, spec, dataset_id=dataset_id)
+    if spec.is_schema:
+        logger.info("job %s: related tables train without checkpoints; a retried attempt starts again", ctx.job_id)
+        ctx.progress(0.0, "training related tables (no checkpoints: a retried job starts again)")
     limit_s = min(spec.time_limit_s or ctx.settings.train_time_limit_s, ctx.settings.train_time_limit_s)
 
     work_dir = Path(tempfile.mkdtemp(prefix=f"doppel-train-{ctx.job_id[:8]}-"))
@@ -275,6 +286,12 @@ def _supervise(ctx: JobContext, command: list[str], *, limit_s: float) -> dict[s
     return result
 
 
+def _holdout_rows(record: dict[str, Any]) -> int:
+    """The rows a job set aside: a table's count, or the sum over a schema's tables."""
+    rows = record.get("rows") or 0
+    return int(sum(rows.values())) if isinstance(rows, dict) else int(rows)
+
+
 def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: str, model_id: str) -> Completion:
     store = ctx.store
 
@@ -303,7 +320,7 @@ def _completion(ctx: JobContext, result: dict[str, Any], *, dataset_version_id: 
             "resumed_from_epoch": result.get("resumed_from_epoch"),
             "device": result.get("device"),
             "processes": result.get("processes", 1),
-            "holdout_rows": result["holdout"]["rows"],
+            "holdout_rows": _holdout_rows(result["holdout"]),
         },
         usage={"cpu_seconds": float(result.get("cpu_seconds") or 0.0),
                "gpu_seconds": float(result.get("gpu_seconds") or 0.0),

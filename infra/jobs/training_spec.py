@@ -9,6 +9,12 @@ the work folder, the store's keys). Nothing re-shapes the fields between these l
 
 A job queued before this spec existed (its payload has no ``spec_version``) is read in one
 place, ``from_payload``: the settings it lacks take the platform's values of today.
+
+A job trains one table (``trains_on == "table"``) or a schema of related tables
+(``"tables"``: ``engine.train_tables`` with the ``keys`` recorded on the dataset version,
+sharing ``max_training_time_s`` between its tables). A schema job has no epochs, model
+parameters or data-parallel processes, and no checkpoints: a retried one starts again.
+Payloads written before schema jobs existed lack both fields and read as table jobs.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import ConfigError
 from infra.records.holdouts import HoldoutRule
@@ -38,6 +44,11 @@ class TrainingJobSpec(BaseModel):
     ``holdout``: the rule that sets rows aside before anything reads them. ``distributed``:
     data-parallel training under ``torchrun`` with ``processes`` processes (None: the
     worker's ``DOPPEL_TORCHRUN_NPROC_PER_NODE``, else one per visible GPU).
+
+    ``trains_on``: "table" or "tables" (a schema). A schema job's ``keys`` are the version's
+    (``{"primary_keys", "foreign_keys"}``), ``model`` is the flat model of its root tables
+    ("auto" or a kind), ``model_kind`` is "tables", and ``max_training_time_s`` is the whole
+    schema's training time; the fields that only make sense for one table stay unset.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -58,6 +69,31 @@ class TrainingJobSpec(BaseModel):
     checkpoint_every: int = Field(ge=1, strict=True)
     distributed: bool = False
     processes: int | None = Field(default=None, ge=1, strict=True)
+    trains_on: Literal["table", "tables"] = "table"
+    keys: dict[str, Any] | None = None
+    max_training_time_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _schema_fields(self) -> Self:
+        """A schema job carries its keys and none of the single-table settings; a table job no keys."""
+        if self.trains_on == "table":
+            if self.keys is not None or self.max_training_time_s is not None:
+                raise ValueError("keys and max_training_time_s belong to a schema job (trains_on='tables'); "
+                                 "a table job's time limit is a model parameter")
+            return self
+        if self.keys is None:
+            raise ValueError("a schema job needs the keys of its tables")
+        unset = {"epochs": self.epochs, "params": self.params or None, "distributed": self.distributed or None,
+                 "processes": self.processes}
+        given = sorted(name for name, value in unset.items() if value is not None)
+        if given:
+            raise ValueError(f"a schema job takes no {', '.join(given)}: they only apply to one table's model")
+        return self
+
+    @property
+    def is_schema(self) -> bool:
+        """Whether the job trains related tables (``engine.train_tables``)."""
+        return self.trains_on == "tables"
 
     @classmethod
     def build(cls, **fields: Any) -> Self:

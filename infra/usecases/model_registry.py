@@ -5,6 +5,13 @@ trained on (and which rows of it were set aside as its holdout, ``.holdout``), w
 differential privacy it spent, and what was made from it (generated datasets and their
 reports). ``compare_versions`` lines two versions up setting by setting and metric by metric.
 Only the status of a version may change (ready, archived, withdrawn).
+
+A schema's model version (``model_type == "tables"``, trained by ``engine.train_tables``)
+has no loss history of its own: ``tables`` lists each table with its model kind, the rows it
+was trained on, the rows its holdout kept and how its run went; ``keys`` are the keys it was
+trained with, ``notes`` what the training noted, and ``tables_holdout`` the schema holdout
+record (whole root subtrees, ``infra.records.schema_holdouts``). Its model file is one zip,
+loaded by ``engine.load_model`` like a table's (through the worker's model cache).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from infra.db.session import TenantSession
 from infra.records import catalog
 from infra.records.authz import Actor, require_permission
 from infra.records.holdouts import HoldoutRecord, record_of
+from infra.records.schema_holdouts import TablesHoldoutRecord, is_tables_record, tables_record_of
+from infra.usecases.training import SCHEMA_KIND
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,19 @@ class GeneratedView:
     created_at: datetime
     report_ids: list[str] = field(default_factory=list)
     report_passed: list[bool] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SchemaTableView:
+    """One table of a schema model version: its model, rows trained on and held out, and its run."""
+
+    name: str
+    model: str | None
+    rows: int | None  # the rows its model was trained on (the holdout's left out)
+    holdout_rows: int | None
+    parent: str | None  # the context parent its rows were drawn under; None for a root table
+    epochs_run: int | None
+    fit_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -70,8 +92,52 @@ class ModelVersionView:
     @property
     def holdout(self) -> HoldoutRecord | None:
         """The rows its training set aside (lineage); ``rows == 0``: none (``reason`` says why);
-        None: trained before holdouts were recorded."""
-        return record_of(self.metrics)
+        None: trained before holdouts were recorded, or a schema's (see ``tables_holdout``)."""
+        return None if is_tables_record(self.metrics.get("holdout")) else record_of(self.metrics)
+
+    @property
+    def is_schema(self) -> bool:
+        """Whether the version models related tables (``engine.train_tables``)."""
+        return self.model_type == SCHEMA_KIND
+
+    @property
+    def tables_holdout(self) -> TablesHoldoutRecord | None:
+        """A schema version's holdout record (whole root subtrees); None for a table's."""
+        return tables_record_of(self.metrics)
+
+    @property
+    def holdout_rows(self) -> int | None:
+        """The rows set aside: a table's, or all of a schema's tables together; None when unrecorded."""
+        if self.tables_holdout is not None:
+            return sum(self.tables_holdout.rows.values())
+        return self.holdout.rows if self.holdout is not None else None
+
+    @property
+    def keys(self) -> dict[str, Any]:
+        """The keys a schema version was trained with (``primary_keys``, ``foreign_keys``); empty for a table's."""
+        return dict(self.config.get("keys") or {}) if self.is_schema else {}
+
+    @property
+    def notes(self) -> list[str]:
+        """What the training noted (a schema's: orphans, inferred keys, personal data left out, ...)."""
+        notes = self.metrics.get("notes") or []
+        return [str(note) for note in notes] if isinstance(notes, list) else []
+
+    @property
+    def tables(self) -> list[SchemaTableView]:
+        """A schema version's tables in the schema's order; empty for a table's version."""
+        if not self.is_schema:
+            return []
+        configured = self.config.get("tables") or {}
+        runs = self.metrics.get("tables") or {}
+        held = self.tables_holdout.rows if self.tables_holdout is not None else {}
+        out = []
+        for name, facts in configured.items():
+            run = runs.get(name) or {}
+            out.append(SchemaTableView(
+                name=name, model=facts.get("model"), rows=facts.get("rows"), holdout_rows=held.get(name, 0),
+                parent=facts.get("context"), epochs_run=run.get("epochs_run"), fit_seconds=run.get("fit_seconds")))
+        return out
 
     @property
     def epsilon(self) -> float | None:
@@ -189,7 +255,7 @@ def compare_versions(a: ModelVersionView, b: ModelVersionView) -> list[dict[str,
         "epochs run": (a.metrics.get("epochs_run"), b.metrics.get("epochs_run")),
         "training seconds": (_round(a.metrics.get("fit_seconds")), _round(b.metrics.get("fit_seconds"))),
         "epsilon spent": (a.epsilon, b.epsilon),
-        "holdout rows": (a.holdout.rows if a.holdout else None, b.holdout.rows if b.holdout else None),
+        "holdout rows": (a.holdout_rows, b.holdout_rows),
         "status": (a.status, b.status),
     }
     last_a = a.history[-1] if a.history else {}
@@ -215,5 +281,5 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["GeneratedView", "ModelVersionView", "ModelView", "compare_versions", "get_version", "list_models",
-           "ready_versions", "set_status"]
+__all__ = ["GeneratedView", "ModelVersionView", "ModelView", "SchemaTableView", "compare_versions", "get_version",
+           "list_models", "ready_versions", "set_status"]

@@ -18,6 +18,18 @@ checkpoints every ``checkpoint_every`` epochs and registers exactly one model ve
 Every job sets a seeded holdout of the version aside before anything reads the rows (see
 ``submit_training``): the model never sees it, and the quality report compares against it.
 
+A schema dataset version (several related tables: its ``source`` names ``"tables"`` and the
+``"keys"`` to train with) makes the same kind of job, with the same checks, whose spec says
+``trains_on="tables"``: the worker calls ``engine.train_tables`` with the version's keys,
+``model`` ("auto" or a flat model kind) for the root tables and ``max_training_time_s``
+shared by the tables; its holdout is whole root subtrees (``infra.records.schema_holdouts``)
+and its model versions have ``model_type == "tables"``. What only one table's model takes
+(epochs, model parameters, a holdout stratum, checkpoints, distributed training) is refused.
+Differential privacy works as for a table (policy, budget, the charge reserved with the job),
+with the root entity as the unit (``engine.train_tables(privacy=...)``), and needs keys that
+were declared, not inferred from the rows. A retried schema job starts again (no
+checkpoints); a DP one whose charge was committed stops instead of spending it twice.
+
 Differential privacy: ``privacy`` is passed to the engine, which trains with DP-SGD (or MST)
 and reports what it spent in the model version's ``privacy_spent``. Its charge on the dataset's
 privacy ledger is reserved here, before any data is read, committed by the worker when the
@@ -26,6 +38,8 @@ training starts, and released if the job ends before that (``infra.privacy.job_c
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -75,6 +89,78 @@ def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: 
     elif epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ConfigError(f"epochs must be a positive integer or None; got {epochs!r}")
     return None if coerced is None else coerced.to_dict()
+
+
+SCHEMA_KIND = "tables"
+"""The model type (and model-line kind) of a schema's model versions."""
+
+
+def schema_keys(version: DatasetVersion) -> dict[str, Any] | None:
+    """The keys a schema dataset version trains with (its ``source["keys"]``); None for a single table.
+
+    A schema version's ``source`` names its ``"tables"``; ``InputError`` when it records no
+    usable keys (``{"primary_keys": {...}, "foreign_keys": [...]}``).
+    """
+    source = version.source or {}
+    if "tables" not in source:
+        return None
+    keys = source.get("keys")
+    if not isinstance(keys, Mapping) or not isinstance(keys.get("foreign_keys", []), list) \
+            or not isinstance(keys.get("primary_keys", {}), Mapping):
+        raise InputError(f"dataset version {version.id} holds related tables but records no keys "
+                         "({'primary_keys': {...}, 'foreign_keys': [...]}); store the tables again with their keys")
+    return {"primary_keys": dict(keys.get("primary_keys") or {}), "foreign_keys": list(keys.get("foreign_keys") or [])}
+
+
+def _check_schema_privacy(source: Mapping[str, Any], *, privacy: Mapping[str, Any], holdout: HoldoutRule) -> None:
+    """Differential privacy on related tables needs declared keys and a delta below 1 / root entities.
+
+    ``engine.train_tables`` makes a root entity (a root row with all its descendants) the unit
+    of privacy, read through the keys; keys a profile inferred from the rows were an
+    unaccounted look at them (the engine refuses ``keys=None`` under DP for that reason). The
+    engine also refuses a delta of 1 / (root entities it trains on) or more; checked here on
+    the root rows left after the holdout, so that such a run is refused before its charge.
+    """
+    from infra.usecases.training_plan import schema_plan
+
+    plan = schema_plan(source)
+    roots = sum(t.rows or 0 for t in plan.tables if t.is_root) if plan is not None else 0
+    share = holdout.share_for(roots) or 0.0
+    training_roots = max(1, math.floor(roots * (1.0 - share)))
+    if roots and float(privacy["delta"]) >= 1.0 / training_roots:
+        raise ConfigError(f"delta={float(privacy['delta']):g} is not below 1 / root entities = "
+                          f"{1.0 / training_roots:.3g} for the {training_roots:,} root rows this run trains on; a delta "
+                          "that large permits publishing whole entities: choose a smaller delta")
+    inferred = source.get("keys_inferred") or {}
+    guessed = [*(f"primary key of {t}" for t in inferred.get("primary_keys") or []),
+               *(inferred.get("foreign_keys") or [])]
+    if source.get("keys_from") == "inferred" or guessed:
+        what = ", ".join(guessed) or "the keys"
+        raise ConfigError(f"under differential privacy the keys must be declared: {what} were inferred from the rows, "
+                          "an unaccounted look at them; confirm the keys on the Profile page (it stores a version with "
+                          "declared keys) and train that version, or train without privacy")
+
+
+def _check_schema_settings(*, epochs: int | None, params: dict[str, Any], distributed: bool, processes: int | None,
+                           checkpoint_every: int | None, holdout_stratify: str | None) -> None:
+    """Refuse, with what to do instead, the settings a schema job cannot use."""
+    if distributed or processes is not None:
+        raise ConfigError("related tables train one table after another in one process: distributed training is not "
+                          "available for a schema; set distributed=False (and no processes)")
+    if epochs is not None:
+        raise ConfigError(f"epochs={epochs} applies to one table's model; a schema's tables are trained for as long as "
+                          "each needs, within max_training_time_s (shared between the tables by their rows): "
+                          "leave epochs unset and set max_training_time_s instead")
+    if params:
+        raise ConfigError(f"model parameters {sorted(params)} apply to one table's model, not to a schema's tables; "
+                          "a schema job takes model ('auto' or a model for the root tables), seed, device, privacy "
+                          "and max_training_time_s")
+    if checkpoint_every is not None:
+        raise ConfigError("a schema job writes no checkpoints (a retried one starts again); "
+                          "leave checkpoint_every unset")
+    if holdout_stratify is not None:
+        raise ConfigError("a schema's holdout is drawn by root row (whole subtrees), not stratified on a column; "
+                          "leave holdout_stratify unset")
 
 
 def _check_distributed(*, distributed: bool, processes: int | None, kind: str | None) -> None:
@@ -207,6 +293,7 @@ def submit_training(
     processes: int | None = None,
     holdout_share: float | None = None,
     holdout_stratify: str | None = None,
+    max_training_time_s: float | None = None,
     database: Database | None = None,
 ) -> Job:
     """Queue a training job for ``dataset_version_id``; returns the job (state ``queued``).
@@ -235,11 +322,28 @@ def submit_training(
     (None: the worker's setting, else one per GPU it sees); a model that trains in one process
     (MST) is refused. The job's payload is its ``TrainingJobSpec`` (``infra.jobs.training_spec``),
     built here once and read back as it is by the worker and the training process.
+
+    ``max_training_time_s``: the training's own time (a table model's parameter of that name;
+    a schema's tables share it by their rows). A schema dataset version trains with
+    ``engine.train_tables`` (see the module's docstring): ``model`` is "auto" or the flat
+    model of its root tables; epochs, ``params``, ``distributed``/``processes``,
+    ``checkpoint_every`` and ``holdout_stratify`` are refused with a ``ConfigError`` that says
+    what to set instead, and so is ``privacy`` on keys inferred from the rows.
     """
     actor = require_actor(actor)
     params = dict(params or {})
-    privacy_dict = _check_model_settings(model, epochs=epochs, seed=seed, device=device, params=params, privacy=privacy)
     settings = get_settings()
+    if max_training_time_s is not None:
+        if isinstance(max_training_time_s, bool) or not isinstance(max_training_time_s, (int, float)) \
+                or not 0 < float(max_training_time_s) <= settings.train_time_limit_s:
+            raise ConfigError(f"max_training_time_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, "
+                              f"got {max_training_time_s!r}")
+        if "max_training_time_s" in params:
+            raise ConfigError("max_training_time_s is given twice (as an argument and in params); give it once")
+    table_params = params if max_training_time_s is None else {
+        **params, "max_training_time_s": float(max_training_time_s)}
+    privacy_dict = _check_model_settings(model, epochs=epochs, seed=seed, device=device, params=table_params,
+                                         privacy=privacy)
     holdout = HoldoutRule.from_settings(settings, share=holdout_share, stratify=holdout_stratify)
     if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
                                          or checkpoint_every < 1):
@@ -248,11 +352,32 @@ def submit_training(
         raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
     _check_distributed(distributed=bool(distributed), processes=processes, kind=None if model == "auto" else model)
 
+    def prepare_schema(session: TenantSession, version: DatasetVersion, keys: dict[str, Any]) -> dict[str, Any]:
+        _check_schema_settings(epochs=epochs, params=params, distributed=bool(distributed), processes=processes,
+                               checkpoint_every=checkpoint_every, holdout_stratify=holdout_stratify)
+        if privacy_dict is not None:
+            _check_schema_privacy(version.source or {}, privacy=privacy_dict, holdout=holdout)
+        dataset = catalog.get_dataset(session, version.dataset_id)
+        check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
+        line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model, model_id=model_id,
+                           model_name=model_name, actor=actor.label, kind=SCHEMA_KIND)
+        return TrainingJobSpec.build(
+            dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
+            model_kind=SCHEMA_KIND, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
+            trains_on="tables", keys=keys,
+            max_training_time_s=float(max_training_time_s) if max_training_time_s is not None else None,
+            time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
+            checkpoint_every=settings.checkpoint_every_epochs,
+        ).to_payload()
+
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
         version = catalog.get_dataset_version(session, dataset_version_id)
         if not version.object_key:
             raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
+        keys = schema_keys(version)
+        if keys is not None:
+            return prepare_schema(session, version, keys)
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         kind = resolved_kind(model, version=version, privacy=privacy_dict)
@@ -262,7 +387,7 @@ def submit_training(
         return TrainingJobSpec.build(
             dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
             model_kind=kind,  # what the job trains ("auto" resolved): its model line holds this kind only
-            params=params, epochs=epochs, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
+            params=table_params, epochs=epochs, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
             time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
             checkpoint_every=checkpoint_every or settings.checkpoint_every_epochs,
             distributed=bool(distributed), processes=processes,
@@ -276,4 +401,4 @@ def submit_training(
                   database=database)
 
 
-__all__ = ["resolved_kind", "submit_training"]
+__all__ = ["SCHEMA_KIND", "resolved_kind", "schema_keys", "submit_training"]

@@ -11,11 +11,16 @@ Each answer comes from the rule that acts on it, never from a copy of it:
   offered for a new dataset (``infra.settings``); four default runs fit in a default budget.
 - ``runs_left`` — how many runs of a chosen size the dataset's budget still allows
   (``BudgetStatus.runs_left``, checked the way ``reserve`` checks a charge).
+- ``schema_plan`` — for a schema dataset version, its tables (rows, columns, primary key,
+  parent), the foreign keys training will use (the version's ``source["keys"]``, the keys
+  the job's spec carries) and its root tables, which the chosen model learns; every other
+  table is learned by ARGN given its parent row (``engine.train_tables``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +37,61 @@ class PrivacyDefaults:
     run_delta: float
     budget_epsilon: float
     budget_delta: float
+
+
+@dataclass(frozen=True)
+class SchemaTable:
+    """One table of a schema version as the Train page lists it."""
+
+    name: str
+    rows: int | None
+    columns: int | None
+    primary_key: str | None
+    parents: tuple[str, ...]  # the tables its foreign keys point at; empty for a root table
+
+    @property
+    def is_root(self) -> bool:
+        return not self.parents
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """What a schema job trains: the tables, the foreign keys (``"child.fk -> parent.pk"``) and the root tables."""
+
+    tables: tuple[SchemaTable, ...]
+    foreign_keys: tuple[str, ...]
+
+    @property
+    def roots(self) -> list[str]:
+        """The tables the chosen model learns (no parent); the others are learned by ARGN given their parent row."""
+        return [t.name for t in self.tables if t.is_root]
+
+
+def _ends(foreign_key: str) -> tuple[str, str]:
+    """(child table, parent table) of ``"child.column -> parent.column"``."""
+    child, _, parent = str(foreign_key).partition("->")
+    return child.strip().rsplit(".", 1)[0], parent.strip().rsplit(".", 1)[0]
+
+
+def schema_plan(source: Mapping[str, Any]) -> SchemaPlan | None:
+    """The tables and keys a job on the version with ``source`` trains with; None for a single table."""
+    tables = source.get("tables")
+    if not isinstance(tables, Mapping):
+        return None
+    keys = source.get("keys") if isinstance(source.get("keys"), Mapping) else {}
+    primary = dict(keys.get("primary_keys") or {})
+    foreign = tuple(str(fk) for fk in keys.get("foreign_keys") or [])
+    parents: dict[str, list[str]] = {}
+    for fk in foreign:
+        child, parent = _ends(fk)
+        parents.setdefault(child, []).append(parent)
+    return SchemaPlan(
+        tables=tuple(
+            SchemaTable(name=str(name), rows=(facts or {}).get("rows"), columns=(facts or {}).get("columns"),
+                        primary_key=primary.get(name), parents=tuple(dict.fromkeys(parents.get(name, []))))
+            for name, facts in tables.items()),
+        foreign_keys=foreign,
+    )
 
 
 def auto_choice(profile: Any, *, epsilon: float | None, delta: float | None = None) -> AutoChoice:
@@ -73,4 +133,5 @@ def runs_left(budget: BudgetStatus, *, epsilon: float, delta: float) -> str:
     return budget.describe_runs(epsilon, delta)
 
 
-__all__ = ["AutoChoice", "PrivacyDefaults", "auto_choice", "batch_for", "privacy_defaults", "runs_left"]
+__all__ = ["AutoChoice", "PrivacyDefaults", "SchemaPlan", "SchemaTable", "auto_choice", "batch_for", "privacy_defaults",
+           "runs_left", "schema_plan"]
