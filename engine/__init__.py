@@ -42,6 +42,8 @@ _LAZY = {
     "load_model": "engine.loading:load_model",
     "train_tables": "engine.relational.train:train_tables",
     "RelationalModel": "engine.relational.model:RelationalModel",
+    "train_sequences": "engine.sequences.train:train_sequences",
+    "SequenceModel": "engine.sequences.model:SequenceModel",
     "assess_sequences": "engine.quality.sequences.assess:assess_sequences",
     "SequenceReport": "engine.quality.sequences.report:SequenceReport",
     "split_sequences": "engine.sequence_split:split_sequences",
@@ -61,6 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engine.relational.model import RelationalModel
     from engine.relational.train import train_tables
     from engine.relational.split import split_tables
+    from engine.sequences.model import SequenceModel
+    from engine.sequences.train import train_sequences
     from engine.quality.sequences.assess import assess_sequences
     from engine.quality.sequences.report import SequenceReport
     from engine.sequence_split import split_sequences
