@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 STARTUP_TIMEOUT_S = 120
+WAIT_MS = 60_000  # a Streamlit rerun on a busy machine
 
 
 def free_port() -> int:
@@ -125,3 +128,28 @@ def _save_screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": width, "height": 1000})
     return path
+
+
+# -- steps the journeys share ------------------------------------------------------------
+
+def go_to(page: Page, title: str) -> None:
+    """Open a page from the sidebar navigation (the browser session, and its selections, carry on)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=WAIT_MS)
+
+
+def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option).first.click()
+
+
+def gate_cells(page: Page, gate: str) -> list[str]:
+    """The cells of the gates table's row that names ``gate`` (status first), read from the grid's accessible table.
+
+    The grid draws on a canvas; its cells are also an HTML table inside it, which has no layout
+    box of its own, so it is found by its elements rather than by role (roles skip hidden elements).
+    """
+    row = page.get_by_test_id("stDataFrame").filter(has_text="threshold").locator("tbody tr").filter(has_text=gate)
+    expect(row).to_have_count(1, timeout=WAIT_MS)
+    return [cell.strip() for cell in row.locator("td").all_text_contents()]

@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import _save_screenshot, launch_workbench
+from tests.browser.conftest import WAIT_MS, _save_screenshot, choose, gate_cells, go_to, launch_workbench
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 60_000  # a Streamlit rerun on a busy machine
 PROFILE_MS = 180_000  # upload, read and profile the 16,000 rows of the adult.csv uploaded
 TRAIN_MS = 420_000  # two CTGAN epochs on adult.csv in the worker's child process, on a busy 2-core machine
 JOB_MS = 180_000  # generation or assessment
@@ -54,18 +53,6 @@ def journey_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield url, data_dir
 
 
-def go_to(page: Page, title: str) -> None:
-    """Open a page from the sidebar navigation (the browser session, and its selections, carry on)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=WAIT_MS)
-
-
-def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
-    """Pick ``option`` in the selectbox labelled ``label``."""
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option).first.click()
-
-
 def type_number(page: Page, label: str, value: int) -> None:
     """Type ``value`` into the number input ``label`` until it stays there.
 
@@ -80,17 +67,6 @@ def type_number(page: Page, label: str, value: int) -> None:
         if field.input_value() == str(value):
             return
     raise AssertionError(f"{label!r} did not keep the value {value} (shows {field.input_value()!r})")
-
-
-def gate_cells(page: Page, gate: str) -> list[str]:
-    """The cells of the gates table's row that names ``gate`` (status first), read from the grid's accessible table.
-
-    The grid draws on a canvas; its cells are also an HTML table inside it, which has no layout
-    box of its own, so it is found by its elements rather than by role (roles skip hidden elements).
-    """
-    row = page.get_by_test_id("stDataFrame").filter(has_text="threshold").locator("tbody tr").filter(has_text=gate)
-    expect(row).to_have_count(1, timeout=WAIT_MS)
-    return [cell.strip() for cell in row.locator("td").all_text_contents()]
 
 
 def assess_against_the_models_holdout(page: Page, model_label: str) -> str:
