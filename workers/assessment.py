@@ -20,12 +20,11 @@ import time
 from typing import Any
 
 from engine.errors import ConfigError, InputError
-from infra.db import TenantSession
 from infra.records import catalog
 from infra.records.holdouts import HoldoutRecord, read_positions, rebuild, record_of
 from infra.usecases.assessment import HOLDOUT_SOURCES
 from workers.context import Completion, JobContext
-from workers.report_keys import report_keys
+from workers.report_store import report_keys, store_report
 from workers.schema_assessment import run_schema_assessment
 
 
@@ -126,30 +125,8 @@ def run_assessment(ctx: JobContext) -> Completion:
     elif source == "none":
         report.notes.insert(0, _no_holdout_note(record))
     document = json.loads(report.to_json())
-    json_key, html_key = report_keys(generated_id, ctx.job_id)
-    store = ctx.store
-    json_info = store.put_bytes(json_key, json.dumps(document).encode(), content_type="application/json")
-    html_info = store.put_bytes(html_key, report.to_html().encode(), content_type="text/html")
-
-    def record(session: TenantSession) -> dict[str, Any]:
-        saved = catalog.record_quality_report(
-            session, generated_dataset_id=generated_id, passed=bool(document["passed"]), scores=document["scores"],
-            gates=document["gates"], actor=ctx.created_by, object_key=json_key, job_id=ctx.job_id,
-        )
-        return {"quality_report_id": saved.id}
-
-    def discard() -> None:
-        store.delete(json_key)
-        store.delete(html_key)
-
-    return Completion(
-        result={"passed": bool(document["passed"]), "status": document.get("status"), "object_key": json_key,
-                "html_key": html_key},
-        usage={"cpu_seconds": time.thread_time() - started_cpu,
-               "bytes_stored": float(json_info.size + html_info.size)},
-        record=record,
-        discard=discard,
-    )
+    return store_report(ctx, generated_id=generated_id, document=document, html=report.to_html(),
+                        scores=document["scores"], started_cpu=started_cpu)
 
 
 __all__ = ["report_keys", "run_assessment"]

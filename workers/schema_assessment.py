@@ -17,17 +17,15 @@ headline figures (``schema_scores``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
 
 from engine.errors import ConfigError, InputError
-from infra.db import TenantSession
 from infra.records import catalog
 from infra.records.schema_holdouts import TablesHoldoutRecord, rebuild_tables, tables_record_of
 from workers.context import Completion, JobContext
-from workers.report_keys import report_keys
+from workers.report_store import store_report
 
 SCHEMA_CONFIG_KEYS = ("tables", "per_table", "cross", "subtrees", "gates")
 
@@ -155,32 +153,8 @@ def run_schema_assessment(ctx: JobContext) -> Completion:
                  "holdout": sum(f.height for f in (holdout or {}).values())},
     }
     ctx.progress(0.9, "writing the report")
-    json_key, html_key = report_keys(generated_id, ctx.job_id)
-    store = ctx.store
-    json_info = store.put_bytes(json_key, json.dumps(document, allow_nan=False).encode(),
-                                content_type="application/json")
-    html_info = store.put_bytes(html_key, render_schema_html(document).encode(), content_type="text/html")
-    scores = schema_scores(document)
-
-    def record_report(session: TenantSession) -> dict[str, Any]:
-        saved = catalog.record_quality_report(
-            session, generated_dataset_id=generated_id, passed=bool(document["passed"]), scores=scores,
-            gates=document["gates"], actor=ctx.created_by, object_key=json_key, job_id=ctx.job_id,
-        )
-        return {"quality_report_id": saved.id}
-
-    def discard() -> None:
-        store.delete(json_key)
-        store.delete(html_key)
-
-    return Completion(
-        result={"passed": bool(document["passed"]), "status": document.get("status"), "object_key": json_key,
-                "html_key": html_key},
-        usage={"cpu_seconds": time.thread_time() - started_cpu,
-               "bytes_stored": float(json_info.size + html_info.size)},
-        record=record_report,
-        discard=discard,
-    )
+    return store_report(ctx, generated_id=generated_id, document=document, html=render_schema_html(document),
+                        scores=schema_scores(document), started_cpu=started_cpu)
 
 
 __all__ = ["like_real", "run_schema_assessment", "schema_config", "schema_keys", "schema_scores"]
