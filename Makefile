@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-tables bench-sampling bench-gates peers install install-dev browser clean
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-tables bench-sequences bench-sampling bench-gates peers install install-dev browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-quality: $(VENV)/.installed-dev
 bench-tables: $(VENV)/.installed-dev
 	bash tests/judge/ensure_judge_venv.sh
 	$(PY) tests/bench/bench_tables.py --datasets berka,baseball --models doppel,hma,mostly
+
+# issue 19: Doppel's sequence model beside mostlyai-engine (sequential, entity table as context) and
+# SDV's PARSynthesizer (both in the peers venv: `make peers` first), judged by engine.assess_sequences
+bench-sequences: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_sequences.py --datasets nasdaq,beijing --models doppel,mostly,par
 
 peers:
 	bash tests/bench/peers/setup_peers.sh
