@@ -422,9 +422,6 @@ def targets(lines: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    from engine.models.threads import prepare_process_threads
-
-    prepare_process_threads()  # as the CLI and the workers do, before anything loads torch
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--models", default=",".join(MODELS))

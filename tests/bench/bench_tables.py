@@ -394,9 +394,6 @@ def markdown(lines: list[dict]) -> str:
 
 
 def main() -> None:
-    from engine.models.threads import prepare_process_threads
-
-    prepare_process_threads()  # as the CLI and the workers do, before anything loads torch
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="berka,baseball")
     parser.add_argument("--models", default=",".join(MODELS))
