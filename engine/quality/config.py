@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from engine.errors import ConfigError
+from engine.quality.config_mapping import read_config
 
 Severity = Literal["block", "warn"]
 COLUMN_KINDS = ("numeric", "datetime", "categorical", "skip")
@@ -88,16 +89,10 @@ class QualityConfig:
         Keys left out keep their defaults; gate entries are merged key by key, so overriding a
         threshold keeps the default severity.
         """
-        if data is None:
-            return cls()
-        if isinstance(data, QualityConfig):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a mapping or a QualityConfig, got {type(data).__name__}")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
+        return read_config(cls, data, what="config", parse=cls._parsed)
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any]) -> QualityConfig:
         out = cls()
         if "gates" in data:
             out = replace(out, gates=parse_gates(data["gates"]))

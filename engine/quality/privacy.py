@@ -75,6 +75,7 @@ import polars as pl
 
 from engine.errors import ConfigError, InputError
 from engine.quality.columns import to_polars
+from engine.quality.config_mapping import read_config
 from engine.quality.distance import DistanceEncoder, column_kind, nearest_neighbors
 from engine.quality.membership import ATTACKS, MIN_KDE_ROWS, AttackResult, attack_scores, evaluate_attack
 from engine.quality.report import jsonable
@@ -140,20 +141,12 @@ class PrivacyConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | PrivacyConfig | None) -> PrivacyConfig:
         """Build from a plain mapping (a stored JSON config); unknown keys raise ConfigError."""
-        if data is None:
-            return cls()
-        if isinstance(data, PrivacyConfig):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"privacy config must be a mapping, got {type(data).__name__}")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        removed = sorted(set(unknown) & {"bootstrap_resamples", "bootstrap_quantile"})
-        if removed:
-            raise ConfigError(f"privacy config key(s) {removed} are gone: the advantage's bounds are analytic now; "
-                              "set 'confidence' (e.g. 0.95) instead")
-        if unknown:
-            raise ConfigError(f"unknown privacy config key(s) {unknown}; allowed: {sorted(allowed)}")
+        bootstrap = "the advantage's bounds are analytic now; set 'confidence' (e.g. 0.95) instead"
+        return read_config(cls, data, what="privacy config", parse=cls._parsed,
+                           retired={"bootstrap_resamples": bootstrap, "bootstrap_quantile": bootstrap})
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any]) -> PrivacyConfig:
         values = dict(data)
         if "ignore_columns" in values and isinstance(values["ignore_columns"], list):
             values["ignore_columns"] = tuple(values["ignore_columns"])

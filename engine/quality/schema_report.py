@@ -42,6 +42,7 @@ import polars as pl
 from engine.errors import ConfigError, InputError
 from engine.quality.columns import as_polars
 from engine.quality.config import GateConfig, QualityConfig, parse_gates
+from engine.quality.config_mapping import read_config
 from engine.quality.gates import GateResult, evaluate_gates
 from engine.quality.report import QualityReport, jsonable
 from engine.quality.subtrees import SubtreeConfig, assess_subtrees, plan_subtrees
@@ -89,16 +90,10 @@ class SchemaQualityConfig:
     def from_mapping(cls, data: Mapping[str, Any] | SchemaQualityConfig | None) -> SchemaQualityConfig:
         """Read ``{"tables": {...}, "per_table": {name: {...}}, "cross": {...}, "subtrees": {...}, "gates": {...}}``;
         every key is checked."""
-        if data is None:
-            return cls()
-        if isinstance(data, SchemaQualityConfig):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a mapping or a SchemaQualityConfig, got {type(data).__name__}")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown schema config key(s) {unknown}; allowed: {sorted(allowed)}")
+        return read_config(cls, data, what="schema config", parse=cls._parsed)
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any]) -> SchemaQualityConfig:
         per_table = data.get("per_table") or {}
         if not isinstance(per_table, Mapping):
             raise ConfigError("config['per_table'] must be a mapping of table name -> engine.assess config")

@@ -35,7 +35,7 @@ that the three frames have the same columns.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -43,6 +43,7 @@ import polars as pl
 from engine.errors import ConfigError, InputError
 from engine.quality.columns import Prepared, infer_kinds, prepare
 from engine.quality.config import QualityConfig
+from engine.quality.config_mapping import read_config
 from engine.relational.schema import ForeignKey, Schema
 
 _KEY = "\0parent_key"  # the join column while a frame is built (a name no table uses)
@@ -68,16 +69,10 @@ class SubtreeConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | SubtreeConfig | None) -> SubtreeConfig:
         """Read ``{"enabled": bool, "targets": {table: column}, "top_categories": int}``; every key is checked."""
-        if data is None:
-            return cls()
-        if isinstance(data, SubtreeConfig):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError("config['subtrees'] must be a mapping with enabled / targets / top_categories")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"config['subtrees'] has unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        return read_config(cls, data, what="config['subtrees']", parse=cls._parsed)
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any]) -> SubtreeConfig:
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ConfigError(f"config['subtrees']['enabled'] must be true or false, got {enabled!r}")

@@ -170,7 +170,7 @@ def test_the_subtrees_settings_are_written_into_the_config_and_read_back():
 
 
 def test_an_unknown_subtrees_setting_is_refused_naming_the_settings():
-    with pytest.raises(ConfigError, match=r"config\['subtrees'\] has unknown key\(s\) \['target'\]"):
+    with pytest.raises(ConfigError, match=r"unknown config\['subtrees'\] key\(s\) \['target'\]"):
         SubtreeConfig.from_mapping({"target": {"players": "bats"}})
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.quality.config import GateConfig, QualityConfig, parse_gates
+from engine.quality.config_mapping import read_config
 from engine.quality.uncertainty import check_confidence
 
 PARTS = ("fidelity", "temporal", "discriminative", "predictive", "privacy")
@@ -81,16 +82,10 @@ class SequenceQualityConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | SequenceQualityConfig | None) -> SequenceQualityConfig:
         """Read ``{"lags": 10, "window": 10, ..., "steps": {...}, "privacy": {...}, "gates": {...}}``."""
-        if data is None:
-            return cls()
-        if isinstance(data, SequenceQualityConfig):
-            return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a mapping or a SequenceQualityConfig, got {type(data).__name__}")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown sequence quality config key(s) {unknown}; allowed: {sorted(allowed)}")
+        return read_config(cls, data, what="sequence quality config", parse=cls._parsed)
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any]) -> SequenceQualityConfig:
         out = cls()
         for key in ("lags", "window", "max_windows", "folds", "max_iter", "resample_points", "top_categories",
                     "max_cross_columns", "threads"):
