@@ -18,7 +18,9 @@ A schema job (``spec.trains_on == "tables"``) reads the version's zip of ``<tabl
 files, sets whole root subtrees aside as its holdout (``infra.records.schema_holdouts``: the
 record alone rebuilds both parts, so no row positions are stored), trains with
 ``engine.train_tables`` and saves one zip. It writes no checkpoints: a retried schema job
-starts again from its first table.
+starts again from its first table. A sequence job (``"sequences"``) reads one long table,
+sets whole histories (or each history's end) aside (``infra.records.sequence_holdouts``) and
+trains ``engine.train_sequences`` with the version's roles, also without checkpoints.
 
 Under ``torchrun`` (a distributed job) the process joins the process group first
 (``engine.distributed.join_from_environment``) and the ranks train one model data-parallel:
@@ -223,8 +225,9 @@ class _TablesProgress:
     fraction counts finished tables plus the share of the current one.
     """
 
-    def __init__(self, n_tables: int) -> None:
+    def __init__(self, n_tables: int, *, part: str = "table") -> None:
         self.n_tables = max(1, n_tables)
+        self.part = part
         self.table = 0
         self.last = 0.0
 
@@ -233,7 +236,7 @@ class _TablesProgress:
             self.table += 1
         self.last = progress.fraction
         emit("progress", fraction=(self.table + progress.fraction) / self.n_tables,
-             message=f"table {self.table + 1} of {self.n_tables}: epoch {progress.epoch}/{progress.epochs}")
+             message=f"{self.part} {self.table + 1} of {self.n_tables}: epoch {progress.epoch}/{progress.epochs}")
 
 
 def _train_tables(run: ChildRun, *, store: Any, work: Path) -> dict[str, Any]:
@@ -317,6 +320,65 @@ def _tables_metrics(model: Any, *, fit_seconds: float) -> dict[str, Any]:
     return metrics
 
 
+def _train_sequences(run: ChildRun, *, store: Any, work: Path) -> dict[str, Any]:
+    """A sequence job: read the long table, set histories (or their ends) aside, ``engine.train_sequences``, save.
+
+    No checkpoints, as for a schema: a retried job trains again.
+    """
+    import engine
+    from infra.records.sequence_holdouts import set_aside_sequences
+
+    spec = run.spec
+    roles = dict(spec.sequence or {})
+    started_cpu, started_wall = time.process_time(), time.perf_counter()
+    frame = engine.read(store.get_bytes(run.dataset_key), name=Path(run.dataset_key).name)
+    emit("progress", fraction=0.0, message=f"read {frame.height:,} steps of {frame.get_column(roles['entity']).n_unique():,} "
+                                           f"histories ({roles['entity']} over {roles['order_by']})")
+    training, _, holdout = set_aside_sequences(frame, entity=roles["entity"], order_by=roles["order_by"],
+                                               rule=spec.holdout, seed=spec.seed)
+    if holdout.has_holdout:
+        how = (f"{holdout.holdout_entities:,} whole histories" if holdout.by == "entity"
+               else f"the last {holdout.share:.0%} of each history")
+        emit("progress", fraction=0.0, message=f"set aside {how} as the holdout (seed {holdout.seed}): "
+                                               f"{holdout.rows:,} steps; training on {holdout.training_rows:,}")
+    else:
+        emit("progress", fraction=0.0, message=f"no holdout: {holdout.reason}")
+    emit("progress", fraction=0.0, message="histories train without checkpoints: a retried job starts again")
+    model = engine.train_sequences(training, entity=roles["entity"], order_by=roles["order_by"],
+                                   context=list(roles.get("context") or []) or None, model=spec.model, seed=spec.seed,
+                                   privacy=spec.privacy, max_training_time_s=spec.max_training_time_s,
+                                   device=spec.device, on_progress=_TablesProgress(2, part="model (entities, then steps)"))
+    fit_wall = time.perf_counter() - started_wall
+    model_path = model.save(work / "model.zip")
+    info = store.put_file(run.model_key, model_path, content_type="application/zip")
+    devices = {str(getattr(m, "device_", "cpu")) for m in model.models_.values()}
+    on_gpu = any(d.startswith("cuda") for d in devices)
+    learned = {"entity": model.entity_, "order_by": model.order_by_, "context": list(model.context_),
+               "steps": list(model.steps_), "entities": int(model.lengths_["entities"]),
+               "rows": int(training.height), "min_length": int(model.lengths_["min"]),
+               "max_length": int(model.lengths_["max"])}
+    runs = {part: {name: _finite((getattr(fitted, "metrics_", None) or {}).get(name)) for name in
+                   ("epochs_run", "epochs_planned", "fit_seconds", "stopped_early", "stopped_on_time", "best_val_loss")}
+            for part, fitted in model.models_.items()}
+    return {
+        "object_key": run.model_key,
+        "sha256": info.sha256,
+        "n_bytes": info.size,
+        "model_type": "sequences",
+        "config": {"model": spec.model, "seed": spec.seed, "device": spec.device,
+                   "max_training_time_s": spec.max_training_time_s, "sequence": roles},
+        "metrics": {"notes": list(model.notes_), "fit_seconds": fit_wall, "sequence": learned, "models": runs},
+        "privacy": getattr(model, "privacy_spent_", None),
+        "holdout": holdout.to_dict(),
+        "resumed_from_epoch": None,
+        "epochs_run": None,
+        "device": ", ".join(sorted(devices)),
+        "processes": 1,
+        "cpu_seconds": time.process_time() - started_cpu,
+        "gpu_seconds": fit_wall if on_gpu else 0.0,
+    }
+
+
 def _finite(value: Any) -> Any:
     """``value``, or None for a float that is not finite (the result message is strict JSON)."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
@@ -335,6 +397,8 @@ def _train(run: ChildRun, *, processes: int) -> dict[str, Any]:
     work = Path(run.work_dir)
     if spec.is_schema:
         return _train_tables(run, store=store, work=work)
+    if spec.is_sequence:
+        return _train_sequences(run, store=store, work=work)
     checkpoints = work / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     frame = engine.read(store.get_bytes(run.dataset_key), name=Path(run.dataset_key).name)

@@ -187,9 +187,10 @@ def run_training(ctx: JobContext) -> Completion:
     if not dataset_key:
         raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
     _start_privacy(ctx, spec, dataset_id=dataset_id)
-    if spec.is_schema:
-        logger.info("job %s: related tables train without checkpoints; a retried attempt starts again", ctx.job_id)
-        ctx.progress(0.0, "training related tables (no checkpoints: a retried job starts again)")
+    if spec.is_schema or spec.is_sequence:
+        what = "related tables" if spec.is_schema else "histories"
+        logger.info("job %s: %s train without checkpoints; a retried attempt starts again", ctx.job_id, what)
+        ctx.progress(0.0, f"training {what} (no checkpoints: a retried job starts again)")
     limit_s = min(spec.time_limit_s or ctx.settings.train_time_limit_s, ctx.settings.train_time_limit_s)
 
     work_dir = Path(tempfile.mkdtemp(prefix=f"doppel-train-{ctx.job_id[:8]}-"))

@@ -31,7 +31,7 @@ from engine.errors import ConfigError, InputError
 # Histories are cut at this many steps unless ``max_length`` says otherwise (beijing's 35,064
 # hourly steps per station fit; a history longer than this is not one entity's to release whole).
 DEFAULT_MAX_LENGTH = 50_000
-_OFFSET = r"([+-]\d{2}:?\d{2}|Z)$"
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s?([+-]\d{2}:?\d{2}|Z)$"  # a UTC offset after a clock time
 
 
 @dataclass(frozen=True)

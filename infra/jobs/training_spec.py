@@ -14,7 +14,9 @@ A job trains one table (``trains_on == "table"``) or a schema of related tables
 (``"tables"``: ``engine.train_tables`` with the ``keys`` recorded on the dataset version,
 sharing ``max_training_time_s`` between its tables). A schema job has no epochs, model
 parameters or data-parallel processes, and no checkpoints: a retried one starts again.
-Payloads written before schema jobs existed lack both fields and read as table jobs.
+Payloads written before schema jobs existed lack both fields and read as table jobs. A job
+may also train a table of histories (``"sequences"``: ``engine.train_sequences`` with the
+version's ``sequence`` roles, under the same rules as a schema job).
 """
 
 from __future__ import annotations
@@ -69,31 +71,40 @@ class TrainingJobSpec(BaseModel):
     checkpoint_every: int = Field(ge=1, strict=True)
     distributed: bool = False
     processes: int | None = Field(default=None, ge=1, strict=True)
-    trains_on: Literal["table", "tables"] = "table"
+    trains_on: Literal["table", "tables", "sequences"] = "table"
     keys: dict[str, Any] | None = None
+    sequence: dict[str, Any] | None = None
     max_training_time_s: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _schema_fields(self) -> Self:
-        """A schema job carries its keys and none of the single-table settings; a table job no keys."""
+        """A schema job carries its keys, a sequence job its roles, and neither the single-table settings."""
         if self.trains_on == "table":
-            if self.keys is not None or self.max_training_time_s is not None:
-                raise ValueError("keys and max_training_time_s belong to a schema job (trains_on='tables'); "
-                                 "a table job's time limit is a model parameter")
+            if self.keys is not None or self.sequence is not None or self.max_training_time_s is not None:
+                raise ValueError("keys, sequence and max_training_time_s belong to a schema or sequence job "
+                                 "(trains_on='tables' or 'sequences'); a table job's time limit is a model parameter")
             return self
-        if self.keys is None:
-            raise ValueError("a schema job needs the keys of its tables")
+        what = "schema" if self.trains_on == "tables" else "sequence"
+        if self.trains_on == "tables" and (self.keys is None or self.sequence is not None):
+            raise ValueError("a schema job needs the keys of its tables (and no sequence roles)")
+        if self.trains_on == "sequences" and (self.sequence is None or self.keys is not None):
+            raise ValueError("a sequence job needs its roles (entity, order_by, context) and no keys")
         unset = {"epochs": self.epochs, "params": self.params or None, "distributed": self.distributed or None,
                  "processes": self.processes}
         given = sorted(name for name, value in unset.items() if value is not None)
         if given:
-            raise ValueError(f"a schema job takes no {', '.join(given)}: they only apply to one table's model")
+            raise ValueError(f"a {what} job takes no {', '.join(given)}: they only apply to one table's model")
         return self
 
     @property
     def is_schema(self) -> bool:
         """Whether the job trains related tables (``engine.train_tables``)."""
         return self.trains_on == "tables"
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether the job trains histories (``engine.train_sequences``)."""
+        return self.trains_on == "sequences"
 
     @classmethod
     def build(cls, **fields: Any) -> Self:

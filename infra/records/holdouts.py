@@ -121,9 +121,11 @@ class HoldoutRecord:
 
 def record_of(metrics: dict[str, Any] | None) -> HoldoutRecord | None:
     """A table's holdout record in a model version's metrics; None for a version trained before holdouts
-    existed, and for a schema's version (its record is ``schema_holdouts.TablesHoldoutRecord``)."""
+    existed, and for a schema's or sequence model's version (their records are
+    ``schema_holdouts.TablesHoldoutRecord`` and ``sequence_holdouts.SequencesHoldoutRecord``)."""
     data = (metrics or {}).get(RECORD_KEY)
-    return HoldoutRecord.from_dict(data) if isinstance(data, dict) and data.get("kind") != "tables" else None
+    return HoldoutRecord.from_dict(data) if isinstance(data, dict) and data.get("kind") not in ("tables", "sequences") \
+        else None
 
 
 @dataclass(frozen=True)

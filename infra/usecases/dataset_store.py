@@ -95,6 +95,11 @@ class VersionSummary:
         return "tables" in self.source
 
     @property
+    def is_sequence(self) -> bool:
+        """Whether the version is a table of histories (its entity, time and context columns chosen)."""
+        return isinstance(self.source.get("sequence"), dict)
+
+    @property
     def table_names(self) -> list[str]:
         """The tables of a schema version, by name; empty for a single table."""
         return sorted(self.source.get("tables") or {}) if self.is_schema else []
@@ -129,6 +134,10 @@ class VersionSummary:
             return f"tables {', '.join(read)} of {self.source.get('database', 'a database')}"
         if kind == "edited-keys":
             return f"v{self.source.get('from_version', '?')} with edited relations"
+        if kind == "sequence-roles":
+            roles = self.source.get("sequence") or {}
+            return (f"v{self.source.get('from_version', '?')} as histories of {roles.get('entity', '?')} "
+                    f"over {roles.get('order_by', '?')}")
         return str(kind or "unknown")
 
     @property
@@ -227,7 +236,7 @@ def tables_from_object(data: bytes) -> dict[str, pl.DataFrame]:
 
 def identical_version(
     versions: list[DatasetVersion], *, content_hash: str, edits: dict[str, Any] | None,
-    keys: dict[str, Any] | None = None, keys_from: str | None = None,
+    keys: dict[str, Any] | None = None, keys_from: str | None = None, sequence: dict[str, Any] | None = None,
 ) -> DatasetVersion | None:
     """The newest of ``versions`` that already holds this content: the same SHA-256, edits and keys.
 
@@ -236,12 +245,13 @@ def identical_version(
     types, so it is identical only for the same edits; a schema version (``keys`` in its
     source) holds the same tables under other relations, so it is identical only for the
     same keys from the same origin (inferred keys a user confirms become declared ones: a new
-    version). Single tables have no ``keys``: None on both sides.
+    version). Single tables have no ``keys``: None on both sides. A table of histories holds the
+    same rows under other roles (``sequence``: entity, time, context), identical only for the same roles.
     """
     for version in versions:
         source = version.source or {}
         if (version.content_hash == content_hash and source.get("edits") == edits and source.get("keys") == keys
-                and source.get("keys_from") == keys_from):
+                and source.get("keys_from") == keys_from and source.get("sequence") == sequence):
             return version
     return None
 
@@ -283,7 +293,8 @@ def store_version_bytes(
             if dataset is None:
                 dataset = catalog.create_dataset(session, name=name, actor=actor.label)
         same = identical_version(catalog.list_dataset_versions(session, dataset.id), content_hash=content_hash,
-                                 edits=source.get("edits"), keys=source.get("keys"), keys_from=source.get("keys_from"))
+                                 edits=source.get("edits"), keys=source.get("keys"), keys_from=source.get("keys_from"),
+                                 sequence=source.get("sequence"))
         if same is not None:
             return StoredVersion(dataset.id, dataset.name, same.id, same.version, content_hash,
                                  same.n_rows or n_rows, same.n_columns or n_columns, created=False, n_tables=n_tables)

@@ -30,6 +30,12 @@ with the root entity as the unit (``engine.train_tables(privacy=...)``), and nee
 were declared, not inferred from the rows. A retried schema job starts again (no
 checkpoints); a DP one whose charge was committed stops instead of spending it twice.
 
+A table of histories (a version whose ``source["sequence"]`` names its entity, time and
+context columns: ``infra.usecases.sequence_roles``) trains the same way with
+``trains_on="sequences"``: ``engine.train_sequences``, a holdout of whole histories or of their
+ends (``infra.records.sequence_holdouts``), model versions of type "sequences", the same
+settings refused; under DP the entity (its whole history) is the unit.
+
 Differential privacy: ``privacy`` is passed to the engine, which trains with DP-SGD (or MST)
 and reports what it spent in the model version's ``privacy_spent``. Its charge on the dataset's
 privacy ledger is reserved here, before any data is read, committed by the worker when the
@@ -94,6 +100,9 @@ def _check_model_settings(model: str, *, epochs: int | None, seed: int, device: 
 SCHEMA_KIND = "tables"
 """The model type (and model-line kind) of a schema's model versions."""
 
+SEQUENCE_KIND = "sequences"
+"""The model type (and model-line kind) of a table of histories' model versions."""
+
 
 def schema_keys(version: DatasetVersion) -> dict[str, Any] | None:
     """The keys a schema dataset version trains with (its ``source["keys"]``); None for a single table.
@@ -142,25 +151,35 @@ def _check_schema_privacy(source: Mapping[str, Any], *, privacy: Mapping[str, An
 
 
 def _check_schema_settings(*, epochs: int | None, params: dict[str, Any], distributed: bool, processes: int | None,
-                           checkpoint_every: int | None, holdout_stratify: str | None) -> None:
-    """Refuse, with what to do instead, the settings a schema job cannot use."""
+                           checkpoint_every: int | None, holdout_stratify: str | None, sequences: bool = False) -> None:
+    """Refuse, with what to do instead, the settings a schema (or a table of histories) job cannot use."""
+    what = "a table of histories" if sequences else "a schema"
     if distributed or processes is not None:
-        raise ConfigError("related tables train one table after another in one process: distributed training is not "
-                          "available for a schema; set distributed=False (and no processes)")
+        raise ConfigError(f"{what} trains its models one after another in one process: distributed training is not "
+                          f"available for {what}; set distributed=False (and no processes)")
     if epochs is not None:
-        raise ConfigError(f"epochs={epochs} applies to one table's model; a schema's tables are trained for as long as "
-                          "each needs, within max_training_time_s (shared between the tables by their rows): "
-                          "leave epochs unset and set max_training_time_s instead")
+        raise ConfigError(f"epochs={epochs} applies to one table's model; {what} is trained for as long as each of "
+                          "its models needs, within max_training_time_s: leave epochs unset and set "
+                          "max_training_time_s instead")
     if params:
-        raise ConfigError(f"model parameters {sorted(params)} apply to one table's model, not to a schema's tables; "
-                          "a schema job takes model ('auto' or a model for the root tables), seed, device, privacy "
-                          "and max_training_time_s")
+        raise ConfigError(f"model parameters {sorted(params)} apply to one table's model, not to {what}; "
+                          f"{what} job takes model ('auto' or a model{'' if sequences else ' for the root tables'}), "
+                          "seed, device, privacy and max_training_time_s")
     if checkpoint_every is not None:
-        raise ConfigError("a schema job writes no checkpoints (a retried one starts again); "
+        raise ConfigError(f"{what} job writes no checkpoints (a retried one starts again); "
                           "leave checkpoint_every unset")
     if holdout_stratify is not None:
-        raise ConfigError("a schema's holdout is drawn by root row (whole subtrees), not stratified on a column; "
+        unit = "whole histories (or each history's end)" if sequences else "root row (whole subtrees)"
+        raise ConfigError(f"the holdout is drawn by {unit} for {what}, not stratified on a column; "
                           "leave holdout_stratify unset")
+
+
+def _check_sequence_model(model: str) -> None:
+    from engine.sequences.train import MODELS
+
+    if model not in MODELS:
+        raise ConfigError(f"a table of histories trains with one of {list(MODELS)} (ARGN draws each step given its "
+                          f"context and history); got model={model!r}")
 
 
 def _check_distributed(*, distributed: bool, processes: int | None, kind: str | None) -> None:
@@ -370,6 +389,23 @@ def submit_training(
             checkpoint_every=settings.checkpoint_every_epochs,
         ).to_payload()
 
+    def prepare_sequences(session: TenantSession, version: DatasetVersion, roles: dict[str, Any]) -> dict[str, Any]:
+        _check_schema_settings(epochs=epochs, params=params, distributed=bool(distributed), processes=processes,
+                               checkpoint_every=checkpoint_every, holdout_stratify=holdout_stratify, sequences=True)
+        _check_sequence_model(model)
+        dataset = catalog.get_dataset(session, version.dataset_id)
+        check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
+        line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model, model_id=model_id,
+                           model_name=model_name, actor=actor.label, kind=SEQUENCE_KIND)
+        return TrainingJobSpec.build(
+            dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
+            model_kind=SEQUENCE_KIND, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
+            trains_on="sequences", sequence=roles,
+            max_training_time_s=float(max_training_time_s) if max_training_time_s is not None else None,
+            time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
+            checkpoint_every=settings.checkpoint_every_epochs,
+        ).to_payload()
+
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
         version = catalog.get_dataset_version(session, dataset_version_id)
@@ -378,6 +414,9 @@ def submit_training(
         keys = schema_keys(version)
         if keys is not None:
             return prepare_schema(session, version, keys)
+        roles = (version.source or {}).get("sequence")
+        if isinstance(roles, Mapping):
+            return prepare_sequences(session, version, dict(roles))
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         kind = resolved_kind(model, version=version, privacy=privacy_dict)
@@ -401,4 +440,4 @@ def submit_training(
                   database=database)
 
 
-__all__ = ["SCHEMA_KIND", "resolved_kind", "schema_keys", "submit_training"]
+__all__ = ["SCHEMA_KIND", "SEQUENCE_KIND", "resolved_kind", "schema_keys", "submit_training"]

@@ -14,47 +14,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from infra.db import Database, tenant_session
-from infra.records import tenancy
 from infra.records.authz import Actor
-from infra.records.members import grant_at_login
 from infra.usecases import dataset_store
 from infra.usecases.stored_profiles import ColumnEdits
-from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
-
-
-def _clear_caches() -> None:
-    from infra.settings import get_settings
-    from infra.storage import get_store
-
-    get_settings.cache_clear()
-    get_store.cache_clear()
+from tests.infra.workspace_support import member_workspace
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[tuple[str, Actor]]:
-    folder = tmp_path_factory.mktemp("identical-upload")
-    if request.param == "sqlite":
-        backend = migrated_sqlite(folder)
-    else:
-        backend = migrated_postgres(database=f"doppel_dedupe_{uuid.uuid4().hex[:8]}",
-                                    owner_role="doppel_meta_owner", app_role="doppel_meta_app")
-    with backend as setup, pytest.MonkeyPatch.context() as patch:
-        database: Database = setup if isinstance(setup, Database) else setup.database
-        patch.setenv("DOPPEL_DATA_DIR", str(folder))
-        patch.setenv("DOPPEL_DATABASE_URL", database.url)
-        _clear_caches()
-        tenant = f"dedupe-{uuid.uuid4().hex[:10]}"
-        with tenant_session(tenant, database=database) as s:
-            tenancy.ensure_tenant(s, display_name="Dedupe", actor="test")
-            user = tenancy.ensure_user(s, subject=f"test|{tenant}", email=f"member@{tenant}.test")
-            grant_at_login(s, user_id=user.id, role="member", reason="test seed")
-            actor = Actor(user_id=user.id, label=f"member@{tenant}.test")
-        try:
-            yield tenant, actor
-        finally:
-            _clear_caches()
+    with member_workspace(request.param, tmp_path_factory.mktemp("identical-upload"), prefix="dedupe") as workspace:
+        yield workspace
 
 
 def _csv(datasets: Path, rows: int, offset: int = 0) -> bytes:

@@ -18,16 +18,14 @@ import pytest
 
 import engine
 from engine.errors import ConfigError, InputError
-from infra.db import Database, tenant_session
+from infra.db import tenant_session
 from infra.db.errors import QuotaExceededError
-from infra.records import tenancy
 from infra.records.authz import Actor
-from infra.records.members import grant_at_login
 from infra.records.quotas import set_quota_overrides
 from infra.storage import open_tenant_store
 from infra.usecases import database_sources, dataset_store, schema_store
 from tests.engine.data_fixtures import LoadedDatabase, baseball_slice, mariadb_baseball, postgres_baseball
-from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
+from tests.infra.workspace_support import member_workspace
 
 _FIXTURES = (baseball_slice, mariadb_baseball, postgres_baseball)  # used by name: the source databases
 
@@ -35,39 +33,13 @@ LOAN_KEYS = {"primary_keys": {"account": "account_id", "loan": "loan_id"},
              "foreign_keys": ["loan.account_id -> account.account_id"]}
 
 
-def _clear_caches() -> None:
-    from infra.settings import get_settings
-    from infra.storage import get_store
-
-    get_settings.cache_clear()
-    get_store.cache_clear()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[tuple[str, Actor]]:
-    folder = tmp_path_factory.mktemp("schema-store")
-    if request.param == "sqlite":
-        backend = migrated_sqlite(folder)
-    else:
-        backend = migrated_postgres(database=f"doppel_schema_{uuid.uuid4().hex[:8]}",
-                                    owner_role="doppel_meta_owner", app_role="doppel_meta_app")
-    with backend as setup, pytest.MonkeyPatch.context() as patch:
-        database: Database = setup if isinstance(setup, Database) else setup.database
-        patch.setenv("DOPPEL_DATA_DIR", str(folder))
-        patch.setenv("DOPPEL_DATABASE_URL", database.url)
-        patch.setenv("DOPPEL_ALLOW_PRIVATE_DB_HOSTS", "true")  # the source databases live on 127.0.0.1
-        _clear_caches()
-        tenant = f"schema-{uuid.uuid4().hex[:10]}"
-        with tenant_session(tenant, database=database) as s:
-            tenancy.ensure_tenant(s, display_name="Schemas", actor="test")
-            user = tenancy.ensure_user(s, subject=f"test|{tenant}", email=f"member@{tenant}.test")
-            grant_at_login(s, user_id=user.id, role="member", reason="test seed")
-            actor = Actor(user_id=user.id, label=f"member@{tenant}.test")
-        try:
-            yield tenant, actor
-        finally:
-            _clear_caches()
+    # the source databases of the imports live on 127.0.0.1
+    with member_workspace(request.param, tmp_path_factory.mktemp("schema-store"), prefix="schema",
+                          environment={"DOPPEL_ALLOW_PRIVATE_DB_HOSTS": "true"}) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="module")
