@@ -43,7 +43,7 @@ st.dataframe(
         "version": [v.version for v in versions],
         "type": [v.model_type for v in versions],
         "trained on": [f"{v.dataset_name} v{v.dataset_version}" for v in versions],
-        "epochs": [v.metrics.get("epochs_run") if has_epochs(v.model_type) and not v.is_schema else None
+        "epochs": [v.metrics.get("epochs_run") if has_epochs(v.model_type) and not (v.is_schema or v.is_sequence) else None
                    for v in versions],
         "training s": [v.metrics.get("fit_seconds") for v in versions],
         "epsilon spent": [v.epsilon for v in versions],
@@ -62,6 +62,9 @@ cells = st.columns(4)
 epochs_run = version.metrics.get("epochs_run")
 if version.is_schema:  # one model per table: their epochs are in the table below
     cells[0].metric("Tables", len(version.tables), help="Each root table by the chosen model, each child by ARGN.")
+elif version.is_sequence:
+    cells[0].metric("Histories", f"{version.sequence.get('entities', 0):,}",
+                    help="The entities whose histories the model trained on (the holdout's left out).")
 elif has_epochs(version.model_type):
     cells[0].metric("Epochs run", "—" if epochs_run is None else epochs_run)
 else:  # MST has no epochs: its "epochs" are rounds of estimation from the marginals it measured
@@ -95,6 +98,21 @@ if version.is_schema:
     if held is not None and held.has_holdout:
         st.caption(f"Holdout: whole subtrees of {held.share:.0%} of the root rows (seed {held.seed}), "
                    f"{sum(held.rows.values()):,} rows in all, never seen by the model.")
+    elif held is not None:
+        st.caption(f"No holdout: {markdown_literal(held.reason or 'none was set aside')}.")
+if version.is_sequence:
+    facts = version.sequence
+    context = ", ".join(facts.get("context") or []) or "none"
+    st.markdown(f"**Histories**\n- entity: {markdown_literal(str(facts.get('entity')))}, time: "
+                f"{markdown_literal(str(facts.get('order_by')))}\n- context: {markdown_literal(context)}\n"
+                f"- steps: {markdown_literal(', '.join(facts.get('steps') or []))}\n"
+                f"- {facts.get('rows', 0):,} steps trained on; history lengths {facts.get('min_length')} to "
+                f"{facts.get('max_length')}")
+    held = version.sequences_holdout
+    if held is not None and held.has_holdout:
+        how = (f"{held.holdout_entities:,} whole histories" if held.by == "entity"
+               else f"the last {held.share:.0%} of each history")
+        st.caption(f"Holdout: {how} (seed {held.seed}), {held.rows:,} steps, never seen by the model.")
     elif held is not None:
         st.caption(f"No holdout: {markdown_literal(held.reason or 'none was set aside')}.")
 notes = run_notes(version.metrics)

@@ -2,7 +2,8 @@
 
 A version of several related tables shows its schema as a graph, the relations between its
 tables (keep, remove, change or add them; saving makes the next version with those keys) and
-each table's profile in a tab.
+each table's profile in a tab. A single table may be saved as a table of histories (its entity,
+time and context columns: ``app.components.sequence_roles_view``).
 
 A user corrects a column's type, or marks it as a key, as personal data or to drop; saving
 makes the next version of the dataset (versions are immutable) with those edits, which
@@ -21,6 +22,7 @@ from app.components.pickers import pick_dataset_version, remember
 from app.components.profile_view import render_profile, table_height
 from app.components.schema_editor import TYPE_HELP, edits_from, schema_editor
 from app.components.schema_graph import edited_keys, relation_rows, relations_editor, relations_frame, render_schema_graph
+from app.components.sequence_roles_view import render_sequence_roles
 from infra.usecases import dataset_store, schema_store
 from infra.usecases.stored_profiles import ColumnEdits
 
@@ -126,6 +128,8 @@ if who.allows("member") and st.button("Save the edits as a new version", type="p
             f"{said} {markdown_literal(stored.dataset_name)} v{stored.version}; it is shown below.",
             link_to="train", link_label="Train a model on it", link_icon=":material/model_training:"))
 
+st.divider()
+render_sequence_roles(detail, who)
 st.divider()
 render_profile(detail.profile)
 if detail.preview.height:

@@ -11,7 +11,8 @@ A schema dataset version (several related tables) shows its tables and the keys 
 uses instead, and only what ``engine.train_tables`` takes: the model of the root tables, the
 seed, a time limit shared by the tables, the device, the model name and differential privacy
 with a root entity as its unit (no epochs, target column or conditions). Its job is queued
-through ``infra.usecases.training``.
+through ``infra.usecases.training``. A table of histories (its roles saved on the Profile page)
+shows its roles and takes the same few settings, with an entity as the unit of privacy.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from app.components.pickers import pick_dataset_version, remember, remembered
 from infra.usecases import job_requests, privacy_views, training, training_plan
 from infra.usecases.dataset_store import VersionDetail, VersionSummary
 from infra.usecases.job_requests import Protections, TrainingRequest
-from infra.usecases.training import SCHEMA_KIND
+from infra.usecases.sequence_roles import sequence_roles
+from infra.usecases.training import SCHEMA_KIND, SEQUENCE_KIND
 
 MODELS = {
     "auto": "Let the profile choose",
@@ -206,7 +208,11 @@ def _train_schema(who: Acting, detail: VersionDetail) -> None:
                "merged, and no value beyond the 5th most extreme on each side is released.")
 
     st.subheader("Privacy", anchor=False)
-    privacy = _schema_privacy(who, version, plan)
+    privacy = _unit_privacy(who, version, units=sum(t.rows or 0 for t in plan.tables if t.is_root),
+                            unit="root entity", key="train_tables",
+                            explained="a row of a root table with all its rows in the other tables. Each child table "
+                                      "keeps at most a fixed number of rows per parent, and the keys must be "
+                                      "declared, not inferred from the rows.")
 
     if who.allows("member") and st.button("Start training", type="primary", icon=":material/play_arrow:",
                                           key="train_start"):
@@ -219,9 +225,14 @@ def _train_schema(who: Acting, detail: VersionDetail) -> None:
             remember("job", job.id)
 
 
-def _schema_privacy(who: Acting, version: VersionSummary, plan: training_plan.SchemaPlan) -> dict[str, float] | None:
-    """The schema form's privacy setting (None: no DP), with the dataset's budget; its unit is a root entity."""
-    private = st.toggle("Train with differential privacy", key="train_tables_dp")
+def _unit_privacy(who: Acting, version: VersionSummary, *, units: int | None, unit: str, explained: str,
+                  key: str) -> dict[str, float] | None:
+    """The privacy setting of a schema or histories form (None: no DP), with the dataset's budget.
+
+    ``unit`` names the unit of privacy ("root entity", "entity"), ``units`` how many the
+    version holds (for the default delta), ``explained`` what the unit is and what is cut.
+    """
+    private = st.toggle("Train with differential privacy", key=f"{key}_dp")
     budget = attempt("reading the privacy budget", privacy_views.remaining_budget, who.tenant,
                      dataset_id=version.dataset_id, actor=who.actor)
     if not private:
@@ -229,18 +240,16 @@ def _schema_privacy(who: Acting, version: VersionSummary, plan: training_plan.Sc
             st.caption(f"Privacy budget of {markdown_literal(version.dataset_name)}: "
                        f"{markdown_literal(budget.describe())}.")
         return None
-    roots = sum(t.rows or 0 for t in plan.tables if t.is_root)
-    defaults = training_plan.privacy_defaults(n_rows=roots or None)
-    st.markdown("The unit of privacy is a **root entity**: a row of a root table with all its rows in the other "
-                "tables. **Epsilon** bounds how much one entity may change what the model learns (smaller is more "
-                "private), **delta** is the small chance that the bound does not hold (keep it well below 1 / root "
-                "rows). Each child table keeps at most a fixed number of rows per parent; the run is charged to the "
-                "dataset's budget. The keys must be declared, not inferred from the rows.")
+    defaults = training_plan.privacy_defaults(n_rows=units or None)
+    article = "an" if unit[0] in "aeiou" else "a"
+    st.markdown(f"The unit of privacy is {article} **{unit}**: {explained} **Epsilon** bounds how much one {unit} may change "
+                f"what the model learns (smaller is more private), **delta** is the small chance that the bound does "
+                f"not hold (keep it well below 1 / {unit}s). The run is charged to the dataset's budget.")
     p = st.columns(2)
     epsilon = p[0].number_input("Epsilon", min_value=0.01, max_value=100.0, value=defaults.run_epsilon, step=0.5,
-                                key="train_tables_epsilon")
+                                key=f"{key}_epsilon")
     delta = p[1].number_input("Delta", min_value=1e-12, max_value=1e-2, value=defaults.run_delta, step=1e-7,
-                              format="%.1e", key="train_tables_delta")
+                              format="%.1e", key=f"{key}_delta")
     if budget is None:
         st.warning("This dataset has no privacy budget yet, so differentially private training is refused. An owner "
                    "or admin sets one on the Privacy page.", icon=":material/shield:")
@@ -250,6 +259,52 @@ def _schema_privacy(who: Acting, version: VersionSummary, plan: training_plan.Sc
     return {"epsilon": float(epsilon), "delta": float(delta)}
 
 
+def _train_sequences(who: Acting, detail: VersionDetail) -> None:
+    """The histories form: the roles, seed, time limit, device, name, privacy by entity; starts the job.
+
+    No epochs, batch, target column or conditions: ``engine.train_sequences`` takes none of
+    them; ``training.submit_training`` gives the messages of what it refuses.
+    """
+    version = detail.summary
+    roles = sequence_roles(version.source)
+    assert roles is not None  # the caller checked version.is_sequence
+    columns = dict(detail.profile.columns) if detail.profile is not None else {}
+    entities = getattr(columns.get(roles.entity), "n_distinct", None)
+    st.subheader("Histories", anchor=False)
+    context = ", ".join(roles.context) or "the columns constant within every entity (found by the training)"
+    count = f"{entities:,} " if entities else ""
+    st.markdown(f"{count}histories of **{markdown_literal(roles.entity)}**, ordered by "
+                f"**{markdown_literal(roles.order_by)}**; context: {markdown_literal(context)}.")
+    st.caption("Two models learn them: one draws each entity's context, history length and start; the other draws "
+               "each step given the entity and the steps before it, with the time gaps and calendar. A seeded "
+               "holdout of whole histories (or, with few entities, the end of each history) is set aside first. "
+               "Change the roles on the Profile page.")
+    cells = st.columns(3)
+    seed = cells[0].number_input("Seed", min_value=0, value=0, step=1, key="train_sequences_seed",
+                                 help="The same seed, table and settings train the same model.")
+    seconds = cells[1].number_input("Time limit (seconds)", min_value=0.0, value=0.0, step=30.0,
+                                    key="train_sequences_seconds",
+                                    help="The training time of both models together; 0 = no limit.")
+    device = cells[2].selectbox("Device", ["auto", "cpu", "cuda"], key="train_sequences_device",
+                                help="auto: a GPU when the worker has one.")
+    model_name = st.text_input("Model name", key="train_sequences_model_name",
+                               placeholder=f"{version.dataset_name} ({SEQUENCE_KIND})",
+                               help="Training again under the same name adds a version to that model.")
+    st.subheader("Privacy", anchor=False)
+    privacy = _unit_privacy(who, version, units=entities, unit="entity", key="train_sequences",
+                            explained="one history with all its steps. Histories longer than the most steps kept "
+                                      "are cut to it.")
+    if who.allows("member") and st.button("Start training", type="primary", icon=":material/play_arrow:",
+                                          key="train_start"):
+        job = attempt("starting the training", training.submit_training, who.tenant, dataset_version_id=version.id,
+                      actor=who.actor, seed=int(seed), device=device, privacy=privacy,
+                      model_name=model_name.strip() or None,
+                      max_training_time_s=float(seconds) if seconds else None)
+        if job is not None:
+            st.session_state[LAST_JOB_KEY] = job.id
+            remember("job", job.id)
+
+
 st.title("Train")
 who = acting()
 
@@ -257,6 +312,8 @@ detail = pick_dataset_version(
     who, key="train_version", first_step="then choose it here and train a model on it.", preview_rows=0)
 if detail.summary.is_schema:
     _train_schema(who, detail)
+elif detail.summary.is_sequence:
+    _train_sequences(who, detail)
 else:
     _train_table(who, detail)
 

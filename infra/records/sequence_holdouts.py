@@ -4,7 +4,8 @@ A long table of histories is split with ``engine.split_sequences``, never by row
 (whole histories aside) when there are at least ``MIN_ENTITIES`` entities, so that the judge's
 membership attacks have whole histories on both sides; by time otherwise (each entity's last
 ``share`` of steps; four weather stations leave nothing else). The share is the single-table
-rule's (``HoldoutRule.share``); a table under the rule's minimum rows gets no holdout. The split
+rule's (``HoldoutRule.share_for``: at least its minimum rows); a table under the rule's minimum
+rows, or whose histories are too short to leave steps on both sides, gets no holdout. The split
 is a pure function of the table, the roles, the share and the seed, so lineage keeps only a
 ``SequencesHoldoutRecord`` (``metrics["holdout"]``, ``kind == "sequences"``) and
 ``rebuild_sequences`` draws the same two parts again from the immutable dataset version.
@@ -90,11 +91,16 @@ def set_aside_sequences(frame: pl.DataFrame, *, entity: str, order_by: str, rule
     entities = frame.get_column(entity).n_unique()
     by = "entity" if entities >= MIN_ENTITIES else "time"
     common = {"seed": seed, "entity": entity, "order_by": order_by, "by": by, "entities": entities}
-    if frame.height < rule.min_table_rows:
+    share = rule.share_for(frame.height)
+    if share is None:
         return frame, None, SequencesHoldoutRecord(**common, share=None, rows=0, training_rows=frame.height,
                                                    holdout_entities=0, reason=rule.no_holdout_reason(frame.height))
-    training, holdout = _split(frame, entity=entity, order_by=order_by, by=by, share=rule.share, seed=seed)
-    record = SequencesHoldoutRecord(**common, share=rule.share, rows=holdout.height, training_rows=training.height,
+    try:
+        training, holdout = _split(frame, entity=entity, order_by=order_by, by=by, share=share, seed=seed)
+    except InputError as error:  # histories too short to leave steps on both sides: train on every step
+        return frame, None, SequencesHoldoutRecord(**common, share=None, rows=0, training_rows=frame.height,
+                                                   holdout_entities=0, reason=f"no holdout could be drawn: {error}")
+    record = SequencesHoldoutRecord(**common, share=share, rows=holdout.height, training_rows=training.height,
                                     holdout_entities=holdout.get_column(entity).n_unique())
     return training, holdout, record
 

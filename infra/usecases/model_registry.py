@@ -29,7 +29,8 @@ from infra.records import catalog
 from infra.records.authz import Actor, require_permission
 from infra.records.holdouts import HoldoutRecord, record_of
 from infra.records.schema_holdouts import TablesHoldoutRecord, is_tables_record, tables_record_of
-from infra.usecases.training import SCHEMA_KIND
+from infra.records.sequence_holdouts import SequencesHoldoutRecord, sequences_record_of
+from infra.usecases.training import SCHEMA_KIND, SEQUENCE_KIND
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,28 @@ class ModelVersionView:
         return tables_record_of(self.metrics)
 
     @property
+    def is_sequence(self) -> bool:
+        """Whether the version models histories (``engine.train_sequences``)."""
+        return self.model_type == SEQUENCE_KIND
+
+    @property
+    def sequences_holdout(self) -> SequencesHoldoutRecord | None:
+        """A sequence version's holdout record (whole histories, or each history's end); None otherwise."""
+        return sequences_record_of(self.metrics)
+
+    @property
+    def sequence(self) -> dict[str, Any]:
+        """What a sequence version learned: its roles, step columns, entities, rows and lengths; empty otherwise."""
+        facts = self.metrics.get("sequence") if self.is_sequence else None
+        return dict(facts) if isinstance(facts, dict) else {}
+
+    @property
     def holdout_rows(self) -> int | None:
-        """The rows set aside: a table's, or all of a schema's tables together; None when unrecorded."""
+        """The rows set aside: a table's, a history table's, or all of a schema's tables together; None when unrecorded."""
         if self.tables_holdout is not None:
             return sum(self.tables_holdout.rows.values())
+        if self.sequences_holdout is not None:
+            return self.sequences_holdout.rows
         return self.holdout.rows if self.holdout is not None else None
 
     @property

@@ -118,6 +118,12 @@ def read_table(tenant: str, *, version_id: str, actor: Actor) -> tuple[pl.DataFr
     return read_version(tenant, object_key=str(object_key)), source
 
 
+def suggested_roles(tenant: str, *, version_id: str, actor: Actor) -> SequenceRoles | None:
+    """``suggest_sequence_roles`` for a stored single-table version (None for a schema version)."""
+    frame, source = read_table(tenant, version_id=version_id, actor=actor)
+    return suggest_sequence_roles(frame)
+
+
 def check_sequence_roles(frame: pl.DataFrame, roles: SequenceRoles) -> None:
     """Refuse roles the engine would refuse for ``frame``, with its message."""
     from engine.sequences.checks import prepare_long
@@ -160,4 +166,4 @@ def save_sequence_roles(tenant: str, *, version_id: str, entity: str, order_by: 
 
 
 __all__ = ["KIND", "SOURCE_KEY", "SequenceRoles", "check_sequence_roles", "read_table", "save_sequence_roles",
-           "sequence_roles", "suggest_sequence_roles"]
+           "sequence_roles", "suggest_sequence_roles", "suggested_roles"]
