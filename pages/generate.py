@@ -8,6 +8,10 @@ A schema's model (related tables) asks instead for a size (a scale, or rows of a
 the seed, conditions on a root table's columns (the same builder) and the output (a zip of CSV
 or Parquet, or one Parquet per table to S3), and shows each generated table in a tab
 (``app.components.schema_generation_view``).
+
+A sequence model (histories) asks for a number of histories, the seed, conditions on its context
+columns and the output (CSV or Parquet here, or Parquet to S3), and shows the histories drawn
+(``app.components.sequence_generation_view``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from app.components.schema_generation_view import (
     is_schema_version,
     schema_generation_form,
     show_generated_schema,
+)
+from app.components.sequence_generation_view import (
+    is_histories,
+    is_sequence_version,
+    sequence_generation_form,
+    show_generated_histories,
 )
 from infra.usecases import dataset_store, job_requests, model_registry, outputs
 
@@ -61,6 +71,24 @@ def _earlier(model_version_id: str) -> None:
             for item in earlier:
                 st.caption(markdown_literal(generated_label(item)))
 
+
+if is_sequence_version(version):
+    job = sequence_generation_form(who, version)
+    if job is not None:
+        st.session_state[LAST_JOB_KEY] = job.id
+        remember("job", job.id)
+    last_job = st.session_state.get(LAST_JOB_KEY)
+    generated_id = _follow(last_job) if last_job else None
+    if generated_id:
+        remember("generated", generated_id)
+        item = attempt("reading the generated data", outputs.get_generated, who.tenant,
+                       generated_dataset_id=generated_id, actor=who.actor)
+        if item is not None and is_histories(item):
+            show_generated_histories(who, item)
+            if not item.destination:
+                link_to("quality", "Next: assess its quality", icon=":material/fact_check:")
+    _earlier(version.id)
+    st.stop()
 
 if is_schema_version(version):
     job = schema_generation_form(who, version)

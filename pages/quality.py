@@ -13,6 +13,11 @@ shows it.
 A generated schema (related tables) is assessed against its model's own holdout (whole root
 subtrees) or none, with no target column; its report shows the cross-table section and a tab
 per table (``app.components.schema_report_view``), and compares only with another schema's.
+
+Generated histories (a sequence model's) are assessed the same way, against the model's own
+holdout (whole histories, or the end of each) or none, with no target column; their report shows
+sample histories, autocorrelation curves and length histograms
+(``app.components.sequence_report_view``), and compares only with another report of histories.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from app.components.job_status import follow_job
 from app.components.literal_text import markdown_literal
 from app.components.pickers import pick, remember
 from app.components.schema_report_view import render_any_report
+from app.components.sequence_generation_view import is_histories
 from app.components.share_panel import share_panel
 from infra.usecases import assessment, dataset_store, job_requests, model_registry, outputs
 from infra.usecases.assessment import HoldoutChoice
@@ -88,6 +94,11 @@ if generated and who.allows("member"):
         if item.conditions:
             st.caption(f"These rows were generated under conditions ({markdown_literal(item.conditions)}); the "
                        "report compares them with all the real rows, so the conditioned columns will differ.")
+        histories = is_histories(item)
+        if histories:
+            st.caption("Histories: judged per step and per entity, over time (lengths, gaps, autocorrelation, "
+                       "cross-correlation, coherence), by a discriminator and a next-step predictor, and for privacy "
+                       "by entity (whole histories) against the model's holdout.")
         if item.is_schema:
             st.caption("A schema: each table is judged on its own, then the relations across tables (referential "
                        "integrity, children per parent, inter-table trends, child aggregates) and each parent's "
@@ -95,20 +106,20 @@ if generated and who.allows("member"):
         targets = [AUTO_TARGET]
         model_version = attempt("reading the model", model_registry.get_version, who.tenant,
                                 model_version_id=item.model_version_id, actor=who.actor)
-        if item.is_schema:
+        if item.is_schema or histories:
             target = AUTO_TARGET
         elif model_version is not None:
             source = attempt("reading the columns", dataset_store.get_version, who.tenant,
                              version_id=model_version.dataset_version_id, actor=who.actor, preview_rows=0)
             if source is not None:
                 targets += list(source.profile.columns)
-        if not item.is_schema:
+        if not (item.is_schema or histories):
             target = st.selectbox("Target column for the utility test", targets, key="quality_target",
                                   help="A model learns this column from the others, once on real and once on "
                                   "synthetic rows; both are tested on real rows.")
         own = attempt("reading the model's holdout", assessment.default_holdout, who.tenant, item.id,
                       actor=who.actor)
-        holdouts = holdout_options(who, own, None if item.is_schema else model_version)
+        holdouts = holdout_options(who, own, None if item.is_schema or histories else model_version)
         if st.session_state.get(HOLDOUT_FOR_KEY) != item.id or st.session_state.get(HOLDOUT_KEY) not in holdouts:
             st.session_state[HOLDOUT_KEY] = next(iter(holdouts))  # new generated data: its model's own holdout
             st.session_state[HOLDOUT_FOR_KEY] = item.id
@@ -172,7 +183,9 @@ with tabs[2]:
     share_panel(report.id)
 with tabs[3]:
     others = [r for r in reports if r.id != report.id and r.kind == report.kind]
-    if report.kind != "table":
+    if report.kind == "sequences":
+        st.caption("A report of histories compares with another report of histories: their scores and gates.")
+    elif report.kind != "table":
         st.caption("A schema's report compares with another schema's report: the figures across tables, the schema "
                    "gates and each table both hold.")
     if not others:

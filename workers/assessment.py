@@ -10,7 +10,8 @@ The report's ``inputs["holdout"]`` and first note say which, or that there was n
 The report is stored twice, ``reports/<generated id>/<job id>.json`` (the full ``to_dict``)
 and ``.html``, and its scores and gates are recorded in the catalog.
 The assessment runs in the worker's thread and stops between its stages on a cancellation.
-A generated schema is assessed by ``workers.schema_assessment`` (``engine.assess_tables``).
+A generated schema is assessed by ``workers.schema_assessment`` (``engine.assess_tables``), and
+generated histories by ``workers.sequence_assessment`` (``engine.assess_sequences``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from infra.usecases.assessment import HOLDOUT_SOURCES
 from workers.context import Completion, JobContext
 from workers.report_store import report_keys, store_report
 from workers.schema_assessment import run_schema_assessment
+from workers.sequence_assessment import run_sequence_assessment
 
 
 def _read(ctx: JobContext, key: str | None, what: str) -> Any:
@@ -70,6 +72,8 @@ def run_assessment(ctx: JobContext) -> Completion:
     payload = ctx.payload
     if payload.get("schema"):
         return run_schema_assessment(ctx)
+    if payload.get("sequences"):  # generated histories (workers.sequence_assessment)
+        return run_sequence_assessment(ctx)
     generated_id = payload.get("generated_dataset_id")
     if not generated_id:
         raise ConfigError("the assessment job names no generated dataset")

@@ -10,7 +10,8 @@ store's atomic writer: nothing is visible under that key until the last chunk is
 the writer commits. A worker killed half-way leaves nothing a reader can see (a staged
 temporary file on a local store, an unfinished multipart upload on S3), and the job's next
 attempt writes the object from the start. A schema's job (``payload["schema"]``) is
-``workers.schema_generation``'s.
+``workers.schema_generation``'s; a sequence model's (``payload["sequences"]``),
+``workers.sequence_generation``'s.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from infra.records.quotas import check_storage
 from workers.context import Completion, JobContext
 from workers.model_loading import load_model_version
 from workers.schema_generation import run_schema_generation
+from workers.sequence_generation import run_sequence_generation
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ def run_generation(ctx: JobContext) -> Completion:
     payload = ctx.payload
     if payload.get("schema"):
         return run_schema_generation(ctx)
+    if payload.get("sequences"):  # histories from a sequence model (workers.sequence_generation)
+        return run_sequence_generation(ctx)
     model_version_id = payload.get("model_version_id")
     n_rows = payload.get("n_rows")
     fmt = payload.get("format", "parquet")

@@ -184,8 +184,13 @@ def render_schema_report(document: dict[str, Any], *, key: str = "schema") -> No
 
 
 def render_any_report(document: dict[str, Any], *, key: str = "report") -> None:
-    """A stored report of either kind: a schema's (``render_schema_report``) or a table's (``render_report``)."""
-    if is_schema_report(document):
+    """A stored report of any kind: a schema's (``render_schema_report``), histories'
+    (``sequence_report_view.render_sequence_report``) or a table's (``render_report``)."""
+    from app.components.sequence_report_view import is_sequence_document, render_sequence_report
+
+    if is_sequence_document(document):
+        render_sequence_report(document, key=key)
+    elif is_schema_report(document):
         render_schema_report(document, key=key)
     else:
         render_report(document, key=key)

@@ -35,6 +35,7 @@ from infra.records import catalog
 from infra.records.authz import Actor, require_actor, require_permission
 from infra.records.holdouts import record_of
 from infra.records.schema_holdouts import TablesHoldoutRecord, tables_record_of
+from infra.records.sequence_holdouts import SequencesHoldoutRecord, sequences_record_of
 
 HOLDOUT_SOURCES = ("model_version", "dataset_version", "none")
 """Where an assessment's holdout comes from: the model's own, another dataset version, nowhere."""
@@ -54,10 +55,17 @@ class HoldoutChoice:
     seed: int
     stratify: str | None = None
     tables: dict[str, int] | None = None  # a schema's: the holdout's rows per table
+    histories: int | None = None  # a sequence model's: the histories the holdout holds (some of each, by time)
+    by: str | None = None  # a sequence model's: "entity" (whole histories) or "time" (the end of each)
 
     @property
     def description(self) -> str:
         """One sentence for the page: which rows, from where, set aside when."""
+        if self.by is not None:
+            how = (f"{self.histories:,} whole histories" if self.by == "entity"
+                   else f"the last {self.share:.0%} of each of {self.histories:,} histories")
+            return (f"{self.rows:,} steps of {self.dataset_label} that {self.model_label} never saw: {how}, set aside "
+                    f"when it was trained (seed {self.seed}); it trained on the other {self.training_rows:,} steps")
         if self.tables is not None:
             per_table = ", ".join(f"{name} {rows:,}" for name, rows in self.tables.items())
             return (f"{self.rows:,} rows of {self.dataset_label} ({per_table}) that {self.model_label} never saw: whole "
@@ -74,12 +82,19 @@ def is_schema_output(generated: Any) -> bool:
     return (generated.params or {}).get("kind") == "tables"
 
 
+def is_sequence_output(generated: Any) -> bool:
+    """Whether a generated dataset holds histories (a sequence model's, ``workers.sequence_generation``)."""
+    return (generated.params or {}).get("kind") == "sequences"
+
+
 def _model_holdout(session: TenantSession, generated_dataset_id: str) -> tuple[Any, Any]:
     """(model version, its holdout record): a ``HoldoutRecord``, a ``TablesHoldoutRecord`` for a schema, or None."""
     generated = catalog.get_generated_dataset(session, generated_dataset_id)
     model_version = catalog.get_model_version(session, generated.model_version_id)
     if is_schema_output(generated):
         return model_version, tables_record_of(model_version.metrics)
+    if is_sequence_output(generated):
+        return model_version, sequences_record_of(model_version.metrics)
     return model_version, record_of(model_version.metrics)
 
 
@@ -99,6 +114,13 @@ def default_holdout(tenant: str, generated_dataset_id: str, *, actor: Actor,
         dataset_version = catalog.get_dataset_version(session, model_version.dataset_version_id)
         dataset = catalog.get_dataset(session, dataset_version.dataset_id)
         model = catalog.get_model(session, model_version.model_id)
+        if isinstance(record, SequencesHoldoutRecord):  # histories: whole ones, or the end of each
+            return HoldoutChoice(
+                model_version_id=model_version.id, model_label=f"{model.name} v{model_version.version}",
+                dataset_version_id=dataset_version.id, dataset_label=f"{dataset.name} v{dataset_version.version}",
+                rows=record.rows, training_rows=record.training_rows, share=float(record.share), seed=record.seed,
+                histories=record.holdout_entities, by=record.by,
+            )
         if isinstance(record, TablesHoldoutRecord):  # a schema's: whole root subtrees, counted over its tables
             return HoldoutChoice(
                 model_version_id=model_version.id, model_label=f"{model.name} v{model_version.version}",
@@ -158,6 +180,17 @@ def submit_assessment(
             source = "model_version" if use_model_holdout and record is not None and record.has_holdout else "none"
             return {"generated_dataset_id": generated.id, "schema": True, "holdout_source": source,
                     "config": config, "seed": seed}
+        if is_sequence_output(generated):
+            if holdout_dataset_version_id is not None:
+                raise ConfigError("generated histories are assessed against their model's own holdout (whole "
+                                  "histories, or the end of each) or none; another dataset version cannot serve as "
+                                  "their holdout")
+            if target is not None:
+                raise ConfigError("generated histories take no target column: their predictive score predicts each "
+                                  "numeric step column's next step")
+            source = "model_version" if use_model_holdout and record is not None and record.has_holdout else "none"
+            return {"generated_dataset_id": generated.id, "sequences": True, "holdout_source": source,
+                    "config": config, "seed": seed}
         if holdout_dataset_version_id is not None:
             holdout = catalog.get_dataset_version(session, holdout_dataset_version_id)
             if not holdout.object_key:
@@ -173,4 +206,5 @@ def submit_assessment(
     return submit(tenant, kind="assess", actor=actor.label, prepare=prepare, database=database)
 
 
-__all__ = ["HOLDOUT_SOURCES", "HoldoutChoice", "default_holdout", "is_schema_output", "submit_assessment"]
+__all__ = ["HOLDOUT_SOURCES", "HoldoutChoice", "default_holdout", "is_schema_output", "is_sequence_output",
+           "submit_assessment"]

@@ -80,6 +80,9 @@ def submit_generation(
         if version.model_type == SCHEMA_MODEL_TYPE:
             raise InputError(f"model version {model_version_id} models related tables: generate a schema from it "
                              "with a scale (or rows per root table), not a row count")
+        if version.model_type == "sequences":  # infra.usecases.sequence_generation.SEQUENCE_MODEL_TYPE
+            raise InputError(f"model version {model_version_id} models histories: generate a number of histories "
+                             "from it (submit_sequence_generation), not a row count")
         check_can_generate(session, model_version_id=version.id)  # refuses, never charges
         admit_generation_request(session, actor=actor, limit=rate_limit, cache=cache)
         return {"model_version_id": version.id, "n_rows": n_rows, "seed": seed, "conditions": conditions,

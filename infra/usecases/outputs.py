@@ -83,6 +83,11 @@ class GeneratedItem:
             where = f" to {self.destination}" if self.destination else ""
             return (f"{self.n_rows:,} rows in {len(self.tables)} tables of {self.source_label}{where} "
                     f"({self.created_at:%Y-%m-%d %H:%M})")
+        if self.params.get("kind") == "sequences":  # histories (workers.sequence_generation)
+            where = f" to {self.destination}" if self.destination else ""
+            cond = f" where {self.conditions}" if self.conditions else ""
+            return (f"{int(self.params.get('entities') or 0):,} histories ({self.n_rows:,} steps) of "
+                    f"{self.source_label}{cond}{where} ({self.created_at:%Y-%m-%d %H:%M})")
         cond = self.conditions
         cond_text = f" where {cond}" if isinstance(cond, str) and cond else (f" where {cond}" if cond else "")
         return f"{self.n_rows:,} rows of {self.source_label}{cond_text} ({self.created_at:%Y-%m-%d %H:%M})"
@@ -231,6 +236,9 @@ def _report_item(session: TenantSession, report: QualityReport) -> ReportItem:
         if (generated.params or {}).get("kind") == SCHEMA_KIND:
             kind = SCHEMA_KIND
             subject = f"{generated.n_rows:,} rows in {len(generated.params.get('tables') or {})} tables of {label}"
+        elif (generated.params or {}).get("kind") == "sequences":  # generated histories
+            kind = "sequences"
+            subject = f"{generated.params.get('entities', 0):,} histories ({generated.n_rows:,} steps) of {label}"
         else:
             subject = f"{generated.n_rows:,} rows of {label}"
     except Exception:  # noqa: BLE001 - a report must stay listable
@@ -272,9 +280,22 @@ def is_schema_document(document: dict[str, Any]) -> bool:
     return isinstance(document, dict) and document.get("schema") == SCHEMA_REPORT
 
 
+def is_sequence_document(document: dict[str, Any]) -> bool:
+    """Whether a stored report document is a sequence report (``SequenceReport.to_dict()``)."""
+    from engine.quality.sequences.report import SEQUENCE_REPORT
+
+    return isinstance(document, dict) and document.get("schema") == SEQUENCE_REPORT
+
+
 def report_html(document: dict[str, Any]) -> str:
     """The standalone HTML page of a stored report (the same renderer as ``report.to_html``; a schema's:
     ``engine.quality.schema_html``)."""
+    if is_sequence_document(document):
+        from engine.quality.sequences.html import render_sequence_html
+        from engine.quality.sequences.report import SequenceReport
+
+        SequenceReport.from_dict(document)  # refuses a damaged or newer document
+        return render_sequence_html(document)
     if is_schema_document(document):
         from engine.quality.schema_html import render_schema_html
 
@@ -334,6 +355,11 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]
     they share; a schema report and a table's report measure different things and are refused
     (``InputError``).
     """
+    if is_sequence_document(a) or is_sequence_document(b):
+        if not (is_sequence_document(a) and is_sequence_document(b)):
+            raise InputError("a report of histories and a report of one table or a schema measure different "
+                             "things and cannot be compared; compare two reports of histories")
+        return _compare_flat(a, b, [k for k in (a.get("scores") or {}) if k in (b.get("scores") or {})])
     if is_schema_document(a) or is_schema_document(b):
         if not (is_schema_document(a) and is_schema_document(b)):
             raise InputError("a schema's report (related tables) and a single table's report measure different "
@@ -354,6 +380,14 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]
     return rows
 
 
+def _compare_flat(a: dict[str, Any], b: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+    """The named scores and the gates of two reports side by side (two sequence reports)."""
+    rows = [{"measure": key, "first": (a.get("scores") or {}).get(key), "second": (b.get("scores") or {}).get(key),
+             "difference": _difference((a.get("scores") or {}).get(key), (b.get("scores") or {}).get(key))}
+            for key in keys]
+    return rows + _compare_gates(a.get("gates") or [], b.get("gates") or [])
+
+
 __all__ = [
     "Download",
     "GeneratedItem",
@@ -365,6 +399,7 @@ __all__ = [
     "list_reports",
     "compare_schema_reports",
     "is_schema_document",
+    "is_sequence_document",
     "preview_generated",
     "preview_tables",
     "report_document",

@@ -5,6 +5,10 @@ stable JSON document (``schema`` + ``schema_version``) and ``from_dict`` / ``fro
 back. ``steps`` and ``entities`` are the single-table reports of the step rows and of the entity
 table (context columns); ``figures`` holds every metric's detail (curves, matrices, histograms)
 for plots. ``passed``: no gate blocks, among the sequence gates or in the two reports.
+
+``samples`` (optional, empty in reports made before it existed) holds a few histories of each
+table for line charts (``history_samples``: at most ``SAMPLE_ENTITIES`` entities of
+``SAMPLE_STEPS`` steps each, numeric step columns only), so that the stored document stays small.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.errors import InputError
 from engine.quality.gates import GateResult
 from engine.quality.report import QualityReport, jsonable
 
 SEQUENCE_REPORT = "doppel.sequence_quality_report"
 SEQUENCE_REPORT_VERSION = 1
+
+SAMPLE_ENTITIES = 3
+SAMPLE_STEPS = 300
 
 # the headline scores, in the order the summary prints them
 HEADLINE = ("length_ks_similarity", "gap_ks_similarity", "autocorrelation_error", "cross_correlation_error",
@@ -42,6 +51,7 @@ class SequenceReport:
     timings: Mapping[str, float] = field(default_factory=dict)
     created_at: str = ""
     engine_version: str = ""
+    samples: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gates", tuple(self.gates))
@@ -107,6 +117,7 @@ class SequenceReport:
             "notes": list(self.notes),
             "config": dict(self.config),
             "timings": dict(self.timings),
+            "samples": dict(self.samples),
         })
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -132,6 +143,7 @@ class SequenceReport:
             timings=data.get("timings", {}),
             created_at=data.get("created_at", ""),
             engine_version=data.get("engine_version", ""),
+            samples=data.get("samples") or {},
         )
 
     @classmethod
@@ -141,6 +153,49 @@ class SequenceReport:
         except json.JSONDecodeError as err:
             raise InputError(f"sequence quality report is not valid JSON: {err}") from err
 
+    def with_samples(self, samples: Mapping[str, Any]) -> SequenceReport:
+        """The same report holding ``samples`` (``history_samples``'s output) for its line charts."""
+        from dataclasses import replace
+
+        return replace(self, samples=dict(samples))
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={self.scores[k]:.3f}" for k in HEADLINE[:6] if self.scores.get(k) is not None)
         return f"SequenceReport(status={self.status!r}, {shown}, gates={len(self.gates)})"
+
+
+def history_samples(frames: Mapping[str, Any], *, entity: str, order_by: str, columns: list[str],
+                    entities: int = SAMPLE_ENTITIES, steps: int = SAMPLE_STEPS, seed: int = 0) -> dict[str, Any]:
+    """A few histories of each table (``{"real": frame, "synthetic": frame, ...}``) for line charts.
+
+    Per table: ``entities`` entities drawn with ``seed`` (sorted by name first, so the draw is a
+    pure function of the table), each with its first ``steps`` steps in time order, as
+    ``{"entity": name, "time": [text], "values": {column: [number or None]}}``. Only ``columns``
+    that every table holds as numbers are kept: the charts plot numbers.
+    """
+    import polars as pl
+
+    if isinstance(entities, bool) or not isinstance(entities, int) or entities < 1:
+        raise InputError(f"entities must be a whole number of at least 1; got {entities!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a whole number of at least 1; got {steps!r}")
+    tables = {role: (frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame))
+              for role, frame in frames.items() if frame is not None}
+    for role, frame in tables.items():
+        missing = [c for c in (entity, order_by) if c not in frame.columns]
+        if missing:
+            raise InputError(f"the {role} table has no column {missing[0]!r}; its columns: {frame.columns}")
+    kept = [c for c in columns if all(c in f.columns and f.schema[c].is_numeric() for f in tables.values())]
+    histories: dict[str, list[dict[str, Any]]] = {}
+    for role, frame in tables.items():
+        names = frame.get_column(entity).unique().sort()
+        rng = np.random.default_rng([seed, len(role)])
+        chosen = names.gather(np.sort(rng.choice(names.len(), size=min(entities, names.len()), replace=False)))
+        part = (frame.filter(pl.col(entity).is_in(chosen.implode())).sort(entity, order_by)
+                .group_by(entity, maintain_order=True).head(steps))
+        histories[role] = [
+            {"entity": str(name), "time": [str(t) for t in rows.get_column(order_by).to_list()],
+             "values": {c: rows.get_column(c).cast(pl.Float64).fill_nan(None).to_list() for c in kept}}
+            for (name,), rows in part.group_by(entity, maintain_order=True)
+        ]
+    return {"entity": entity, "order_by": order_by, "columns": kept, "histories": histories}
