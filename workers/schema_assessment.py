@@ -21,9 +21,9 @@ import math
 import time
 from typing import Any
 
-from engine.errors import ConfigError, InputError
-from infra.records import catalog
+from engine.errors import InputError
 from infra.records.schema_holdouts import TablesHoldoutRecord, rebuild_tables, tables_record_of
+from workers.assessed_run import assessed_run, holdout_source, no_holdout_reason
 from workers.context import Completion, JobContext
 from workers.report_store import store_report
 
@@ -92,12 +92,7 @@ def _holdout_note(source: str, record: TablesHoldoutRecord | None, holdout: dict
         rows = ", ".join(f"{name} {frame.height:,}" for name, frame in holdout.items())
         return (f"Holdout: whole parent subtrees the model never saw ({rows} rows), set aside by root when it was "
                 f"trained (seed {record.seed}); 'real' is the rows it trained on.")
-    if record is not None and record.has_holdout:
-        why = "the assessment was asked to use none, though the model has one of its own"
-    elif record is not None and record.reason:
-        why = f"the model's training set none aside ({record.reason})"
-    else:
-        why = "the model records no holdout of its own"
+    why = no_holdout_reason(record)
     return (f"No holdout: {why}. The subtree privacy figures and the membership attacks need unseen real subtrees "
             "and are not measured.")
 
@@ -108,35 +103,21 @@ def run_schema_assessment(ctx: JobContext) -> Completion:
     from engine.quality.schema_html import render_schema_html
 
     payload = ctx.payload
-    generated_id = payload.get("generated_dataset_id")
-    if not generated_id:
-        raise ConfigError("the assessment job names no generated dataset")
-    with ctx.session() as session:
-        generated = catalog.get_generated_dataset(session, generated_id)
-        model_version = catalog.get_model_version(session, generated.model_version_id)
-        real_version = catalog.get_dataset_version(session, model_version.dataset_version_id)
-        keys = schema_keys(model_version.config, real_version.source)
-        objects = (generated.object_key, real_version.object_key)
-        metrics, model_version_id, real_version_id = model_version.metrics, model_version.id, real_version.id
-    if not objects[0]:
-        raise InputError(f"generated dataset {generated_id} has no stored data (it was written to S3)")
-    if not objects[1]:
-        raise InputError(f"dataset version {real_version_id} has no stored data")
-    record = tables_record_of(metrics)
-    source = payload.get("holdout_source") or ("model_version" if record is not None and record.has_holdout else "none")
-    if source not in ("model_version", "none"):
-        raise ConfigError(f"a schema is assessed against its model's own holdout or none, not {source!r}")
+    run = assessed_run(ctx)
+    keys = schema_keys(run.model_config, run.real_source)
+    record = tables_record_of(run.model_metrics)
+    source = holdout_source(payload, record, what="a schema")
 
     started_cpu = time.thread_time()
     ctx.progress(0.0, "reading the tables")
-    synthetic = engine.read_tables(ctx.store.get_bytes(objects[0]))
-    real = engine.read_tables(ctx.store.get_bytes(objects[1]))
+    synthetic = engine.read_tables(ctx.store.get_bytes(run.generated_key))
+    real = engine.read_tables(ctx.store.get_bytes(run.real_key))
     holdout = None
     if record is not None:
         real, own = rebuild_tables(real, keys=keys, record=record)  # the model saw only the training part
         holdout = own if source == "model_version" else None
     if source == "model_version" and holdout is None:
-        raise InputError(f"model version {model_version_id} has no holdout of its own to assess against")
+        raise InputError(f"model version {run.model_version_id} has no holdout of its own to assess against")
     synthetic = like_real(synthetic, real)
     ctx.check()
     ctx.progress(0.2, "assessing the tables and their relations")
@@ -146,14 +127,14 @@ def run_schema_assessment(ctx: JobContext) -> Completion:
     document = report.to_dict()
     document["notes"] = [_holdout_note(source, record, holdout), *document.get("notes", [])]
     document["inputs"] = {
-        "holdout": {"source": source, "model_version_id": model_version_id, "dataset_version_id": real_version_id,
+        "holdout": {"source": source, "model_version_id": run.model_version_id, "dataset_version_id": run.real_version_id,
                     "rows": {name: frame.height for name, frame in (holdout or {}).items()},
                     "training_rows": {name: frame.height for name, frame in real.items()}},
         "rows": {"real": sum(f.height for f in real.values()), "synthetic": sum(f.height for f in synthetic.values()),
                  "holdout": sum(f.height for f in (holdout or {}).values())},
     }
     ctx.progress(0.9, "writing the report")
-    return store_report(ctx, generated_id=generated_id, document=document, html=render_schema_html(document),
+    return store_report(ctx, generated_id=run.generated_id, document=document, html=render_schema_html(document),
                         scores=schema_scores(document), started_cpu=started_cpu)
 
 

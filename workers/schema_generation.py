@@ -29,12 +29,12 @@ import zipfile
 from typing import Any
 
 from engine.errors import ConfigError, InputError
-from infra.db import TenantSession
 from infra.db.errors import QuotaExceededError
 from infra.records import catalog
-from infra.records.quotas import check_generation_rows, check_storage
+from infra.records.quotas import check_generation_rows
 from infra.usecases.schema_generation import SCHEMA_FORMATS, destination_path, is_schema_model
 from workers.context import Completion, JobContext
+from workers.output_completion import s3_completion, stored_completion
 from workers.model_loading import load_model_version
 
 logger = logging.getLogger(__name__)
@@ -118,97 +118,20 @@ def run_schema_generation(ctx: JobContext) -> Completion:
     params = {"kind": "tables", "scale": float(payload.get("scale", 1.0)), "rows": payload.get("rows") or None,
               "conditions": payload.get("conditions") or None, "seed": payload.get("seed"), "format": fmt,
               "tables": counts}
+    result = {"tables": counts, "format": fmt}
     if payload.get("destination"):
-        return _to_s3(ctx, model_version_id, tables, params, started=started, started_cpu=started_cpu)
-
-    key = schema_output_key(model_version_id, ctx.job_id)
-    store = ctx.store
-    info = store.put_bytes(key, schema_zip(tables, fmt), content_type=ZIP_MIME)
-    seconds = time.perf_counter() - started
-    logger.info("job %s: schema of %d rows (%s) in %.1fs, %d bytes", ctx.job_id, total, _rows_text(counts), seconds,
-                info.size)
-
-    def record(session: TenantSession) -> dict[str, Any]:
-        if _recorded(session, ctx.job_id) is None:  # a first recording: the bytes count against the storage quota
-            check_storage(session, adding_bytes=info.size)
-        generated = catalog.record_generated_dataset(
-            session, model_version_id=model_version_id, n_rows=total, actor=ctx.created_by, params=params,
-            object_key=key, content_hash=info.sha256, n_bytes=info.size, job_id=ctx.job_id,
-        )
-        return {"generated_dataset_id": generated.id}
-
-    return Completion(
-        result={"object_key": key, "n_rows": total, "tables": counts, "format": fmt, "seconds": round(seconds, 3)},
-        usage={"cpu_seconds": time.thread_time() - started_cpu, "rows_generated": float(total),
-               "bytes_stored": float(info.size)},
-        record=record,
-        discard=lambda: store.delete(key),
-    )
-
-
-def _recorded(session: TenantSession, job_id: str) -> Any:
-    from sqlalchemy import select
-
-    from infra.db.models import GeneratedDataset
-
-    return session.scalars(select(GeneratedDataset).where(GeneratedDataset.tenant_id == session.tenant,
-                                                          GeneratedDataset.job_id == job_id)).first()
-
-
-def _to_s3(ctx: JobContext, model_version_id: str, tables: dict[str, Any], params: dict[str, Any], *,
-           started: float, started_cpu: float) -> Completion:
-    """One Parquet per table in the workspace's S3 folder; a failure deletes what was written."""
-    from engine.data.s3 import make_client
-    from infra.records.authz import Actor
-    from infra.usecases.s3_sources import import_access
-
-    destination = str(ctx.payload["destination"])
-    who = ctx.payload.get("requested_by") or {}
-    if not who.get("user_id"):
-        raise ConfigError("the generation job names an S3 destination but not the user who asked for it")
-    actor = Actor(user_id=str(who["user_id"]), label=str(who.get("label") or who["user_id"]))
-    written: list[tuple[Any, str, str]] = []
-    sizes = 0
-    try:
-        for name, frame in tables.items():
-            access = import_access(ctx.tenant, path=destination_path(destination, name), actor=actor)
-            client = make_client(access.credentials, endpoint_url=None)
-            data = table_bytes(frame, "parquet")
-            client.put_object(Bucket=access.path.bucket, Key=access.path.key, Body=data,
-                              ContentType="application/vnd.apache.parquet")
-            written.append((client, access.path.bucket, access.path.key))
-            sizes += len(data)
-            ctx.check()
-    except BaseException:
-        _delete_all(written)
-        raise
-    objects = [f"s3://{bucket}/{key}" for _, bucket, key in written]
-    total = sum(params["tables"].values())
-    seconds = time.perf_counter() - started
-    params = {**params, "destination": destination, "objects": objects}
-
-    def record(session: TenantSession) -> dict[str, Any]:
-        generated = catalog.record_generated_dataset(
-            session, model_version_id=model_version_id, n_rows=total, actor=ctx.created_by, params=params,
-            object_key=None, n_bytes=0, job_id=ctx.job_id,
-        )
-        return {"generated_dataset_id": generated.id}
-
-    return Completion(
-        result={"destination": destination, "objects": objects, "n_rows": total, "tables": params["tables"],
-                "format": "parquet", "bytes_written": sizes, "seconds": round(seconds, 3)},
-        usage={"cpu_seconds": time.thread_time() - started_cpu, "rows_generated": float(total)},
-        record=record,
-        discard=lambda: _delete_all(written),
-    )
-
-
-def _delete_all(written: list[tuple[Any, str, str]]) -> None:
-    for client, bucket, key in written:
-        try:
-            client.delete_object(Bucket=bucket, Key=key)
-        except Exception:  # noqa: BLE001 - best effort: the job's error is the one to report
-            logger.warning("could not delete s3://%s/%s after a failed schema generation", bucket, key, exc_info=True)
+        destination = str(payload["destination"])
+        files = {destination_path(destination, name): table_bytes(frame, "parquet") for name, frame in tables.items()}
+        return s3_completion(ctx, model_version_id=model_version_id, files=files, n_rows=total, params=params,
+                             result={"tables": counts}, started=started, started_cpu=started_cpu)
+    data = schema_zip(tables, fmt)
+    completion = stored_completion(ctx, model_version_id=model_version_id, key=schema_output_key(model_version_id, ctx.job_id),
+                                   data=data, content_type=ZIP_MIME, n_rows=total, params=params,
+                                   result={**result, "seconds": round(time.perf_counter() - started, 3)},
+                                   started_cpu=started_cpu)
+    logger.info("job %s: schema of %d rows (%s) in %.1fs, %d bytes", ctx.job_id, total, _rows_text(counts),
+                time.perf_counter() - started, len(data))
+    return completion
 
 
 __all__ = ["run_schema_generation", "schema_output_key", "schema_zip", "table_bytes"]

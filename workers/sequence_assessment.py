@@ -20,9 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.errors import ConfigError, InputError
-from infra.records import catalog
+from engine.errors import InputError
 from infra.records.sequence_holdouts import SequencesHoldoutRecord, rebuild_sequences, sequences_record_of
+from workers.assessed_run import assessed_run, holdout_source, no_holdout_reason
 from workers.context import Completion, JobContext
 from workers.report_store import store_report
 from workers.schema_assessment import like_real
@@ -55,12 +55,7 @@ def _holdout_note(source: str, record: SequencesHoldoutRecord | None, holdout: A
                else f"the last {record.share:.0%} of each history")
         return (f"Holdout: {how} ({holdout.height:,} steps) the model never saw, set aside when it was trained (seed "
                 f"{record.seed}); 'real' is the {record.training_rows:,} steps it trained on.")
-    if record is not None and record.has_holdout:
-        why = "the assessment was asked to use none, though the model has one of its own"
-    elif record is not None and record.reason:
-        why = f"the model's training set none aside ({record.reason})"
-    else:
-        why = "the model records no holdout of its own"
+    why = no_holdout_reason(record)
     return (f"No holdout: {why}. The discriminator's ceiling and the privacy by entity (DCR, membership attacks) "
             "need unseen real histories and are not measured.")
 
@@ -72,35 +67,21 @@ def run_sequence_assessment(ctx: JobContext) -> Completion:
     from engine.quality.sequences.report import history_samples
 
     payload = ctx.payload
-    generated_id = payload.get("generated_dataset_id")
-    if not generated_id:
-        raise ConfigError("the assessment job names no generated dataset")
-    with ctx.session() as session:
-        generated = catalog.get_generated_dataset(session, generated_id)
-        model_version = catalog.get_model_version(session, generated.model_version_id)
-        real_version = catalog.get_dataset_version(session, model_version.dataset_version_id)
-        entity, order_by, context = roles_of(model_version.metrics, real_version.source)
-        objects = (generated.object_key, real_version.object_key)
-        metrics, model_version_id, real_version_id = model_version.metrics, model_version.id, real_version.id
-    if not objects[0]:
-        raise InputError(f"generated dataset {generated_id} has no stored data (it was written to S3)")
-    if not objects[1]:
-        raise InputError(f"dataset version {real_version_id} has no stored data")
-    record = sequences_record_of(metrics)
-    source = payload.get("holdout_source") or ("model_version" if record is not None and record.has_holdout else "none")
-    if source not in ("model_version", "none"):
-        raise ConfigError(f"histories are assessed against their model's own holdout or none, not {source!r}")
+    run = assessed_run(ctx)
+    entity, order_by, context = roles_of(run.model_metrics, run.real_source)
+    record = sequences_record_of(run.model_metrics)
+    source = holdout_source(payload, record, what="histories")
 
     started_cpu = time.thread_time()
     ctx.progress(0.0, "reading the histories")
-    synthetic = engine.read(ctx.store.get_bytes(objects[0]), name=objects[0].rsplit("/", 1)[-1])
-    real = engine.read(ctx.store.get_bytes(objects[1]), name=objects[1].rsplit("/", 1)[-1])
+    synthetic = engine.read(ctx.store.get_bytes(run.generated_key), name=run.generated_key.rsplit("/", 1)[-1])
+    real = engine.read(ctx.store.get_bytes(run.real_key), name=run.real_key.rsplit("/", 1)[-1])
     holdout = None
     if record is not None:
         real, own = rebuild_sequences(real, record)  # the model saw only the training part
         holdout = own if source == "model_version" else None
     if source == "model_version" and holdout is None:
-        raise InputError(f"model version {model_version_id} has no holdout of its own to assess against")
+        raise InputError(f"model version {run.model_version_id} has no holdout of its own to assess against")
     synthetic = like_real({"histories": synthetic}, {"histories": real})["histories"]  # CSV loses the dates' type
     ctx.check()
     ctx.progress(0.2, "assessing the histories")
@@ -115,11 +96,11 @@ def run_sequence_assessment(ctx: JobContext) -> Completion:
     document = report.to_dict()
     document["notes"] = [_holdout_note(source, record, holdout), *document.get("notes", [])]
     document["inputs"] = {**document.get("inputs", {}), "holdout": {
-        "source": source, "model_version_id": model_version_id, "dataset_version_id": real_version_id,
+        "source": source, "model_version_id": run.model_version_id, "dataset_version_id": run.real_version_id,
         "rows": holdout.height if holdout is not None else 0, "training_rows": real.height,
         "by": record.by if record is not None else None}}
     ctx.progress(0.9, "writing the report")
-    return store_report(ctx, generated_id=generated_id, document=document, html=render_sequence_html(document),
+    return store_report(ctx, generated_id=run.generated_id, document=document, html=render_sequence_html(document),
                         scores=sequence_scores(document), started_cpu=started_cpu)
 
 

@@ -20,12 +20,12 @@ import time
 from typing import Any
 
 from engine.errors import ConfigError, InputError
-from infra.db import TenantSession
 from infra.db.errors import QuotaExceededError
 from infra.records import catalog
-from infra.records.quotas import check_generation_rows, check_storage
+from infra.records.quotas import check_generation_rows
 from infra.usecases.sequence_generation import SEQUENCE_FORMATS, SEQUENCE_KIND, destination_path, is_sequence_model
 from workers.context import Completion, JobContext
+from workers.output_completion import s3_completion, stored_completion
 from workers.model_loading import load_model_version
 from workers.schema_generation import table_bytes
 
@@ -84,83 +84,20 @@ def run_sequence_generation(ctx: JobContext) -> Completion:
     ctx.progress(0.8, f"writing {entities:,} histories ({steps:,} steps)")
     params = {"kind": SEQUENCE_KIND, "n_entities": int(payload["n_entities"]), "entities": entities, "steps": steps,
               "conditions": payload.get("conditions") or None, "seed": payload.get("seed"), "format": fmt}
-    data = table_bytes(frame, fmt)
+    data = table_bytes(frame, fmt if not payload.get("destination") else "parquet")
+    result = {"entities": entities, "format": fmt}
     if payload.get("destination"):
-        return _to_s3(ctx, model_version_id, data, params, started=started, started_cpu=started_cpu)
-
-    key = sequence_output_key(model_version_id, ctx.job_id, fmt)
-    store = ctx.store
-    info = store.put_bytes(key, data, content_type=MIME[fmt])
-    seconds = time.perf_counter() - started
-    logger.info("job %s: %d histories, %d steps in %.1fs, %d bytes", ctx.job_id, entities, steps, seconds, info.size)
-
-    def record(session: TenantSession) -> dict[str, Any]:
-        if _recorded(session, ctx.job_id) is None:  # a first recording: the bytes count against the storage quota
-            check_storage(session, adding_bytes=info.size)
-        generated = catalog.record_generated_dataset(
-            session, model_version_id=model_version_id, n_rows=steps, actor=ctx.created_by, params=params,
-            object_key=key, content_hash=info.sha256, n_bytes=info.size, job_id=ctx.job_id,
-        )
-        return {"generated_dataset_id": generated.id}
-
-    return Completion(
-        result={"object_key": key, "n_rows": steps, "entities": entities, "format": fmt, "seconds": round(seconds, 3)},
-        usage={"cpu_seconds": time.thread_time() - started_cpu, "rows_generated": float(steps),
-               "bytes_stored": float(info.size)},
-        record=record,
-        discard=lambda: store.delete(key),
-    )
-
-
-def _recorded(session: TenantSession, job_id: str) -> Any:
-    from sqlalchemy import select
-
-    from infra.db.models import GeneratedDataset
-
-    return session.scalars(select(GeneratedDataset).where(GeneratedDataset.tenant_id == session.tenant,
-                                                          GeneratedDataset.job_id == job_id)).first()
-
-
-def _to_s3(ctx: JobContext, model_version_id: str, data: bytes, params: dict[str, Any], *,
-           started: float, started_cpu: float) -> Completion:
-    """One Parquet file of histories in the workspace's S3 folder; a failed completion deletes it."""
-    from engine.data.s3 import make_client
-    from infra.records.authz import Actor
-    from infra.usecases.s3_sources import import_access
-
-    destination = str(ctx.payload["destination"])
-    who = ctx.payload.get("requested_by") or {}
-    if not who.get("user_id"):
-        raise ConfigError("the generation job names an S3 destination but not the user who asked for it")
-    actor = Actor(user_id=str(who["user_id"]), label=str(who.get("label") or who["user_id"]))
-    access = import_access(ctx.tenant, path=destination_path(destination), actor=actor)
-    client = make_client(access.credentials, endpoint_url=None)
-    client.put_object(Bucket=access.path.bucket, Key=access.path.key, Body=data, ContentType=MIME["parquet"])
-    target = f"s3://{access.path.bucket}/{access.path.key}"
-    params = {**params, "destination": destination, "objects": [target]}
-    seconds = time.perf_counter() - started
-
-    def record(session: TenantSession) -> dict[str, Any]:
-        generated = catalog.record_generated_dataset(
-            session, model_version_id=model_version_id, n_rows=params["steps"], actor=ctx.created_by, params=params,
-            object_key=None, n_bytes=0, job_id=ctx.job_id,
-        )
-        return {"generated_dataset_id": generated.id}
-
-    def discard() -> None:
-        try:
-            client.delete_object(Bucket=access.path.bucket, Key=access.path.key)
-        except Exception:  # noqa: BLE001 - best effort: the job's error is the one to report
-            logger.warning("could not delete %s after a failed sequence generation", target, exc_info=True)
-
-    return Completion(
-        result={"destination": destination, "objects": [target], "n_rows": params["steps"],
-                "entities": params["entities"], "format": "parquet", "bytes_written": len(data),
-                "seconds": round(seconds, 3)},
-        usage={"cpu_seconds": time.thread_time() - started_cpu, "rows_generated": float(params["steps"])},
-        record=record,
-        discard=discard,
-    )
+        files = {destination_path(str(payload["destination"])): data}
+        return s3_completion(ctx, model_version_id=model_version_id, files=files, n_rows=steps, params=params,
+                             result={"entities": entities}, started=started, started_cpu=started_cpu)
+    completion = stored_completion(ctx, model_version_id=model_version_id,
+                                   key=sequence_output_key(model_version_id, ctx.job_id, fmt), data=data,
+                                   content_type=MIME[fmt], n_rows=steps, params=params,
+                                   result={**result, "seconds": round(time.perf_counter() - started, 3)},
+                                   started_cpu=started_cpu)
+    logger.info("job %s: %d histories, %d steps in %.1fs, %d bytes", ctx.job_id, entities, steps,
+                time.perf_counter() - started, len(data))
+    return completion
 
 
 __all__ = ["run_sequence_generation", "sequence_output_key"]

@@ -176,6 +176,36 @@ def check_destination(destination: object) -> str | None:
     return text
 
 
+def check_output(*, format: str, formats: tuple[str, ...], seed: object, destination: object, what: str,
+                 s3_files: str) -> str | None:
+    """The checked destination (None: the workspace's store) of a schema's or histories' generation request.
+
+    ``what`` names the output in messages ("a schema"), ``s3_files`` what an S3 folder gets
+    ("one Parquet file per table"), which is why an S3 destination takes the Parquet format only.
+    """
+    if format not in formats:
+        raise ConfigError(f"unknown output format {format!r} for {what}: expected one of {', '.join(formats)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
+    checked = check_destination(destination)
+    if checked is not None and format != "parquet":
+        raise ConfigError(f"an S3 destination gets {s3_files}; choose the Parquet format")
+    return checked
+
+
+def ready_model_version(session: TenantSession, model_version_id: str) -> ModelVersion:
+    """The model version, refused unless it is ready and has a stored model file."""
+    version = catalog.get_model_version(session, model_version_id)
+    if version.status != "ready" or not version.object_key:
+        raise InputError(f"model version {model_version_id} is {version.status} and cannot generate data")
+    return version
+
+
+def requested_by(actor: Actor, destination: str | None) -> dict[str, str] | None:
+    """Who asked, for a job that writes to their S3 folder with their access (None for the workspace's store)."""
+    return {"user_id": actor.user_id, "label": actor.label} if destination else None
+
+
 def destination_path(destination: str, table: str) -> str:
     """Where a table of a schema goes in an S3 destination folder."""
     return f"{destination}/{table}.parquet"
@@ -213,19 +243,12 @@ def submit_schema_generation(
     scale = check_scale(scale)
     check_root_rows(rows, roots=None)
     check_root_conditions(conditions, roots=None)
-    if format not in SCHEMA_FORMATS:
-        raise ConfigError(f"unknown output format {format!r} for a schema: expected one of {', '.join(SCHEMA_FORMATS)}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
-    destination = check_destination(destination)
-    if destination is not None and format != "parquet":
-        raise ConfigError("an S3 destination gets one Parquet file per table; choose the Parquet format")
+    destination = check_output(format=format, formats=SCHEMA_FORMATS, seed=seed, destination=destination,
+                               what="a schema", s3_files="one Parquet file per table")
 
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
-        version = catalog.get_model_version(session, model_version_id)
-        if version.status != "ready" or not version.object_key:
-            raise InputError(f"model version {model_version_id} is {version.status} and cannot generate data")
+        version = ready_model_version(session, model_version_id)
         if not is_schema_model(version):
             raise InputError(f"model version {model_version_id} models one table ({version.model_type}): generate "
                              "rows from it with a row count, not a schema")
@@ -241,7 +264,7 @@ def submit_schema_generation(
         total = expected_rows(real_rows, scale=scale, n=root_rows, parents=parents)
         return {"model_version_id": version.id, "schema": True, "n_rows": total, "scale": scale, "rows": root_rows,
                 "conditions": root_conditions, "seed": seed, "format": format, "destination": destination,
-                "requested_by": {"user_id": actor.user_id, "label": actor.label} if destination else None}
+                "requested_by": requested_by(actor, destination)}
 
     if destination is not None:
         _check_s3_access(tenant, destination=destination, actor=actor)
@@ -256,6 +279,6 @@ def _check_s3_access(tenant: str, *, destination: str, actor: Actor) -> None:
     import_access(tenant, path=destination_path(destination, "table"), actor=actor)
 
 
-__all__ = ["MAX_SCALE", "SCHEMA_FORMATS", "check_destination", "check_root_conditions", "check_root_rows",
+__all__ = ["MAX_SCALE", "SCHEMA_FORMATS", "check_destination", "check_output", "ready_model_version", "requested_by", "check_root_conditions", "check_root_rows",
            "check_scale", "destination_path", "expected_rows", "is_schema_model", "parents_of",
            "submit_schema_generation", "training_rows"]

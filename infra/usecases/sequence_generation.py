@@ -36,10 +36,9 @@ from infra.db import Database, TenantSession
 from infra.db.models import Job, ModelVersion
 from infra.jobs.submit import submit
 from infra.privacy import check_can_generate
-from infra.records import catalog
 from infra.records.authz import Actor, require_actor, require_permission
 from infra.records.rate_limits import RateLimit, admit_generation_request
-from infra.usecases.schema_generation import check_destination
+from infra.usecases.schema_generation import check_output, ready_model_version, requested_by
 
 SEQUENCE_MODEL_TYPE = "sequences"
 """``ModelVersion.model_type`` of a sequence model (``engine.train_sequences``)."""
@@ -141,20 +140,12 @@ def submit_sequence_generation(
     actor = require_actor(actor)
     n_entities = check_entities(n_entities)
     check_conditions(conditions, context=None)
-    if format not in SEQUENCE_FORMATS:
-        raise ConfigError(f"unknown output format {format!r} for histories: expected one of "
-                          f"{', '.join(SEQUENCE_FORMATS)}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
-    destination = check_destination(destination)
-    if destination is not None and format != "parquet":
-        raise ConfigError("an S3 destination gets one Parquet file of histories; choose the Parquet format")
+    destination = check_output(format=format, formats=SEQUENCE_FORMATS, seed=seed, destination=destination,
+                               what="histories", s3_files="one Parquet file of histories")
 
     def prepare(session: TenantSession) -> dict[str, Any]:
         require_permission(session, actor, "job.start")
-        version = catalog.get_model_version(session, model_version_id)
-        if version.status != "ready" or not version.object_key:
-            raise InputError(f"model version {model_version_id} is {version.status} and cannot generate data")
+        version = ready_model_version(session, model_version_id)
         if not is_sequence_model(version):
             raise InputError(f"model version {model_version_id} is not a sequence model ({version.model_type}): "
                              "generate rows or a schema from it instead of histories")
@@ -165,7 +156,7 @@ def submit_sequence_generation(
         admit_generation_request(session, actor=actor, limit=rate_limit, cache=cache)
         return {"model_version_id": version.id, "sequences": True, "n_rows": steps, "n_entities": n_entities,
                 "conditions": checked, "seed": seed, "format": format, "destination": destination,
-                "requested_by": {"user_id": actor.user_id, "label": actor.label} if destination else None}
+                "requested_by": requested_by(actor, destination)}
 
     if destination is not None:
         from infra.usecases.s3_sources import import_access
