@@ -371,36 +371,25 @@ def submit_training(
         raise ConfigError(f"time_limit_s must be in (0, {settings.train_time_limit_s:,.0f}] seconds, got {time_limit_s!r}")
     _check_distributed(distributed=bool(distributed), processes=processes, kind=None if model == "auto" else model)
 
-    def prepare_schema(session: TenantSession, version: DatasetVersion, keys: dict[str, Any]) -> dict[str, Any]:
+    def prepare_whole(session: TenantSession, version: DatasetVersion, *, keys: dict[str, Any] | None = None,
+                      roles: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The spec of a job that trains a schema (``keys``) or a table of histories (``roles``) as one model."""
+        sequences = roles is not None
         _check_schema_settings(epochs=epochs, params=params, distributed=bool(distributed), processes=processes,
-                               checkpoint_every=checkpoint_every, holdout_stratify=holdout_stratify)
-        if privacy_dict is not None:
+                               checkpoint_every=checkpoint_every, holdout_stratify=holdout_stratify, sequences=sequences)
+        if sequences:
+            _check_sequence_model(model)
+        elif privacy_dict is not None:
             _check_schema_privacy(version.source or {}, privacy=privacy_dict, holdout=holdout)
+        kind = SEQUENCE_KIND if sequences else SCHEMA_KIND
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model, model_id=model_id,
-                           model_name=model_name, actor=actor.label, kind=SCHEMA_KIND)
+                           model_name=model_name, actor=actor.label, kind=kind)
         return TrainingJobSpec.build(
             dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
-            model_kind=SCHEMA_KIND, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
-            trains_on="tables", keys=keys,
-            max_training_time_s=float(max_training_time_s) if max_training_time_s is not None else None,
-            time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
-            checkpoint_every=settings.checkpoint_every_epochs,
-        ).to_payload()
-
-    def prepare_sequences(session: TenantSession, version: DatasetVersion, roles: dict[str, Any]) -> dict[str, Any]:
-        _check_schema_settings(epochs=epochs, params=params, distributed=bool(distributed), processes=processes,
-                               checkpoint_every=checkpoint_every, holdout_stratify=holdout_stratify, sequences=True)
-        _check_sequence_model(model)
-        dataset = catalog.get_dataset(session, version.dataset_id)
-        check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
-        line = _model_line(session, dataset_id=dataset.id, dataset_name=dataset.name, model=model, model_id=model_id,
-                           model_name=model_name, actor=actor.label, kind=SEQUENCE_KIND)
-        return TrainingJobSpec.build(
-            dataset_id=dataset.id, dataset_version_id=version.id, model_id=line.id, model=model,
-            model_kind=SEQUENCE_KIND, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
-            trains_on="sequences", sequence=roles,
+            model_kind=kind, seed=seed, device=device, privacy=privacy_dict, holdout=holdout,
+            trains_on="sequences" if sequences else "tables", keys=keys, sequence=roles,
             max_training_time_s=float(max_training_time_s) if max_training_time_s is not None else None,
             time_limit_s=float(time_limit_s) if time_limit_s is not None else None,
             checkpoint_every=settings.checkpoint_every_epochs,
@@ -413,10 +402,10 @@ def submit_training(
             raise InputError(f"dataset version {dataset_version_id} has no stored data to train on")
         keys = schema_keys(version)
         if keys is not None:
-            return prepare_schema(session, version, keys)
+            return prepare_whole(session, version, keys=keys)
         roles = (version.source or {}).get("sequence")
         if isinstance(roles, Mapping):
-            return prepare_sequences(session, version, dict(roles))
+            return prepare_whole(session, version, roles=dict(roles))
         dataset = catalog.get_dataset(session, version.dataset_id)
         check_can_train(session, dataset_id=dataset.id, privacy=privacy_dict)
         kind = resolved_kind(model, version=version, privacy=privacy_dict)

@@ -17,22 +17,17 @@ import pytest
 
 import engine
 from engine.errors import ConfigError
-from infra.db import Database, migrate, tenant_session
-from infra.jobs.queue import stop_embedded_worker
+from infra.db import tenant_session
 from infra.privacy import PrivacyBudgetMissingError, PrivacyPolicyError, get_budget, set_budget
 from infra.privacy.policy import set_dataset_sensitive, set_privacy_policy
 from infra.records import catalog
 from infra.records.authz import Actor
 from infra.records.job_records import list_jobs
 from infra.records.schema_holdouts import rebuild_tables, tables_record_of
-from infra.settings import get_settings
-from infra.storage import LocalStore
 from infra.usecases.training import submit_training
 from tests.infra.schema_training_support import BASEBALL_KEYS, baseball_slice, store_schema_version
-from tests.workers.conftest import Embedded, job_settings
-from tests.workers.support import member, new_tenant, wait_for_state
-from workers import environment as worker_environment
-from workers.environment import WorkerEnvironment, use_environment
+from tests.workers.conftest import Embedded
+from tests.workers.support import member, new_tenant, own_platform, wait_for_state
 
 SEED = 3
 PLAYERS = 120
@@ -43,24 +38,8 @@ HOLDOUT_RULE = {"DOPPEL_HOLDOUT_MIN_TABLE_ROWS": "100", "DOPPEL_HOLDOUT_MIN_ROWS
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     """The embedded platform for this module, with a holdout rule that 120 root rows satisfy."""
-    tmp = tmp_path_factory.mktemp("schema-jobs")
-    url = f"sqlite:///{tmp / 'doppel.db'}"
-    migrate(url)
-    database = Database(url)
-    store = LocalStore(tmp / "objects")
-    settings = job_settings(tmp, database_url=url, storage_url=store.url)
-    environment = WorkerEnvironment(settings=settings, database=database, store=store)
-    before = worker_environment._environment  # another module's (tests/workers' session one), given back after
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in HOLDOUT_RULE.items():
-            patch.setenv(name, value)
-        get_settings.cache_clear()
-        use_environment(environment)
-        yield Embedded(database, store, settings, environment)
-        stop_embedded_worker()
-        use_environment(before)
-        database.dispose()
-    get_settings.cache_clear()
+    with own_platform(tmp_path_factory.mktemp("schema-jobs"), environment=HOLDOUT_RULE) as embedded:
+        yield embedded
 
 
 @pytest.fixture(scope="module")

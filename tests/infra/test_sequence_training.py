@@ -17,26 +17,22 @@ import pytest
 
 import engine
 from engine.errors import ConfigError
-from infra.db import Database, migrate, tenant_session
-from infra.jobs.queue import stop_embedded_worker
+from infra.db import tenant_session
 from infra.records import catalog
 from infra.records.authz import Actor
 from infra.records.holdouts import record_of
 from infra.records.job_records import list_jobs
 from infra.records.sequence_holdouts import rebuild_sequences, sequences_record_of
-from infra.storage import LocalStore
 from infra.usecases.training import submit_training
 from tests.infra.sequence_training_support import (
     NASDAQ_ROLES,
+    SMALL_TABLE_HOLDOUT,
     nasdaq_slice,
-    small_table_holdout,
     store_sequence_version,
     train_sequence_model,
 )
-from tests.workers.conftest import Embedded, job_settings
-from tests.workers.support import member, new_tenant
-from workers import environment as worker_environment
-from workers.environment import WorkerEnvironment, use_environment
+from tests.workers.conftest import Embedded
+from tests.workers.support import member, new_tenant, own_platform
 
 SEED = 5
 COMPANIES, DAYS = 24, 40
@@ -44,20 +40,8 @@ COMPANIES, DAYS = 24, 40
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    tmp = tmp_path_factory.mktemp("sequence-jobs")
-    url = f"sqlite:///{tmp / 'doppel.db'}"
-    migrate(url)
-    database = Database(url)
-    store = LocalStore(tmp / "objects")
-    settings = job_settings(tmp, database_url=url, storage_url=store.url)
-    environment = WorkerEnvironment(settings=settings, database=database, store=store)
-    before = worker_environment._environment
-    with small_table_holdout():
-        use_environment(environment)
-        yield Embedded(database, store, settings, environment)
-        stop_embedded_worker()
-        use_environment(before)
-        database.dispose()
+    with own_platform(tmp_path_factory.mktemp("sequence-jobs"), environment=SMALL_TABLE_HOLDOUT) as embedded:
+        yield embedded
 
 
 @pytest.fixture(scope="module")

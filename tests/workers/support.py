@@ -7,9 +7,11 @@ import io
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -20,6 +22,9 @@ from infra.records.authz import Actor
 from infra.records.job_records import get_job
 from infra.records.tenancy import ensure_tenant, ensure_user, set_member
 from infra.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from tests.workers.conftest import Embedded
 
 COLUMNS = ["age", "workclass", "education", "sex", "hours-per-week", "income"]
 FAST_TRANSFORMER = {"n_modes": 3, "gmm_sample_rows": 500, "gmm_max_iter": 20}
@@ -156,3 +161,41 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline and "State:\tZ" not in status:
             pids.append(int(entry.name))
     return pids
+
+
+@contextmanager
+def own_platform(folder: Path, *, environment: dict[str, str] | None = None) -> Iterator[Embedded]:
+    """A module's own embedded platform (SQLite, local store, in-process worker) under ``environment``'s settings.
+
+    The worker environment in use before (another module's) is given back afterwards, and the
+    settings cache is cleared on both ends so that ``environment`` is read inside only.
+    """
+    import pytest
+
+    from infra.db import migrate
+    from infra.jobs.queue import stop_embedded_worker
+    from infra.settings import get_settings
+    from infra.storage import LocalStore
+    from tests.workers.conftest import Embedded, job_settings
+    from workers import environment as worker_environment
+    from workers.environment import WorkerEnvironment, use_environment
+
+    url = f"sqlite:///{folder / 'doppel.db'}"
+    migrate(url)
+    database = Database(url)
+    store = LocalStore(folder / "objects")
+    settings = job_settings(folder, database_url=url, storage_url=store.url)
+    platform = WorkerEnvironment(settings=settings, database=database, store=store)
+    before = worker_environment._environment  # noqa: SLF001 - handed back after this module
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (environment or {}).items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        use_environment(platform)
+        try:
+            yield Embedded(database, store, settings, platform)
+        finally:
+            stop_embedded_worker()
+            use_environment(before)
+            database.dispose()
+    get_settings.cache_clear()
