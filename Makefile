@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-tables bench-sequences bench-sampling bench-gates peers install install-dev browser clean
+.PHONY: run test test-fast bench bench-profile bench-transform bench-assess bench-privacy bench-dp-audit bench-quality bench-tables bench-sequences bench-sampling bench-gates bench-api peers install install-dev browser clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ bench-tables: $(VENV)/.installed-dev
 # SDV's PARSynthesizer (both in the peers venv: `make peers` first), judged by engine.assess_sequences
 bench-sequences: $(VENV)/.installed-dev
 	$(PY) tests/bench/bench_sequences.py --datasets nasdaq,beijing --models doppel,mostly,par
+
+# issue 20: the REST API over loopback (stream and samples latency, 100 clients, the limiter, memory
+# over a 10-minute stream); quiet machine only. A smoke run: $(PY) tests/bench/bench_api.py --quick
+bench-api: $(VENV)/.installed-dev
+	$(PY) tests/bench/bench_api.py --out bench-results/api.json
 
 peers:
 	bash tests/bench/peers/setup_peers.sh

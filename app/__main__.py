@@ -1,4 +1,4 @@
-"""``python -m app``: start the workbench (see ``app.launcher``)."""
+"""``python -m app``: start the workbench and the REST API on one port (see ``app.launcher``)."""
 
 from __future__ import annotations
 

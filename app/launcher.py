@@ -1,4 +1,8 @@
-"""Start the workbench: ``streamlit run app/main.py`` with the settings of ``streamlit_config/``.
+"""Start the workbench and the REST API: ``streamlit run app/asgi.py`` with the settings of ``streamlit_config/``.
+
+``app/asgi.py`` is an ``st.App`` (the workbench's ``app/main.py`` plus the API mounted at
+``/api/v1``); ``streamlit run`` finds it and serves both with uvicorn in one process on one port,
+under every option below (port, address, upload cap, secrets and their login).
 
 Streamlit looks for its settings only in ``.streamlit/`` (and the home folder); Doppel keeps
 them in ``streamlit_config/`` beside the code, so this launcher turns every option of
@@ -29,7 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "streamlit_config"
 CONFIG_FILE = CONFIG_DIR / "config.toml"
 SECRETS_FILE = CONFIG_DIR / "secrets.toml"
-MAIN_SCRIPT = Path(__file__).resolve().parent / "main.py"
+MAIN_SCRIPT = Path(__file__).resolve().parent / "asgi.py"
+"""The script ``streamlit run`` starts: the ASGI app of the workbench (``app/main.py``) and the API."""
 
 UPLOAD_SIZE_OPTION = "server.maxUploadSize"
 SECRETS_OPTION = "secrets.files"
@@ -167,7 +172,7 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Replace this process with Streamlit serving the workbench (returns only on error)."""
+    """Replace this process with Streamlit serving the workbench and the API (returns only on error)."""
     from infra.settings import get_settings
 
     extra_args = list(sys.argv[1:] if argv is None else argv)

@@ -10,6 +10,15 @@ JSON summary of the fit (kind, rows, epochs, stop reasons, validation loss, epsi
 or zip as ``engine.read_tables`` reads it; keys from ``--keys keys.json`` or inferred) and
 ``sample-tables MODEL --out DIR`` writes a synthetic schema, one CSV or Parquet per table.
 
+``profile DATA`` prints a table's profile as JSON (types with reasons, PII, keys, warnings, the
+recommended model). ``sample MODEL -n N --out FILE`` draws rows from a saved model (with
+``--conditions`` and ``--seed``) and streams them to CSV, Parquet or NDJSON, chosen by the file's
+extension; it prints a JSON line with the rows written.
+
+These commands work on local files only. The same commands sent to a Doppel server
+(``--server URL --key KEY``) are the ``doppel`` console script's (``app.api.cli_remote``): the
+engine imports nothing above itself, so the HTTP client lives in ``app``.
+
 ``assess`` judges a synthetic table against its real source, prints the verdict, the scores
 and one line per gate, writes the HTML and/or JSON report when asked, and exits with
 
@@ -69,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", help="write a checkpoint every epoch here; with --resume, continue from it")
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --checkpoint-dir (its model and parameters)")
     t.add_argument("--null-value", action="append", default=[], metavar="TEXT", help="a further text read as a missing value")
+    pr = sub.add_parser("profile", help="profile a table: types with reasons, PII, keys, warnings, the model to start with")
+    pr.add_argument("data", help="the table")
+    pr.add_argument("--out", help="write the profile's JSON here (default: print it)")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the rows sampled for the profile (default 0)")
+    pr.add_argument("--null-value", action="append", default=[], metavar="TEXT", help="a further text read as a missing value")
+    sa = sub.add_parser("sample", help="draw rows from a model saved by train and write them to a file")
+    sa.add_argument("model", help="the saved model (a .zip file or a directory)")
+    sa.add_argument("-n", "--rows", type=int, required=True, help="how many rows")
+    sa.add_argument("--out", required=True, help="the file to write: .csv, .parquet, .ndjson/.jsonl (or --format)")
+    sa.add_argument("--conditions", help="rows to draw: an expression (\"age > 65 and sex == 'Female'\") or a JSON "
+                                         "object of column values ('{\"sex\": \"Female\"}')")
+    sa.add_argument("--seed", type=int, help="seed of the draw: the same model, seed and conditions give the same rows")
+    sa.add_argument("--format", choices=("csv", "parquet", "ndjson"), help="file format (default: from --out's extension)")
     tt = sub.add_parser("train-tables", help="fit a model of related tables (a folder or zip, one file per table) and save it")
     tt.add_argument("data", help="the folder or zip of tables (one file per table, named by the file)")
     tt.add_argument("--out", required=True, help="where to save the model (a new directory)")
@@ -185,6 +207,49 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    import engine
+
+    frame = _read_table(args.data, role="data", null_values=args.null_value)
+    document = json.dumps(engine.profile(frame, seed=args.seed).to_dict(), indent=2, default=str)
+    if args.out:
+        Path(args.out).write_text(document + "\n", encoding="utf-8")
+        print(json.dumps({"rows": frame.height, "columns": frame.width, "out": str(args.out)}))
+    else:
+        print(document)
+    return 0
+
+
+def conditions_argument(text: str | None) -> str | dict[str, Any] | None:
+    """``--conditions`` as the engine takes it: a JSON object becomes a dict, anything else stays an expression."""
+    if text is None or not text.strip():
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"--conditions {text!r} starts like a JSON object but is not one: {err}") from None
+        if not isinstance(value, dict):
+            raise InputError(f"--conditions {text!r}: a JSON condition must be an object of column values")
+        return value
+    return text
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import engine
+    from engine.generation import write_sample
+
+    if args.rows < 1:
+        raise InputError(f"-n {args.rows}: the number of rows must be at least 1")
+    model = engine.load_model(args.model)
+    if isinstance(model, engine.RelationalModel):
+        raise InputError(f"{args.model} is a model of related tables; use sample-tables")
+    result = write_sample(model, args.out, n=args.rows, seed=args.seed, conditions=conditions_argument(args.conditions),
+                          format=args.format)
+    print(json.dumps({"rows": result.rows, "format": result.format, "bytes": result.bytes, "out": str(args.out)}))
+    return 0
+
+
 def _train_tables(args: argparse.Namespace) -> int:
     import engine
 
@@ -254,8 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     from engine.models.threads import prepare_process_threads
 
     prepare_process_threads()
+    if "--server" in (sys.argv[1:] if argv is None else argv):
+        print("error: python -m engine works on local files; to send a command to a Doppel server use the "
+              "doppel command (python -m app.api.cli_remote ... --server URL --key KEY)", file=sys.stderr)
+        return 2
     args = _parser().parse_args(argv)
     try:
+        if args.command == "profile":
+            return _profile(args)
+        if args.command == "sample":
+            return _sample(args)
         if args.command == "assess":
             return _assess(args)
         if args.command == "train":

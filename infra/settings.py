@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         default=30, ge=0, description="Generation requests one tenant may make per window; 0 = no limit."
     )
     generation_rate_window_s: int = Field(default=60, gt=0, description="Window of the generation rate limit.")
+    # REST API (app/api): limits beside the tier's, streams at once, long-polls.
+    api_tier_limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Per-tier overrides of the API limits of infra.records.quotas.TierPolicy, as JSON: '
+        '{"starter": {"api_requests_per_s": 5, "api_rows_per_min": 1000, "api_max_sample_rows": 100}}.',
+    )
+    api_stream_slots: int = Field(
+        default=16, ge=1, description="Streams one API process serves at once; more are answered 429."
+    )
+    api_max_wait_s: float = Field(default=30.0, gt=0, le=300, description="Longest long-poll of GET /jobs/{id}?wait=.")
     share_link_max_expiry_s: int = Field(
         default=30 * 24 * 3600, gt=0, description="Longest lifetime a report share link may be given."
     )

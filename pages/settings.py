@@ -1,6 +1,7 @@
-"""Settings: the workspace's quality-gate thresholds, its quotas and usage, its members, its S3 credentials.
+"""Settings: the workspace's quality-gate thresholds, its quotas and usage, its members, its S3 credentials, API keys.
 
-Everyone sees them; owners and admins change them (the services check the role again).
+Everyone sees them; owners and admins change them (the services check the role again). Every member
+makes and revokes their own API keys (admins see and revoke everyone's).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from app.components.acting import acting, attempt
+from app.components.api_keys_view import api_keys_view
 from app.components.literal_text import markdown_literal
 from infra.usecases import quality_gates, s3_sources, workspace_settings
 from infra.usecases.quality_gates import GATE_DESCRIPTIONS
@@ -165,3 +167,6 @@ if admin:
             if attempt("removing the S3 credentials", s3_sources.remove_credentials, who.tenant,
                        actor=who.actor) is not None:
                 st.rerun()
+
+st.subheader("API keys", anchor=False)
+api_keys_view(who)

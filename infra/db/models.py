@@ -563,6 +563,30 @@ class S3Source(TenantOwned, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
 
 
+
+# --- the REST API's keys (infra/records/api_keys, infra/usecases/api_keys) ----------------
+
+
+class ApiKey(TenantOwned, Base):
+    """A user's API key in one tenant: only the SHA-256 of its secret is stored, never the secret.
+
+    ``scopes`` bound what the key may do (read < generate < train < admin); the user's role in
+    the tenant is re-read on every call. A revoked key (``revoked_at``) is refused for good.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = _tenant_fk()
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False, default=list)
+    secret_hash: Mapped[str] = mapped_column(HASH, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(320))
+
 TENANT_TABLES: tuple[str, ...] = tuple(
     table.name for table in Base.metadata.sorted_tables if "tenant_id" in table.c
 )

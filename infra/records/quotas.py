@@ -2,7 +2,9 @@
 
 Each tenant has a tier (enterprise, business, starter) whose ``TierPolicy`` gives its default
 quotas and its job priority; ``tenant_quotas`` holds per-tenant overrides (NULL = the tier's
-value). Checks raise ``QuotaExceededError`` with the limit and the current use in the message,
+value). The REST API's rate limits (requests per second, generated rows per minute) come from
+the tier too; ``DOPPEL_API_TIER_LIMITS`` may override them per tier (a closed installation, a
+tight test tier). Checks raise ``QuotaExceededError`` with the limit and the current use in the message,
 before anything starts.
 """
 
@@ -29,14 +31,22 @@ class TierPolicy:
     max_stored_bytes: int
     max_rows_per_generation: int
     priority: int
+    api_requests_per_s: int = 0  # REST API requests per second; 0 = no limit
+    api_rows_per_min: int = 0  # rows the REST API's samples and streams may generate per minute; 0 = no limit
+    api_max_sample_rows: int = 100_000  # largest n of one synchronous samples request
 
 
 TIER_POLICIES: dict[str, TierPolicy] = {
-    "enterprise": TierPolicy(max_concurrent_jobs=20, max_stored_bytes=1024 * GiB, max_rows_per_generation=100_000_000, priority=0),
-    "business": TierPolicy(max_concurrent_jobs=5, max_stored_bytes=100 * GiB, max_rows_per_generation=10_000_000, priority=10),
-    "starter": TierPolicy(max_concurrent_jobs=2, max_stored_bytes=10 * GiB, max_rows_per_generation=1_000_000, priority=20),
+    "enterprise": TierPolicy(max_concurrent_jobs=20, max_stored_bytes=1024 * GiB, max_rows_per_generation=100_000_000, priority=0,
+                             api_requests_per_s=1_000, api_rows_per_min=100_000_000, api_max_sample_rows=1_000_000),
+    "business": TierPolicy(max_concurrent_jobs=5, max_stored_bytes=100 * GiB, max_rows_per_generation=10_000_000, priority=10,
+                           api_requests_per_s=300, api_rows_per_min=20_000_000, api_max_sample_rows=100_000),
+    "starter": TierPolicy(max_concurrent_jobs=2, max_stored_bytes=10 * GiB, max_rows_per_generation=1_000_000, priority=20,
+                          api_requests_per_s=100, api_rows_per_min=2_000_000, api_max_sample_rows=10_000),
 }
-"""Defaults per tier; a tenant's ``tenant_quotas`` row overrides any of the three limits."""
+"""Defaults per tier; a tenant's ``tenant_quotas`` row overrides any of the three storage and job limits,
+``DOPPEL_API_TIER_LIMITS`` the API limits of a whole tier."""
+API_LIMIT_FIELDS = ("api_requests_per_s", "api_rows_per_min", "api_max_sample_rows")
 
 ACTIVE_JOB_STATES = ("queued", "running")
 _QUOTA_FIELDS = ("max_concurrent_jobs", "max_stored_bytes", "max_rows_per_generation")
@@ -44,12 +54,25 @@ _QUOTA_FIELDS = ("max_concurrent_jobs", "max_stored_bytes", "max_rows_per_genera
 
 def effective_policy(session: TenantSession) -> TierPolicy:
     """The session tenant's tier policy with its overrides applied."""
-    policy = TIER_POLICIES[get_tenant(session).tier]
+    policy = tier_policy(get_tenant(session).tier)
     override = session.get(TenantQuota, session.tenant)
     if override is None:
         return policy
     changes = {f: getattr(override, f) for f in _QUOTA_FIELDS if getattr(override, f) is not None}
     return replace(policy, **changes)
+
+
+def tier_policy(tier: str) -> TierPolicy:
+    """A tier's policy with the API limits ``DOPPEL_API_TIER_LIMITS`` sets for it."""
+    from infra.settings import get_settings
+
+    policy = TIER_POLICIES[tier]
+    changes = get_settings().api_tier_limits.get(tier) or {}
+    unknown = sorted(set(changes) - set(API_LIMIT_FIELDS))
+    if unknown:
+        raise ConfigError(f"DOPPEL_API_TIER_LIMITS[{tier!r}] sets unknown limit(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(API_LIMIT_FIELDS)}")
+    return replace(policy, **changes) if changes else policy
 
 
 def set_quota_overrides(

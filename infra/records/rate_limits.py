@@ -1,9 +1,11 @@
-"""Per-tenant rate limits on generation requests, counted in the shared cache (Redis in production).
+"""Per-tenant rate limits, counted in the shared cache (Redis in production).
 
+Generation requests of the workbench and the REST API's requests per second and generated
+rows per minute (``infra.records.quotas.TierPolicy``) all go through ``count_request``.
 A fixed window: the counter ``ratelimit:generate:<window start>`` of the tenant's cache
 namespace (``doppel:t:<tenant>:``) is created with the window's length as TTL and
-incremented atomically by every request, from every app process at once. The request that
-takes the count past ``DOPPEL_GENERATION_RATE_LIMIT`` (per ``DOPPEL_GENERATION_RATE_WINDOW_S``)
+incremented atomically by every request (by ``amount``: rows count in rows), from every app
+process at once. The request that takes the count past ``DOPPEL_GENERATION_RATE_LIMIT`` (per ``DOPPEL_GENERATION_RATE_WINDOW_S``)
 is refused with ``RateLimitExceededError``, whose message says when to try again. One
 tenant's requests never count against another's: the key lives in the tenant's namespace.
 """
@@ -26,9 +28,10 @@ from infra.tenant_ids import require_tenant
 class RateLimitExceededError(DoppelError):
     """Too many requests of one kind from one tenant in the current window."""
 
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
+    def __init__(self, message: str, *, retry_after_s: int, limit: int = 0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class RateCount:
     limit: int
     retry_after_s: int
 
+    @property
+    def remaining(self) -> int:
+        """What is left of the window's allowance (0 when there is no limit, see ``limit``)."""
+        return max(0, self.limit - self.used)
+
 
 def count_request(
     tenant: str,
@@ -60,8 +68,11 @@ def count_request(
     limit: RateLimit | None = None,
     cache: SharedCache | None = None,
     clock: Callable[[], float] = time.time,
+    amount: int = 1,
+    noun: str = "generation requests",
 ) -> RateCount:
-    """Count one ``kind`` request for ``tenant``; raise ``RateLimitExceededError`` past the limit."""
+    """Count ``amount`` (one request, or a request's rows) of ``kind`` for ``tenant``; raise
+    ``RateLimitExceededError`` past the limit. ``noun`` names what is counted in the message."""
     tenant = require_tenant(tenant)
     limit = limit or RateLimit.for_generation()
     now = clock()
@@ -70,12 +81,12 @@ def count_request(
     if limit.max_requests == 0:
         return RateCount(used=0, limit=0, retry_after_s=retry_after)
     scoped = (cache or open_cache()).for_tenant(tenant)
-    used = scoped.incr(f"ratelimit:{kind}:{window_start}", ttl_s=limit.window_s + 1)
+    used = scoped.incr(f"ratelimit:{kind}:{window_start}", amount=amount, ttl_s=limit.window_s + 1)
     if used > limit.max_requests:
         raise RateLimitExceededError(
-            f"Too many generation requests: this workspace may make {limit.max_requests} every "
+            f"Too many {noun}: this workspace may make {limit.max_requests} every "
             f"{_duration(limit.window_s)} and has used them all. Try again in {_duration(retry_after)}.",
-            retry_after_s=retry_after,
+            retry_after_s=retry_after, limit=limit.max_requests,
         )
     return RateCount(used=used, limit=limit.max_requests, retry_after_s=retry_after)
 

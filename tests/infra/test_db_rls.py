@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from infra.db import Database, tenant_session
-from infra.db.models import TENANT_TABLES, Invitation, PrivacyBudget, PrivacyLedgerEntry, S3Source, ShareLink
+from infra.db.models import TENANT_TABLES, ApiKey, Invitation, PrivacyBudget, PrivacyLedgerEntry, S3Source, ShareLink
 from infra.db.postgres import table_security
 from infra.db.types import utcnow
 from infra.records import audit, catalog, metering, notifications, quotas, tenancy
@@ -48,6 +48,7 @@ def _seed(database: Database, tier: str = "starter") -> dict[str, str]:
         s.add(ShareLink(tenant_id=name, report_id=report.id, token_hash=uuid.uuid4().hex * 2, expires_at=utcnow()))
         s.add(PrivacyBudget(tenant_id=name, dataset_id=dataset.id, epsilon_cap=3.0, delta_cap=1e-5))
         s.add(S3Source(tenant_id=name, key_id_hint="WXYZ", sealed_credentials="sealed", allowed_buckets=[]))
+        s.add(ApiKey(tenant_id=name, user_id=user.id, name="ci", scopes=["read"], secret_hash="c" * 64))
         s.add(PrivacyLedgerEntry(tenant_id=name, dataset_id=dataset.id, seq=1, entry_kind="charge", epsilon=1.0,
                                  delta=1e-6, hash="b" * 64))
         metering.record_usage(s, metric="cpu_seconds", quantity=1.0, job_id=job.id)
