@@ -72,8 +72,9 @@ def _earlier(model_version_id: str) -> None:
                 st.caption(markdown_literal(generated_label(item)))
 
 
-if is_sequence_version(version):
-    job = sequence_generation_form(who, version)
+def _whole_model_page(form, is_kind, show) -> None:  # noqa: ANN001 - the view functions of one kind of model
+    """The page for a model that generates a whole dataset (a schema, histories): its form, its last job, its result."""
+    job = form(who, version)
     if job is not None:
         st.session_state[LAST_JOB_KEY] = job.id
         remember("job", job.id)
@@ -83,30 +84,18 @@ if is_sequence_version(version):
         remember("generated", generated_id)
         item = attempt("reading the generated data", outputs.get_generated, who.tenant,
                        generated_dataset_id=generated_id, actor=who.actor)
-        if item is not None and is_histories(item):
-            show_generated_histories(who, item)
+        if item is not None and is_kind(item):
+            show(who, item)
             if not item.destination:
                 link_to("quality", "Next: assess its quality", icon=":material/fact_check:")
     _earlier(version.id)
     st.stop()
 
+
+if is_sequence_version(version):
+    _whole_model_page(sequence_generation_form, is_histories, show_generated_histories)
 if is_schema_version(version):
-    job = schema_generation_form(who, version)
-    if job is not None:
-        st.session_state[LAST_JOB_KEY] = job.id
-        remember("job", job.id)
-    last_job = st.session_state.get(LAST_JOB_KEY)
-    generated_id = _follow(last_job) if last_job else None
-    if generated_id:
-        remember("generated", generated_id)
-        item = attempt("reading the generated data", outputs.get_generated, who.tenant,
-                       generated_dataset_id=generated_id, actor=who.actor)
-        if item is not None and item.is_schema:
-            show_generated_schema(who, item)
-            if not item.destination:
-                link_to("quality", "Next: assess its quality", icon=":material/fact_check:")
-    _earlier(version.id)
-    st.stop()
+    _whole_model_page(schema_generation_form, lambda item: item.is_schema, show_generated_schema)
 
 cells = st.columns(3)
 n_rows = cells[0].number_input("Rows", min_value=1, max_value=100_000_000, value=1_000, step=1_000, key="generate_rows")
