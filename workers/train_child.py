@@ -266,25 +266,32 @@ def _train_tables(run: ChildRun, *, store: Any, work: Path) -> dict[str, Any]:
                                 max_training_time_s=spec.max_training_time_s, device=spec.device,
                                 on_progress=_TablesProgress(len(training)))
     fit_wall = time.perf_counter() - started_wall
+    return _whole_result(run, store=store, work=work, model=model, model_type="tables", config=_tables_config(model, spec),
+                         metrics=_tables_metrics(model, fit_seconds=fit_wall), holdout=holdout.to_dict(),
+                         fit_wall=fit_wall, started_cpu=started_cpu)
+
+
+def _whole_result(run: ChildRun, *, store: Any, work: Path, model: Any, model_type: str, config: dict[str, Any],
+                  metrics: dict[str, Any], holdout: dict[str, Any], fit_wall: float, started_cpu: float) -> dict[str, Any]:
+    """Save a schema's or histories' model as one zip in the store; the result message of its run."""
     model_path = model.save(work / "model.zip")
     info = store.put_file(run.model_key, model_path, content_type="application/zip")
     devices = {str(getattr(m, "device_", "cpu")) for m in model.models_.values()}
-    on_gpu = any(d.startswith("cuda") for d in devices)
     return {
         "object_key": run.model_key,
         "sha256": info.sha256,
         "n_bytes": info.size,
-        "model_type": "tables",
-        "config": _tables_config(model, spec),
-        "metrics": _tables_metrics(model, fit_seconds=fit_wall),
+        "model_type": model_type,
+        "config": config,
+        "metrics": metrics,
         "privacy": getattr(model, "privacy_spent_", None),
-        "holdout": holdout.to_dict(),
+        "holdout": holdout,
         "resumed_from_epoch": None,
         "epochs_run": None,
         "device": ", ".join(sorted(devices)),
         "processes": 1,
         "cpu_seconds": time.process_time() - started_cpu,
-        "gpu_seconds": fit_wall if on_gpu else 0.0,
+        "gpu_seconds": fit_wall if any(d.startswith("cuda") for d in devices) else 0.0,
     }
 
 
@@ -307,12 +314,7 @@ def _tables_config(model: Any, spec: Any) -> dict[str, Any]:
 
 def _tables_metrics(model: Any, *, fit_seconds: float) -> dict[str, Any]:
     """What ``train_tables`` reports: its notes, and each table's run (epochs, time, early or timed stop)."""
-    per_table = {}
-    for table, fitted in model.models_.items():
-        metrics = dict(getattr(fitted, "metrics_", None) or {})
-        per_table[table] = {name: _finite(metrics.get(name)) for name in
-                            ("epochs_run", "epochs_planned", "fit_seconds", "stopped_early", "stopped_on_time",
-                             "best_val_loss")}
+    per_table = {table: _run_facts(fitted) for table, fitted in model.models_.items()}
     metrics: dict[str, Any] = {"notes": list(model.notes_), "fit_seconds": fit_seconds, "tables": per_table}
     truncation = getattr(model, "truncation_", None)
     if truncation:  # under DP: children per parent kept, and the rows that dropped
@@ -349,34 +351,24 @@ def _train_sequences(run: ChildRun, *, store: Any, work: Path) -> dict[str, Any]
                                    privacy=spec.privacy, max_training_time_s=spec.max_training_time_s,
                                    device=spec.device, on_progress=_TablesProgress(2, part="model (entities, then steps)"))
     fit_wall = time.perf_counter() - started_wall
-    model_path = model.save(work / "model.zip")
-    info = store.put_file(run.model_key, model_path, content_type="application/zip")
-    devices = {str(getattr(m, "device_", "cpu")) for m in model.models_.values()}
-    on_gpu = any(d.startswith("cuda") for d in devices)
     learned = {"entity": model.entity_, "order_by": model.order_by_, "context": list(model.context_),
                "steps": list(model.steps_), "entities": int(model.lengths_["entities"]),
                "rows": int(training.height), "min_length": int(model.lengths_["min"]),
                "max_length": int(model.lengths_["max"])}
-    runs = {part: {name: _finite((getattr(fitted, "metrics_", None) or {}).get(name)) for name in
-                   ("epochs_run", "epochs_planned", "fit_seconds", "stopped_early", "stopped_on_time", "best_val_loss")}
-            for part, fitted in model.models_.items()}
-    return {
-        "object_key": run.model_key,
-        "sha256": info.sha256,
-        "n_bytes": info.size,
-        "model_type": "sequences",
-        "config": {"model": spec.model, "seed": spec.seed, "device": spec.device,
-                   "max_training_time_s": spec.max_training_time_s, "sequence": roles},
-        "metrics": {"notes": list(model.notes_), "fit_seconds": fit_wall, "sequence": learned, "models": runs},
-        "privacy": getattr(model, "privacy_spent_", None),
-        "holdout": holdout.to_dict(),
-        "resumed_from_epoch": None,
-        "epochs_run": None,
-        "device": ", ".join(sorted(devices)),
-        "processes": 1,
-        "cpu_seconds": time.process_time() - started_cpu,
-        "gpu_seconds": fit_wall if on_gpu else 0.0,
-    }
+    runs = {part: _run_facts(fitted) for part, fitted in model.models_.items()}
+    return _whole_result(run, store=store, work=work, model=model, model_type="sequences",
+                         config={"model": spec.model, "seed": spec.seed, "device": spec.device,
+                                 "max_training_time_s": spec.max_training_time_s, "sequence": roles},
+                         metrics={"notes": list(model.notes_), "fit_seconds": fit_wall, "sequence": learned,
+                                  "models": runs},
+                         holdout=holdout.to_dict(), fit_wall=fit_wall, started_cpu=started_cpu)
+
+
+def _run_facts(fitted: Any) -> dict[str, Any]:
+    """How one of a schema's or histories' models trained: epochs, time, early or timed stop, best validation loss."""
+    metrics = dict(getattr(fitted, "metrics_", None) or {})
+    return {name: _finite(metrics.get(name)) for name in
+            ("epochs_run", "epochs_planned", "fit_seconds", "stopped_early", "stopped_on_time", "best_val_loss")}
 
 
 def _finite(value: Any) -> Any:

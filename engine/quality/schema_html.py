@@ -11,59 +11,13 @@ offline; every text from the data (table, column and category names) is HTML-esc
 
 from __future__ import annotations
 
-import html
-import math
 from typing import Any
 
-_STATUS_COLOUR = {"pass": "#1a7f37", "warn": "#9a6700", "block": "#cf222e", "inconclusive": "#8250df",
-                  "skipped": "#6e7781"}
-_VERDICT = {"pass": "Passed", "warn": "Passed with warnings", "block": "Blocked"}
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
-main{max-width:1200px;margin:0 auto;padding:24px}
-section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px 20px;margin:16px 0}
-h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:0;font-size:20px} h3{font-size:16px}
-table{border-collapse:collapse;width:100%;font-size:14px;margin-bottom:8px}
-th,td{border-bottom:1px solid #d8dee4;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px}
-.muted{color:#57606a;font-size:13px} code{background:#eff1f3;padding:1px 4px;border-radius:4px}
-details summary{cursor:pointer;font-weight:600;margin:8px 0}
-"""
+from engine.quality.html_parts import BASE_CSS, GATE_HEADERS, VERDICT, badge, gate_rows, html_table
+from engine.quality.html_parts import esc as _esc
+from engine.quality.html_parts import num as _num
 
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "n/a" if value is None else _esc(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "n/a"
-    return f"{value:,}" if isinstance(value, int) else f"{value:.{digits}f}"
-
-
-def _badge(status: Any) -> str:
-    colour = _STATUS_COLOUR.get(str(status), "#6e7781")
-    return f'<span class="badge" style="background:{colour}">{_esc(status)}</span>'
-
-
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    """An HTML table; cells are already escaped, the ``numeric`` columns right-aligned."""
-    numeric = numeric or set()
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body or ''}</tbody></table>"
-
-
-def gate_rows(gates: list[dict[str, Any]]) -> list[list[str]]:
-    """One row per gate: status, pillar, name, value, threshold, message (escaped)."""
-    return [[_badge(g.get("status")), _esc(g.get("pillar", "")), f"<code>{_esc(g.get('name', ''))}</code>",
-             _num(g.get("value"), 4), f"{_esc(g.get('comparison', ''))} {_num(g.get('threshold'), 3)}",
-             _esc(g.get("message", ""))] for g in gates if isinstance(g, dict)]
-
+_CSS = BASE_CSS + "details summary{cursor:pointer;font-weight:600;margin:8px 0}\n"
 
 def counted_trends(cross: dict[str, Any]) -> list[dict[str, Any]]:
     """The inter-table trend pairs that count (the real trend is strong enough), weakest first."""
@@ -85,14 +39,14 @@ def _cross_section(document: dict[str, Any]) -> str:
         f'<p>Cardinality shape similarity <strong>{_num(cross.get("cardinality_shape_similarity"))}</strong> · '
         f'inter-table trends <strong>{_num((cross.get("intertable_trends") or {}).get("score"))}</strong> · '
         f'child aggregates <strong>{_num((cross.get("child_aggregates") or {}).get("score"))}</strong></p>'
-        "<h3>Referential integrity</h3>" + _table(["relation", "share of child rows with a synthetic parent"],
+        "<h3>Referential integrity</h3>" + html_table(["relation", "share of child rows with a synthetic parent"],
                                                   integrity, {1})
         + "<h3>Cardinality: children per parent</h3>"
-        + _table(["relation", "shape similarity (1 - KS)", "share within the real range"], cardinality, {1, 2})
+        + html_table(["relation", "shape similarity (1 - KS)", "share within the real range"], cardinality, {1, 2})
         + "<h3>Inter-table trends (counted pairs)</h3>"
-        + _table(["relation", "parent column", "child column", "measure", "real strength", "similarity"], trends, {4, 5})
+        + html_table(["relation", "parent column", "child column", "measure", "real strength", "similarity"], trends, {4, 5})
         + "<h3>Child aggregates (per parent: count, means, category shares; 1 - KS)</h3>"
-        + _table(["relation", "similarity", "aggregates"], aggregates, {1, 2})
+        + html_table(["relation", "similarity", "aggregates"], aggregates, {1, 2})
         + "</section>"
     )
 
@@ -117,7 +71,7 @@ def _subtree_section(document: dict[str, Any]) -> str:
             '<p class="muted">Each parent row with its children\'s aggregates: a model predicts a parent column '
             "(trained on synthetic, tested on real: TSTR; trained on real: TRTR); the DCR share and the membership "
             "attack compare the synthetic subtrees with the training and holdout ones.</p>"
-            + _table(["parent table", "target", "metric", "TSTR", "TRTR", "TSTR gap", "DCR share",
+            + html_table(["parent table", "target", "metric", "TSTR", "TRTR", "TSTR gap", "DCR share",
                       "attack advantage"], cells, {3, 4, 5, 6, 7}) + "</section>")
 
 
@@ -136,13 +90,13 @@ def _table_section(index: int, name: str, report: dict[str, Any]) -> str:
     notes = "".join(f"<li>{_esc(n)}</li>" for n in report.get("notes") or [])
     rows = (report.get("inputs") or {}).get("rows") or {}
     return (
-        f'<section id="table-{index}"><h2>Table <code>{_esc(name)}</code> {_badge(report.get("status"))}</h2>'
+        f'<section id="table-{index}"><h2>Table <code>{_esc(name)}</code> {badge(report.get("status"))}</h2>'
         f'<p class="muted">Rows: real {_num(rows.get("real"))}, synthetic {_num(rows.get("synthetic"))}, '
         f'holdout {_num(rows.get("holdout"))}.</p><p>{cards}</p>'
-        + _table(["status", "pillar", "gate", "value", "threshold", "detail"], gate_rows(report.get("gates") or []),
+        + html_table(GATE_HEADERS, gate_rows(report.get("gates") or []),
                  {3})
         + "<details><summary>Per column</summary>"
-        + _table(["column", "kind", "metric", "distance", "holdout distance"], columns, {3, 4}) + "</details>"
+        + html_table(["column", "kind", "metric", "distance", "holdout distance"], columns, {3, 4}) + "</details>"
         + util + (f"<details><summary>Notes</summary><ul>{notes}</ul></details>" if notes else "") + "</section>"
     )
 
@@ -150,24 +104,24 @@ def _table_section(index: int, name: str, report: dict[str, Any]) -> str:
 def render_schema_html(document: dict[str, Any]) -> str:
     """The standalone page of a schema report dict (``SchemaReport.to_dict()``)."""
     status = str(document.get("status", "block"))
-    verdict = _VERDICT.get(status, status)
+    verdict = VERDICT.get(status, status)
     tables = document.get("tables") or {}
     relations = (document.get("keys") or {}).get("foreign_keys") or []
     rows = (document.get("inputs") or {}).get("rows") or {}
     counts = (f'Rows in all: real {_num(rows.get("real"))}, synthetic {_num(rows.get("synthetic"))}, holdout '
               f'{_num(rows.get("holdout"))}. ') if rows else ""
     parts = [
-        f'<section id="summary"><h1>Synthetic schema quality report</h1><div>{_badge(status)} <strong>{verdict}</strong>'
+        f'<section id="summary"><h1>Synthetic schema quality report</h1><div>{badge(status)} <strong>{verdict}</strong>'
         f'</div><p class="muted">{len(tables)} tables, {len(relations)} relations ('
         + _esc("; ".join(str(r) for r in relations))
         + f'). {counts}Engine {_esc(document.get("engine_version", ""))}, created {_esc(document.get("created_at", ""))}.'
         "</p></section>",
         '<section id="gates"><h2>Schema gates</h2>'
-        + _table(["status", "pillar", "gate", "value", "threshold", "detail"], gate_rows(document.get("gates") or []),
+        + html_table(GATE_HEADERS, gate_rows(document.get("gates") or []),
                  {3})
         + "<h3>Tables</h3>"
-        + _table(["table", "status", "overall", "fidelity", "utility", "privacy"],
-                 [[f'<a href="#table-{i}">{_esc(name)}</a>', _badge(r.get("status"))]
+        + html_table(["table", "status", "overall", "fidelity", "utility", "privacy"],
+                 [[f'<a href="#table-{i}">{_esc(name)}</a>', badge(r.get("status"))]
                   + [_num((r.get("scores") or {}).get(k), 2) for k in ("overall", "fidelity", "utility", "privacy")]
                   for i, (name, r) in enumerate(tables.items())], {2, 3, 4, 5})
         + "</section>",

@@ -11,58 +11,22 @@ data (entity, column and category names) is HTML-escaped.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
+from engine.quality.html_parts import BASE_CSS, GATE_HEADERS, VERDICT, badge, gate_rows, html_table
+from engine.quality.html_parts import esc as _esc
+from engine.quality.html_parts import num as _num
 from engine.quality.sequences.report import HEADLINE
 
 ROLE_COLOURS = {"real": "#1f77b4", "synthetic": "#d62728", "holdout": "#2ca02c"}
-_STATUS_COLOUR = {"pass": "#1a7f37", "warn": "#9a6700", "block": "#cf222e", "inconclusive": "#8250df",
-                  "skipped": "#6e7781"}
-_VERDICT = {"pass": "Passed", "warn": "Passed with warnings", "block": "Blocked"}
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
-main{max-width:1200px;margin:0 auto;padding:24px}
-section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px 20px;margin:16px 0}
-h1{margin:0 0 4px 0;font-size:26px} h2{margin-top:0;font-size:20px} h3{font-size:16px}
-table{border-collapse:collapse;width:100%;font-size:14px;margin-bottom:8px}
-th,td{border-bottom:1px solid #d8dee4;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px}
-.muted{color:#57606a;font-size:13px} code{background:#eff1f3;padding:1px 4px;border-radius:4px}
-.charts{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0} figcaption{font-size:13px;color:#57606a}
-"""
+_CSS = BASE_CSS + ".charts{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0} figcaption{font-size:13px;color:#57606a}\n"
 _W, _H, _PAD = 360, 180, 28
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _finite(value: Any) -> float | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return float(value) if ok else None
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    number = _finite(value)
-    if number is None:
-        return "n/a"
-    return f"{int(value):,}" if isinstance(value, int) else f"{number:.{digits}f}"
-
-
-def _badge(status: Any) -> str:
-    colour = _STATUS_COLOUR.get(str(status), "#6e7781")
-    return f'<span class="badge" style="background:{colour}">{_esc(status)}</span>'
-
-
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def line_svg(series: dict[str, list[Any]], *, title: str) -> str:
@@ -125,18 +89,12 @@ def bars_svg(edges: list[Any], counts: dict[str, list[Any]], *, title: str) -> s
             f'aria-label="{_esc(title)}">{axis}{"".join(rects)}</svg><figcaption>{_esc(title)}</figcaption></figure>')
 
 
-def gate_rows(gates: list[dict[str, Any]]) -> list[list[str]]:
-    return [[_esc(g.get("pillar", "")), _esc(g.get("name", "")), _badge(g.get("status")), _num(g.get("value"), 4),
-             f"{_esc(g.get('comparison', ''))} {_num(g.get('threshold'), 4)}", _esc(g.get("message") or "")]
-            for g in gates]
-
-
 def _scores_section(document: dict[str, Any]) -> str:
     scores = document.get("scores") or {}
     rows = [[f"<code>{_esc(k)}</code>", _num(scores.get(k), 4)] for k in HEADLINE]
     gates = document.get("gates") or []
-    return ("<section><h2>Scores and gates</h2>" + _table(["score", "value"], rows, {1})
-            + _table(["pillar", "gate", "status", "value", "threshold", "message"], gate_rows(gates), {3})
+    return ("<section><h2>Scores and gates</h2>" + html_table(["score", "value"], rows, {1})
+            + html_table(GATE_HEADERS, gate_rows(gates), {3})
             + "</section>")
 
 
@@ -181,7 +139,7 @@ def _lengths_section(document: dict[str, Any]) -> str:
                      title="Histories per length bin (share of each table's entities)")
     return (f"<section><h2>Lengths</h2><p class=\"muted\">KS similarity real vs synthetic: "
             f"{_num(lengths.get('ks_similarity'))} (real vs holdout: {_num(lengths.get('holdout_ks_similarity'))})."
-            f"</p>{_table(['table', 'entities', 'min', 'median', 'max', 'mean'], rows, {1, 2, 3, 4, 5})}{chart}"
+            f"</p>{html_table(['table', 'entities', 'min', 'median', 'max', 'mean'], rows, {1, 2, 3, 4, 5})}{chart}"
             "</section>")
 
 
@@ -192,11 +150,11 @@ def _parts_section(document: dict[str, Any]) -> str:
         if isinstance(part, dict):
             flagged = [f"{g.get('name')} ({g.get('status')})" for g in part.get("gates") or []
                        if g.get("status") in ("warn", "block", "inconclusive")]
-            rows.append([_esc(label), _badge(part.get("status")), _esc(", ".join(flagged) or "none")])
+            rows.append([_esc(label), badge(part.get("status")), _esc(", ".join(flagged) or "none")])
         else:
             rows.append([_esc(label), "not measured", ""])
     notes = "".join(f"<li>{_esc(n)}</li>" for n in document.get("notes") or [])
-    return ("<section><h2>Per step and per entity</h2>" + _table(["part", "status", "flagged gates"], rows)
+    return ("<section><h2>Per step and per entity</h2>" + html_table(["part", "status", "flagged gates"], rows)
             + (f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "") + "</section>")
 
 
@@ -206,7 +164,7 @@ def render_sequence_html(document: dict[str, Any]) -> str:
     inputs = document.get("inputs") or {}
     entities = inputs.get("entities") or {}
     counts = ", ".join(f"{_esc(role)} {_num(n)}" for role, n in entities.items())
-    header = (f"<section><h1>Sequence quality report {_badge(_VERDICT.get(status, status))}</h1>"
+    header = (f"<section><h1>Sequence quality report {badge(VERDICT.get(status, status))}</h1>"
               f"<p class=\"muted\">Histories of <code>{_esc(inputs.get('entity', ''))}</code> over "
               f"<code>{_esc(inputs.get('order_by', ''))}</code>; entities: {counts}. Engine "
               f"{_esc(document.get('engine_version', ''))}, {_esc(document.get('created_at', ''))}.</p></section>")
