@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("data", help="the folder or zip of tables (one file per table, named by the file)")
     tt.add_argument("--out", required=True, help="where to save the model (a new directory)")
     tt.add_argument("--keys", help='JSON file: {"primary_keys": {...}, "foreign_keys": ["child.fk -> parent.pk", ...]} '
-                                   "(default: the keys the profile infers)")
+                                   '(default: the keys the profile infers); an "order_by": {"child": "time column"} entry '
+                                   "makes that child table a history per parent row")
     tt.add_argument("--model", default="auto", help="flat model of the root tables: auto, argn, ctgan, tvae (default auto)")
     tt.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     tt.add_argument("--orphans", default="refuse", help="child rows whose parent is missing: refuse, drop or keep")
@@ -254,9 +255,10 @@ def _train_tables(args: argparse.Namespace) -> int:
     import engine
 
     keys = _read_json(args.keys, what="keys") if args.keys else None
+    order_by = keys.pop("order_by", None) if isinstance(keys, dict) else None  # the tables of histories ride in the keys file
     tables = engine.read_tables(args.data)
     model = engine.train_tables(tables, keys=keys, model=args.model, seed=args.seed, orphans=args.orphans,
-                                max_training_time_s=args.max_training_time_s)
+                                max_training_time_s=args.max_training_time_s, order_by=order_by)
     model.save(args.out)
     print(json.dumps({"tables": {t: model.rows_[t] for t in model.order_}, "keys": model.keys,
                       "notes": list(model.notes_), "out": str(args.out)}))

@@ -70,6 +70,8 @@ class TableLayout:
     wanted_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # fk column -> {learned: parent's}
     counts: tuple[ForeignKey, ...] = ()
     at_most_one: frozenset[str] = frozenset()  # str(fk) of the 1:0..1 relations among ``counts``
+    order_by: str | None = None  # an ordered child table's time column (``engine.relational.ordered``)
+    key_format: Mapping[str, Any] | None = None  # an ordered table's primary-key format (``IdFormat.to_dict``)
 
     @property
     def learned(self) -> list[str]:
@@ -91,6 +93,8 @@ class TableLayout:
             "wanted_columns": {k: [[a, b] for a, b in v.items()] for k, v in self.wanted_columns.items()},
             "counts": [fk(f) for f in self.counts],
             "at_most_one": sorted(self.at_most_one),
+            "order_by": self.order_by,
+            "key_format": None if self.key_format is None else dict(self.key_format),
         }
 
     @classmethod
@@ -107,6 +111,8 @@ class TableLayout:
             wanted_columns={str(k): {str(a): str(b) for a, b in v} for k, v in d["wanted_columns"].items()},
             counts=tuple(fk(f) for f in d["counts"]),
             at_most_one=frozenset(str(s) for s in d["at_most_one"]),
+            order_by=None if d.get("order_by") is None else str(d["order_by"]),
+            key_format=None if d.get("key_format") is None else dict(d["key_format"]),
         )
 
 

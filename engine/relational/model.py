@@ -149,6 +149,11 @@ class RelationalModel:
         fk = layout.context
         parent = learned[fk.parent]
         at_most_one = str(fk) in self.layouts_[fk.parent].at_most_one
+        if layout.order_by is not None:  # a history under each parent row (engine.relational.ordered)
+            from engine.relational.ordered import draw_ordered
+
+            return draw_ordered(model, layout, parent=parent, counts=child_counts(parent, fk, at_most_one=at_most_one),  # type: ignore[arg-type]
+                                seed=seed)
         index = expand_parents(parent, child_counts(parent, fk, at_most_one=at_most_one))
         context = parent.select([pl.col(src).alias(dst) for dst, src in layout.context_columns.items()])[index]
         drawn = model.sample_given(context, seed=seed)  # type: ignore[attr-defined]
@@ -194,7 +199,7 @@ class RelationalModel:
             tables, files = [], []
             for i, table in enumerate(self.order_):
                 member = f"tables/{i}.zip" if zipped else f"tables/{i}"
-                files.append(self.models_[table].save(tmp / member))
+                files.append(_save_table(self.models_[table], tmp / member))
                 tables.append({"model": f"tables/{i}", "layout": self.layouts_[table].to_dict(), "rows": self.rows_[table]})
             manifest = {
                 "kind": KIND,
@@ -220,16 +225,14 @@ class RelationalModel:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | bytes, *, device: str | None = None) -> RelationalModel:
         """Read a model written by ``save`` (a directory, a zip, or the zip's bytes); ``ModelFileError`` when it is not one."""
-        from engine.models.registry import load_model
-
         if isinstance(path, bytes) or not Path(path).is_dir():
             manifest, archives = read_archive(path)
             where = "the model archive" if isinstance(path, bytes) else str(path)
             return cls._from_manifest(manifest, where=where,
-                                      load_table=lambda i: load_model(archives[i], device=device))
+                                      load_table=lambda i: _load_table(archives[i], device=device))
         root = Path(path)
         return cls._from_manifest(read_manifest(root), where=str(root),
-                                  load_table=lambda i: load_model(root / "tables" / str(i), device=device))
+                                  load_table=lambda i: _load_table(root / "tables" / str(i), device=device))
 
     @classmethod
     def _from_manifest(cls, manifest: Mapping[str, Any], *, where: str,
@@ -258,6 +261,28 @@ class RelationalModel:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{where}: not a valid relational model ({type(err).__name__}: {err})") from None
+
+
+def _save_table(model: Any, target: Path) -> Path:
+    """A table's model saved at ``target``; an ordered table's sequence model (one zip) is written
+    as a zip file under that name even in a directory-form schema (``tables/<i>``, a file)."""
+    from engine.sequences.model import SequenceModel
+
+    if isinstance(model, SequenceModel) and target.suffix != ".zip":
+        written = model.save(target.with_name(target.name + ".zip"))
+        os.replace(written, target)
+        return target
+    return model.save(target)
+
+
+def _load_table(source: Path | bytes, *, device: str | None) -> Any:
+    """A table's model: a sequence model (an ordered table) when its archive says so, else any table model."""
+    from engine.models.registry import load_model
+    from engine.sequences.model import SequenceModel, is_sequence_archive
+
+    if (isinstance(source, bytes) or source.is_file()) and is_sequence_archive(source):
+        return SequenceModel.load(source, device=device)
+    return load_model(source, device=device)
 
 
 def is_relational(path: str | os.PathLike[str] | bytes) -> bool:

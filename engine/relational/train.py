@@ -25,6 +25,7 @@ import polars as pl
 from engine.errors import ConfigError
 from engine.relational.checks import check_tables
 from engine.relational.layout import TableLayout, count_column, layout_table, learned_frame, usable_columns
+from engine.relational.ordered import check_order_by, fit_ordered, key_format
 from engine.relational.plan import build_plan
 from engine.relational.private import (
     EntityTables,
@@ -58,6 +59,7 @@ def train_tables(
     device: str = "auto",
     on_progress: Callable[[Progress], None] | None = None,
     max_children: int | Mapping[str, int] | None = None,
+    order_by: Mapping[str, str] | None = None,
 ) -> RelationalModel:
     """Fit a model of the related ``tables`` (``{name: frame}``, polars or pandas).
 
@@ -76,7 +78,10 @@ def train_tables(
     what each table spent and the total, ``truncation_`` how many rows ``max_children`` dropped.
     ``max_children`` (DP only): the most rows of a child table kept per parent row, an int or
     ``{child table: int}`` (default ``engine.relational.private.DEFAULT_MAX_CHILDREN``); the
-    extra rows are dropped at random (seeded).
+    extra rows are dropped at random (seeded). ``order_by``: ``{child table: time column}``
+    makes each named child table a history per row of its context parent (the parent's columns
+    its context; see ``engine.relational.ordered``): learned and drawn by the sequence model
+    (time gaps, calendar, lags), as many steps under a parent row as its generated count says.
     """
     from engine.privacy.config import Privacy
     from engine.transform.transformer import as_polars
@@ -97,6 +102,7 @@ def train_tables(
     checked = check_tables(schema, frames, orphans=orphans)  # type: ignore[arg-type]
     frames = checked.frames
     plan = build_plan(schema, frames, context=context)
+    ordered = check_order_by(order_by, schema=schema, plan=plan, frames=frames, privacy=privacy)
     entities = None
     if privacy is not None:
         entities = _entity_tables(schema, plan, frames, privacy=privacy, max_children=max_children, seed=seed)
@@ -117,6 +123,13 @@ def train_tables(
             layout = replace(layout, at_most_one=frozenset(str(fk) for fk in layout.counts if entities.max_children[fk.child] == 1))
         frame = learned_frame(layout, frame=frames[table], tables=frames, learned=learned)
         budget = None if max_training_time_s is None else max(1.0, max_training_time_s * frames[table].height / total_rows)
+        if table in ordered:
+            layout = replace(layout, order_by=ordered[table], key_format=key_format(layout, frames[table], seed=seed))
+            models[table] = fit_ordered(layout, frame=frames[table], learned=frame, order_by=ordered[table],  # type: ignore[assignment]
+                                        seed=derive_seed(seed, "table", table) % 2**32, time_s=budget, device=device,
+                                        on_progress=on_progress)
+            layouts[table], learned[table] = layout, frame
+            continue
         private = None
         if privacy is not None and entities is not None:
             parent = models[layout.context.parent] if layout.context is not None else None

@@ -21,7 +21,8 @@ import polars as pl
 
 from engine.seeds import derive_seed
 from engine.sequences.layout import (
-    CTX, DELTA, DOW, FIRST, GAP, HOUR, LENGTH, SHARE, STEP, SequenceLayout, apply_delta, lag_name, times_from_units,
+    CTX, DELTA, DEV, DOW, FIRST, GAP, HOUR, LENGTH, LEVEL, SHARE, STEP, SequenceLayout, apply_delta, deviation, from_deviation,
+    lag_name, phi_of, times_from_units,
 )
 
 ENTITY_INDEX = "\x00entity"
@@ -110,6 +111,8 @@ def _context(layout: SequenceLayout, static: pl.DataFrame, lengths: np.ndarray, 
     columns: list[pl.Series] = [static.get_column(CTX + c) for c in layout.step_context]
     columns += [static.get_column(LENGTH), pl.Series(STEP, np.full(n, t, dtype=np.int64)),
                 pl.Series(SHARE, t / lengths.astype(np.float64))]
+    columns += [static.get_column(name) for name in layout.entity_levels]
+    levels = dict(layout.levels)
     if layout.calendar:
         when = times_from_units(previous, layout, "t")
         if DOW in layout.calendar:
@@ -120,7 +123,12 @@ def _context(layout: SequenceLayout, static: pl.DataFrame, lengths: np.ndarray, 
         past = history[j - 1] if j <= len(history) else None
         for c in layout.lagged:
             name = lag_name(j, c)
-            if past is not None:
+            if past is not None and c in levels:  # lagged as its deviation from the entity's level
+                values = past.get_column(c)[:n].cast(pl.Float64).to_numpy()
+                with np.errstate(all="ignore"):
+                    series = pl.Series(name, deviation(values, static.get_column(LEVEL + c).cast(pl.Float64).to_numpy(), levels[c]))
+                series = series.fill_nan(None)
+            elif past is not None:
                 series = past.get_column(c)[:n].alias(name)
             else:
                 series = pl.Series(name, np.zeros(n)).cast(layout.gap_dtype) if c == GAP else pl.repeat(None, n, eager=True).alias(name)
@@ -132,10 +140,21 @@ def _levels(drawn: pl.DataFrame, static: pl.DataFrame, history: list[pl.DataFram
             t: int) -> pl.DataFrame:
     """The drawn step with the columns drawn as changes turned into levels: the entity's first
     value at step 0, else the reference column's previous level moved by the change."""
-    if not layout.deltas:
+    if not layout.deltas and not layout.levels:
         return drawn
     dtypes = dict(layout.output)
     levels = []
+    for column, how in layout.levels:
+        level = static.get_column(LEVEL + column).cast(pl.Float64).to_numpy()
+        innovation = np.nan_to_num(drawn.get_column(DEV + column).cast(pl.Float64).fill_null(np.nan).to_numpy(), nan=0.0)
+        if t > 0:  # the deviation keeps its share of the previous one (``persistence``), then the drawn innovation
+            previous = history[0].get_column(column).cast(pl.Float64).to_numpy()[: drawn.height]
+            with np.errstate(all="ignore"):
+                before = np.nan_to_num(deviation(previous, level, how), nan=0.0, posinf=0.0, neginf=0.0)
+            innovation = innovation + phi_of(layout, column) * before
+        values = from_deviation(level, innovation, how)
+        series = pl.Series(column, values)
+        levels.append(series.round(0).cast(dtypes[column], strict=False) if dtypes[column].is_integer() else series.cast(dtypes[column]))
     for column, how, reference in layout.deltas:
         if t == 0 and column in layout.anchored:
             first = static.get_column(FIRST + reference).cast(pl.Float64).to_numpy()

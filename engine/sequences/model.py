@@ -107,12 +107,39 @@ class SequenceModel:
         starts = self._starts(entities, known)
         if int(lengths.sum()) > MAX_STEPS:
             raise ConfigError(f"{int(lengths.sum()):,} steps asked for; one call draws at most {MAX_STEPS:,}")
-        static = pl.DataFrame([*(entities.get_column(c).alias(CTX + c) for c in self.layout_.step_context),
-                               *(entities.get_column(c) for c in self.layout_.entity_firsts), pl.Series(LENGTH, lengths)])
-        rules = TimeRules(fill_gap=float(self.stats_["fill_gap"]), min_gap=float(self.stats_["min_gap"]))
-        steps = draw_histories(self.models_[STEPS], self.layout_, static=static, lengths=lengths, starts=starts, rules=rules,
-                               seed=derive_seed(seed, "sequences", STEPS), prefix=None if known is None else known["prefix"])
+        steps = self._steps(entities, lengths, starts, known, seed=seed)
         return self._long(entities, steps)
+
+    def sample_histories(self, context: pl.DataFrame, *, lengths: np.ndarray, seed: int) -> tuple[pl.DataFrame, np.ndarray]:
+        """One history per row of ``context`` (all context columns), ``lengths[i]`` steps long
+        (given, not drawn: an ordered child table's parent row says how many), its start and
+        first values drawn given the row. Returns the long table in (row, time) order and, per
+        step, the row of ``context`` it belongs to (``engine.relational.ordered`` puts the
+        parent's key there)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if lengths.shape != (context.height,) or (lengths.size and int(lengths.min()) < 1):
+            raise ConfigError(f"lengths must hold one positive number of steps per context row ({context.height}); got {lengths.shape}")
+        if int(lengths.sum()) > MAX_STEPS:
+            raise ConfigError(f"{int(lengths.sum()):,} steps asked for; one call draws at most {MAX_STEPS:,}")
+        draw_seed = derive_seed(seed, "sequences", ENTITIES)
+        if self.context_:
+            entities = self._context_entities(context, seed=draw_seed)
+        else:  # no context: the entities' starts and first values drawn unconditionally
+            entities = self.models_[ENTITIES].sample(lengths.size, seed=draw_seed)
+        starts = self._starts(entities, None)
+        steps = self._steps(entities, lengths, starts, None, seed=seed)
+        index = steps.get_column(ENTITY_INDEX).to_numpy()
+        return self._long(entities, steps, ordered=False), index
+
+    def _steps(self, entities: pl.DataFrame, lengths: np.ndarray, starts: np.ndarray, known: dict[str, Any] | None, *,
+               seed: int) -> pl.DataFrame:
+        """All steps of the ``entities`` (``engine.sequences.generate.draw_histories``)."""
+        static = pl.DataFrame([*(entities.get_column(c).alias(CTX + c) for c in self.layout_.step_context),
+                               *(entities.get_column(c) for c in self.layout_.entity_firsts),
+                               *(entities.get_column(c).cast(pl.Float64) for c in self.layout_.entity_levels), pl.Series(LENGTH, lengths)])
+        rules = TimeRules(fill_gap=float(self.stats_["fill_gap"]), min_gap=float(self.stats_["min_gap"]))
+        return draw_histories(self.models_[STEPS], self.layout_, static=static, lengths=lengths, starts=starts, rules=rules,
+                              seed=derive_seed(seed, "sequences", STEPS), prefix=None if known is None else known["prefix"])
 
     def _lengths(self, entities: pl.DataFrame, known: dict[str, Any] | None) -> np.ndarray:
         """Each entity's number of steps: drawn, within the trained range (a prefix's entity gets at least one more step)."""
@@ -187,6 +214,12 @@ class SequenceModel:
         else:
             drawn = model.sample(firsts.height, seed=seed)
         entities = drawn.with_columns(firsts.select([layout.entity, *layout.context]))  # their own ids and context
+        if layout.levels:  # a given history's level is its own (the mean of its given steps), not drawn
+            from engine.sequences.layout import level_exprs
+
+            own = frame.group_by(layout.entity, maintain_order=True).agg(*level_exprs(layout)).drop(layout.entity)
+            entities = entities.with_columns([own.get_column(c).fill_nan(None).fill_null(entities.get_column(c).cast(pl.Float64))
+                                              for c in own.columns])
         ids = frame.get_column(layout.entity)  # sorted by entity: its position is how many entities began before
         positions = ((ids != ids.shift(1)).fill_null(True).cum_sum() - 1).cast(pl.Int64).to_numpy()
         step = frame.select(pl.int_range(pl.len()).over(layout.entity)).to_series().to_numpy()
@@ -200,8 +233,9 @@ class SequenceModel:
         starts = time_units(firsts.get_column(START), layout)
         return entities, {"given": given, "starts": starts, "prefix": Prefix(steps)}
 
-    def _long(self, entities: pl.DataFrame, steps: pl.DataFrame) -> pl.DataFrame:
-        """The long table in the input's column order and dtypes, sorted by (entity, time)."""
+    def _long(self, entities: pl.DataFrame, steps: pl.DataFrame, *, ordered: bool = True) -> pl.DataFrame:
+        """The long table in the input's column order and dtypes, sorted by (entity, time)
+        (``ordered=False``: left in the steps' order, by entity row then step)."""
         from engine.sequences.layout import times_from_units
 
         layout = self.layout_
@@ -217,7 +251,8 @@ class SequenceModel:
             else:
                 series = steps.get_column(name)
             columns.append(series.rename(name).cast(dtype, strict=False))
-        return pl.DataFrame(columns).sort([layout.entity, layout.order_by], maintain_order=True)
+        frame = pl.DataFrame(columns)
+        return frame.sort([layout.entity, layout.order_by], maintain_order=True) if ordered else frame
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -183,6 +183,7 @@ def _fit_entities(entities: pl.DataFrame, layout: SequenceLayout, *, seed: int, 
     if time_s is not None:
         params["max_training_time_s"] = time_s
     types = {layout.entity: "identifier", LENGTH: "continuous"} | {name: "continuous" for name in layout.entity_firsts}
+    types |= {name: "continuous" for name in layout.entity_levels}
     if declared is not None and privacy is not None:
         params["privacy"] = _private(declared, privacy, entities.columns, {LENGTH: (1, layout.max_length)}, {})
     return ARGN(seed=derive_seed(seed, "sequences", ENTITIES) % 2**32, generation_order="table", column_types=types,
