@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="fit a model on a table and save it (data-parallel under torchrun)")
     t.add_argument("data", help="the training table")
-    t.add_argument("--model", default="auto", help="model kind: auto, argn, ctgan, tvae, mst (default auto)")
+    t.add_argument("--model", default="auto", help="model kind: auto, argn, ctgan, tvae, mst, diffusion (default auto)")
     t.add_argument("--out", required=True, help="where to save the model (a .zip file or a new directory)")
     t.add_argument("--epochs", type=int, help="passes over the data (default: the model's)")
     t.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--keys", help='JSON file: {"primary_keys": {...}, "foreign_keys": ["child.fk -> parent.pk", ...]} '
                                    '(default: the keys the profile infers); an "order_by": {"child": "time column"} entry '
                                    "makes that child table a history per parent row")
-    tt.add_argument("--model", default="auto", help="flat model of the root tables: auto, argn, ctgan, tvae (default auto)")
+    tt.add_argument("--model", default="auto", help="flat model of the root tables: auto, argn, ctgan, tvae, diffusion (default auto)")
     tt.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     tt.add_argument("--orphans", default="refuse", help="child rows whose parent is missing: refuse, drop or keep")
     tt.add_argument("--max-training-time-s", type=float, help="the whole schema's training time, shared by rows")

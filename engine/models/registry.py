@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MODEL_MODULES: dict[str, str] = {
     "argn": "engine.models.argn",
     "ctgan": "engine.models.ctgan",
+    "diffusion": "engine.models.diffusion",
     "mst": "engine.models.mst",
     "tvae": "engine.models.tvae",
 }

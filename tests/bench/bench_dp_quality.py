@@ -55,7 +55,7 @@ from bench_quality import (  # noqa: E402  (the models issue's judge, reused as 
     trtr,
 )
 
-DP_MODELS = ("mst", "argn", "tvae", "ctgan")
+DP_MODELS = ("mst", "argn", "tvae", "ctgan", "diffusion")
 DEFAULT_EPSILONS = (1.0, 10.0)
 
 

@@ -9,8 +9,8 @@ Run (from the repository root, in the project venv):
     .venv/bin/python tests/bench/bench_quality.py --report bench-results/RUN   # print saved results
 
 Models (``--models``, comma-separated; ``NAME@EPOCHS`` fixes the epochs of one row):
-  ours   argn, ctgan, tvae     ``engine.train(train, model=NAME, seed=0)`` with its defaults, then
-                               ``model.sample(n_train, seed=0)``; ``--epochs N`` adds ctgan@N / tvae@N rows
+  ours   argn, ctgan, tvae,    ``engine.train(train, model=NAME, seed=0)`` with its defaults, then
+         diffusion             ``model.sample(n_train, seed=0)``; ``--epochs N`` adds ctgan@N / tvae@N rows
   peers  gaussiancopula, sdv_ctgan, sdv_tvae (SDV 2.0; ``--peer-epochs``, default 300) and
          tabularargn (mostlyai-engine 2.7.3, defaults); they run in the throwaway venv made by
          tests/bench/peers/setup_peers.sh (Business Source License code stays there), through
@@ -98,7 +98,7 @@ DATASETS = {
     "nyc": Dataset("nyc", "nyc_airbnb_2019.csv.gz", "price", None, {"parse_dates": ["last_review"]}),
 }
 
-OURS = ("argn", "ctgan", "tvae")
+OURS = ("argn", "ctgan", "tvae", "diffusion")
 PEERS = ("tabularargn", "sdv_ctgan", "sdv_tvae", "gaussiancopula")
 PEER_LIBRARY = {
     "tabularargn": "mostlyai-engine 2.7.3",
@@ -106,7 +106,7 @@ PEER_LIBRARY = {
     "sdv_tvae": "SDV 2.0",
     "gaussiancopula": "SDV 2.0",
 }
-EPOCH_MODELS = ("ctgan", "tvae", "sdv_ctgan", "sdv_tvae")
+EPOCH_MODELS = ("ctgan", "tvae", "diffusion", "sdv_ctgan", "sdv_tvae")
 ALL_MODELS = (*OURS, *PEERS, "real")
 
 

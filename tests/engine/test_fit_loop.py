@@ -20,6 +20,7 @@ TINY = {
     "ctgan": {"embedding_dim": 8, "generator_dim": (16,), "discriminator_dim": (16,), "pac": 1, "num_threads": 1},
     "tvae": {"embedding_dim": 8, "compress_dims": (16,), "decompress_dims": (16,), "num_threads": 1},
     "mst": {},
+    "diffusion": {"hidden_dims": (16,), "time_dim": 8, "sample_steps": 2, "num_threads": 1},
 }
 RUN_METRICS = {"history", "best_epoch", "best_val_loss", "stopped_early", "stopped_on_time", "train_seconds",
                "fit_seconds", "epochs_run", "epochs_planned"}
@@ -59,7 +60,7 @@ def test_early_stopping_keeps_the_best_epochs_weights(rows: pl.DataFrame) -> Non
     assert model.metrics_["best_epoch"] < len(history), "the last epoch was worse: the kept weights are an earlier one's"
 
 
-@pytest.mark.parametrize("kind", ["argn", "tvae", "ctgan"])
+@pytest.mark.parametrize("kind", ["argn", "tvae", "ctgan", "diffusion"])
 def test_a_private_run_records_the_epsilon_spent_instead_of_losses(rows: pl.DataFrame, kind: str) -> None:
     model = model_class(kind)(epochs=2, seed=0, privacy={"epsilon": 4.0}, **TINY[kind]).fit(rows)
     history = model.metrics_["history"]

@@ -34,6 +34,7 @@ SMALL = {
     "ctgan": {"epochs": 1, "batch_size": 200, "generator_dim": (32,), "discriminator_dim": (32,), "embedding_dim": 16},
     "argn": {"epochs": 1, "batch_size": 200, "hidden_dim": 32},
     "mst": {},
+    "diffusion": {"epochs": 1, "batch_size": 200, "hidden_dims": (32,), "time_dim": 8, "sample_steps": 4},
 }
 CANARY = {"age": 999, "native-country": "Atlantis", "fnlwgt": 100_000_000}
 

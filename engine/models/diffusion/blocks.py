@@ -1,0 +1,101 @@
+"""Where the numbers and the category blocks sit in the transformer's float matrix, as index tensors.
+
+The transformer encodes a row as scalar ("tanh") columns and one-hot ("softmax") blocks. The
+diffusion model noises the scalars and masks whole blocks; the index tensors here let every
+operation run on all blocks at once: ``padded`` lays the one-hot columns out as a
+(blocks, widest block) grid (missing places point at a padding column), so a per-block
+softmax, draw or cross-entropy is one tensor operation, never a loop over blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """The scalar columns and the one-hot blocks of a transformer's layout."""
+
+    dim: int
+    numeric: list[int]
+    starts: list[int]
+    sizes: list[int]
+
+    @classmethod
+    def from_spans(cls, spans: list[Any]) -> Blocks:
+        position, numeric, starts, sizes = 0, [], [], []
+        for span in spans:
+            if span.activation == "tanh":
+                numeric.extend(range(position, position + span.size))
+            else:
+                starts.append(position)
+                sizes.append(span.size)
+            position += span.size
+        return cls(position, numeric, starts, sizes)
+
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def width(self) -> int:
+        """One-hot columns in all."""
+        return int(sum(self.sizes))
+
+    def tensors(self, device: str | torch.device) -> dict[str, torch.Tensor]:
+        """``numeric``: scalar columns; ``onehot``: one-hot columns (block by block); ``block``:
+        each one-hot column's block; ``padded``: (blocks, widest) positions into the one-hot
+        slice, ``width`` (one past the end) where a block is narrower; ``valid``: where
+        ``padded`` is a real column; ``offsets``: each block's first position in the slice; ``sizes``: each block's width; ``membership``:
+        (one-hot columns, blocks) float 0/1."""
+        sizes = np.asarray(self.sizes, dtype=np.int64)
+        onehot = np.concatenate([np.arange(a, a + n) for a, n in zip(self.starts, sizes)]) if len(sizes) else np.zeros(0, np.int64)
+        block = np.repeat(np.arange(len(sizes)), sizes)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else np.zeros(0, np.int64)
+        widest = int(sizes.max()) if len(sizes) else 1
+        place = np.arange(widest)[None, :]
+        valid = place < sizes[:, None]
+        padded = np.where(valid, offsets[:, None] + place, self.width)
+        membership = np.zeros((len(onehot), len(sizes)), dtype=np.float32)
+        membership[np.arange(len(onehot)), block] = 1.0
+        return {
+            "membership": torch.from_numpy(membership).to(device),
+            "sizes": torch.from_numpy(sizes).to(device),
+            "numeric": torch.tensor(self.numeric, dtype=torch.long, device=device),
+            "onehot": torch.from_numpy(onehot).to(device),
+            "block": torch.from_numpy(block).to(device),
+            "padded": torch.from_numpy(padded.astype(np.int64)).to(device),
+            "valid": torch.from_numpy(valid).to(device),
+            "offsets": torch.from_numpy(offsets.astype(np.int64)).to(device),
+        }
+
+
+def block_logits(logits: torch.Tensor, index: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(rows, blocks, widest) logits from (rows, one-hot width) ones; padding at -inf."""
+    pad = torch.full((logits.shape[0], 1), -torch.inf, device=logits.device, dtype=logits.dtype)
+    return torch.cat([logits, pad], dim=1)[:, index["padded"]]
+
+
+def levels_of(onehot: torch.Tensor, index: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each row's level in each block, (rows, blocks) int64, from its one-hot slice (largest value wins)."""
+    pad = torch.full((onehot.shape[0], 1), -torch.inf, device=onehot.device, dtype=onehot.dtype)
+    return torch.cat([onehot, pad], dim=1)[:, index["padded"]].argmax(dim=2)
+
+
+def one_hot(levels: torch.Tensor, index: dict[str, torch.Tensor], width: int) -> torch.Tensor:
+    """The (rows, one-hot width) slice with a 1 at each block's level."""
+    out = torch.zeros((levels.shape[0], width), device=levels.device)
+    if width:
+        out.scatter_(1, levels + index["offsets"], 1.0)
+    return out
+
+
+__all__ = ["Blocks", "block_logits", "levels_of", "one_hot"]

@@ -1,0 +1,112 @@
+"""The diffusion model's own behaviour (the shared contract is in test_models_contract.py):
+numbers keep their spread, equality conditions are inpainted, the few-step sampler draws
+categories from the denoiser's softmax, and the normal scores invert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from engine.errors import ConfigError
+from engine.models.diffusion import Diffusion
+from engine.models.diffusion.blocks import Blocks, one_hot
+from engine.models.diffusion.denoiser import Denoiser
+from engine.models.diffusion.normal_scores import fit_knots, from_scores, to_scores
+from engine.models.diffusion.sampler import _draw
+from engine.models.diffusion.trainer import RowLoss
+from tests.engine.test_models_contract import read_adult
+
+SMALL = {"epochs": 12, "batch_size": 256, "hidden_dims": (64, 64), "time_dim": 16, "seed": 3, "device": "cpu", "num_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def housing(datasets: Path) -> pl.DataFrame:
+    return pl.read_csv(datasets / "california_housing.csv.gz").sample(2_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def housing_model(housing: pl.DataFrame) -> Diffusion:
+    return Diffusion(**SMALL).fit(housing)
+
+
+@pytest.fixture(scope="module")
+def adult_model(datasets: Path) -> Diffusion:
+    return Diffusion(**{**SMALL, "epochs": 4}).fit(read_adult(datasets / "adult.csv", rows=1_500, seed=2))
+
+
+def test_numeric_columns_keep_their_spread_without_piling_on_their_range_ends(housing: pl.DataFrame, housing_model: Diffusion) -> None:
+    synthetic = housing_model.sample(2_000, seed=4)
+    numeric = [c for c, t in housing.schema.items() if t.is_numeric()]
+    assert len(numeric) >= 8
+    for column in numeric:
+        real, fake = housing[column].drop_nulls().to_numpy().astype(float), synthetic[column].drop_nulls().to_numpy().astype(float)
+        assert np.unique(fake).size > 50, f"{column} collapsed to {np.unique(fake).size} values"
+        assert 0.5 < fake.std() / real.std() < 1.5, f"{column}: spread {fake.std():.3g} against {real.std():.3g}"
+        ends = np.mean((fake <= real.min()) | (fake >= real.max()))
+        real_ends = np.mean((real <= real.min()) | (real >= real.max()))
+        assert ends < real_ends + 0.05, f"{column}: {ends:.1%} of rows at the range ends (real {real_ends:.1%})"
+
+
+def test_a_category_equality_is_inpainted_not_rejected(adult_model: Diffusion) -> None:
+    assert adult_model._fixed_levels({"sex": "Female"}) is not None
+    rows = adult_model.sample(400, seed=5, conditions={"sex": "Female"})
+    assert rows.height == 400 and rows["sex"].unique().to_list() == ["Female"]
+
+
+def test_a_value_the_column_never_held_is_left_to_the_filter(adult_model: Diffusion) -> None:
+    assert adult_model._fixed_levels({"age": 30}) is None  # a number, not a category block
+    assert adult_model._fixed_levels({"sex": 3}) is None
+
+
+def test_the_sampler_draws_each_block_from_its_softmax() -> None:
+    spans = [_Span("softmax", 3), _Span("tanh", 1), _Span("softmax", 2)]
+    index = Blocks.from_spans(spans).tensors("cpu")
+    logits = torch.log(torch.tensor([[0.2, 0.5, 0.3, 0.9, 0.1]])).expand(100_000, -1)
+    draws = _draw(logits, index, torch.Generator().manual_seed(0))
+    assert torch.allclose(torch.bincount(draws[:, 0]) / 1e5, torch.tensor([0.2, 0.5, 0.3]), atol=0.01)
+    assert torch.allclose(torch.bincount(draws[:, 1]) / 1e5, torch.tensor([0.9, 0.1]), atol=0.01)
+
+
+def test_normal_scores_are_standard_normal_and_invert_to_the_values() -> None:
+    rng = np.random.default_rng(0)
+    values = np.stack([rng.exponential(size=5_000), np.where(rng.random(5_000) < 0.6, 0.0, rng.normal(size=5_000))], axis=1).astype(np.float32)
+    knots = fit_knots(values, 1_000)
+    scores = to_scores(values, knots)
+    assert abs(scores[:, 0].mean()) < 0.05 and abs(scores[:, 0].std() - 1) < 0.05
+    assert np.allclose(from_scores(scores, knots)[:, 0], values[:, 0], atol=0.02)
+    spike = scores[values[:, 1] == 0.0, 1]
+    assert np.ptp(spike) == 0 and abs(spike[0]) < 1  # a tie maps to the middle of its probability range
+
+
+def test_dp_sgd_clips_by_each_rows_exact_gradient_norm() -> None:
+    spans = [_Span("tanh", 2), _Span("softmax", 3), _Span("softmax", 2)]
+    blocks = Blocks.from_spans(spans)
+    index = blocks.tensors("cpu")
+    torch.manual_seed(0)
+    loss = RowLoss(Denoiser(blocks.n_numeric, blocks.width, blocks.n_blocks, (8, 8), 4), index, blocks.n_numeric)
+    levels = torch.randint(0, 2, (6, 2))
+    onehot = one_hot(levels, index, blocks.width)
+    numeric = torch.randn(6, 2)
+    torch.manual_seed(1)
+    _, norms = loss.losses_and_gradient_norms(numeric, onehot, levels)
+    torch.manual_seed(1)
+    rows = loss.losses(numeric, onehot, levels)
+    params = [p for p in loss.parameters() if p.requires_grad]
+    exact = [torch.sqrt(sum(g.pow(2).sum() for g in torch.autograd.grad(rows[i], params, retain_graph=True))) for i in range(6)]
+    assert torch.allclose(norms, torch.stack(exact), rtol=1e-4)
+
+
+def test_bad_sampler_settings_are_refused_naming_the_parameter() -> None:
+    with pytest.raises(ConfigError, match="sample_steps"):
+        Diffusion(sample_steps=0)
+    with pytest.raises(ConfigError, match="eta"):
+        Diffusion(eta=1.5)
+
+
+class _Span:
+    def __init__(self, activation: str, size: int) -> None:
+        self.activation, self.size = activation, size
