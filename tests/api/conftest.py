@@ -1,7 +1,7 @@
 """Fixtures of the REST API tests: the API served by real uvicorn on loopback, over a real
 PostgreSQL workspace (row-level security, app role) and a real Redis (DB 10) for the rate limits.
 
-One server per session, in a thread of the test process (so the tests can look at its stream
+One server for the tests/api package (its settings are undone after it), in a thread of the test process (so the tests can look at its stream
 slots and warm models), in single-user local mode: calls from loopback act as the local owner.
 The local tenant and the other tenant (``member_tenant``, with one member) are on the business tier; ``tight_tier`` moves it to the starter tier, which
 ``DOPPEL_API_TIER_LIMITS`` makes tiny. ``trained`` trains one MST model (1 epoch, 300 adult rows)
@@ -71,7 +71,7 @@ def set_local_tier(tier: str) -> None:
     set_tier(LOCAL_TENANT, tier)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down after tests/api: its settings must not reach other packages
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     from starlette.applications import Starlette
 
@@ -143,7 +143,7 @@ def wait_for_job(client: httpx.Client, job_id: str, *, timeout_s: float = 120) -
             return job
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down after tests/api: its settings must not reach other packages
 def trained(api: ApiServer, datasets: Path) -> Trained:
     """An adult dataset uploaded and an MST model trained on it (1 epoch), through the API."""
     upload = api.client.post("/datasets", files={"file": ("adult.csv", adult_csv(datasets), "text/csv")},
