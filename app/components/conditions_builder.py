@@ -137,5 +137,20 @@ def clear_conditions(*, key: str) -> None:
     st.session_state.pop(f"{key}_conditions", None)
 
 
-__all__ = ["OPERATORS", "ColumnChoice", "Condition", "clear_conditions", "columns_from_profile",
+__all__ = ["OPERATORS", "ColumnChoice", "Condition", "clear_conditions", "columns_from_profile", "generate_request",
            "conditions_builder", "expression", "request_form"]
+
+
+def generate_request(allowed: bool, conditions: list[Condition]) -> tuple[str | dict[str, Any] | None] | None:
+    """The Generate button of a whole-dataset form: ``(request_form(conditions),)`` once pressed, else None.
+
+    ``allowed``: whether the session's role may generate (no button otherwise). A condition the
+    language cannot spell is shown as an error and gives None, as an unpressed button does.
+    """
+    if not (allowed and st.button("Generate", type="primary", icon=":material/auto_awesome:", key="generate_start")):
+        return None
+    try:
+        return (request_form(conditions),)
+    except Exception as err:  # a condition the language cannot spell: say which
+        st.error(markdown_literal(str(err)), icon=":material/error:")
+        return None

@@ -23,7 +23,7 @@ from app.components.conditions_builder import (
     columns_from_profile,
     conditions_builder,
     expression,
-    request_form,
+    generate_request,
 )
 from app.components.literal_text import markdown_literal
 from infra.usecases import dataset_store, outputs, schema_generation
@@ -81,14 +81,10 @@ def schema_generation_form(who: Acting, version: ModelVersionView) -> Any:
                                     "own S3 credentials (Settings).")
     st.caption("The workspace's rows-per-request limit counts the rows of every table together.")
     root, conditions = _root_conditions(who, version, roots)
-    if not (who.allows("member") and st.button("Generate", type="primary", icon=":material/auto_awesome:",
-                                               key="generate_start")):
+    pressed = generate_request(who.allows("member"), conditions)
+    if pressed is None:
         return None
-    try:
-        request = request_form(conditions)
-    except Exception as err:  # a condition the language cannot spell: say which
-        st.error(markdown_literal(str(err)), icon=":material/error:")
-        return None
+    (request,) = pressed
     return attempt("starting the generation", schema_generation.submit_schema_generation, who.tenant,
                    model_version_id=version.id, actor=who.actor, scale=float(scale), rows=rows, seed=int(seed),
                    conditions={root: request} if root and request is not None else None,

@@ -17,7 +17,7 @@ import polars as pl
 import streamlit as st
 
 from app.components.acting import Acting, attempt
-from app.components.conditions_builder import clear_conditions, columns_from_profile, conditions_builder, expression, request_form
+from app.components.conditions_builder import clear_conditions, columns_from_profile, conditions_builder, expression, generate_request
 from app.components.literal_text import markdown_literal
 from infra.usecases import dataset_store, outputs, sequence_generation
 from infra.usecases.model_registry import ModelVersionView
@@ -84,14 +84,10 @@ def sequence_generation_form(who: Acting, version: ModelVersionView) -> Any:
             if st.button("Clear the conditions", key=f"{BUILDER_KEY}_clear", icon=":material/clear_all:"):
                 clear_conditions(key=BUILDER_KEY)
                 st.rerun()
-    if not (who.allows("member") and st.button("Generate", type="primary", icon=":material/auto_awesome:",
-                                               key="generate_start")):
+    pressed = generate_request(who.allows("member"), conditions)
+    if pressed is None:
         return None
-    try:
-        request = request_form(conditions)
-    except Exception as err:  # a condition the language cannot spell: say which
-        st.error(markdown_literal(str(err)), icon=":material/error:")
-        return None
+    (request,) = pressed
     return attempt("starting the generation", sequence_generation.submit_sequence_generation, who.tenant,
                    model_version_id=version.id, actor=who.actor, n_entities=int(n_entities), seed=int(seed),
                    conditions=request, format="csv" if output == "csv" else "parquet",
