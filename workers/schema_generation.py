@@ -28,14 +28,13 @@ import time
 import zipfile
 from typing import Any
 
-from engine.errors import ConfigError, InputError
+from engine.errors import InputError
 from infra.db.errors import QuotaExceededError
-from infra.records import catalog
 from infra.records.quotas import check_generation_rows
 from infra.usecases.schema_generation import SCHEMA_FORMATS, destination_path, is_schema_model
 from workers.context import Completion, JobContext
 from workers.output_completion import s3_completion, stored_completion
-from workers.model_loading import load_model_version
+from workers.model_loading import load_job_model
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +70,9 @@ def _sample(ctx: JobContext) -> tuple[str, dict[str, Any], dict[str, int]]:
     from engine.relational.model import RelationalModel
 
     payload = ctx.payload
-    model_version_id = payload.get("model_version_id")
-    if not model_version_id:
-        raise ConfigError("the generation job names no model version")
-    with ctx.session() as session:
-        version = catalog.get_model_version(session, model_version_id)
-        object_key, status, schema = version.object_key, version.status, is_schema_model(version)
-    if status != "ready" or not object_key:
-        raise InputError(f"model version {model_version_id} is {status} and cannot generate data")
-    if not schema:
-        raise InputError(f"model version {model_version_id} models one table, not a schema")
-    ctx.progress(0.0, "loading the model")
-    model = load_model_version(ctx, model_version_id, object_key)
-    if not isinstance(model, RelationalModel):
-        raise InputError(f"the file of model version {model_version_id} holds a model of one table, not a schema's")
-    ctx.check()
+    model_version_id, model = load_job_model(ctx, is_kind=is_schema_model, model_class=RelationalModel,
+                                             not_kind="models one table, not a schema",
+                                             wrong_file="holds a model of one table, not a schema's")
     ctx.progress(0.1, "drawing the tables")
     tables = model.sample(scale=float(payload.get("scale", 1.0)), n=payload.get("rows") or None,
                           conditions=payload.get("conditions") or None, seed=payload.get("seed"))

@@ -19,14 +19,13 @@ import logging
 import time
 from typing import Any
 
-from engine.errors import ConfigError, InputError
+from engine.errors import InputError
 from infra.db.errors import QuotaExceededError
-from infra.records import catalog
 from infra.records.quotas import check_generation_rows
 from infra.usecases.sequence_generation import SEQUENCE_FORMATS, SEQUENCE_KIND, destination_path, is_sequence_model
 from workers.context import Completion, JobContext
 from workers.output_completion import s3_completion, stored_completion
-from workers.model_loading import load_model_version
+from workers.model_loading import load_job_model
 from workers.schema_generation import table_bytes
 
 logger = logging.getLogger(__name__)
@@ -42,24 +41,12 @@ def _sample(ctx: JobContext) -> tuple[str, Any, str]:
     from engine.sequences.model import SequenceModel
 
     payload = ctx.payload
-    model_version_id = payload.get("model_version_id")
-    if not model_version_id:
-        raise ConfigError("the generation job names no model version")
     n_entities = payload.get("n_entities")
     if isinstance(n_entities, bool) or not isinstance(n_entities, int) or n_entities < 1:
         raise InputError(f"the number of histories to generate must be a positive integer, got {n_entities!r}")
-    with ctx.session() as session:
-        version = catalog.get_model_version(session, model_version_id)
-        object_key, status, sequences = version.object_key, version.status, is_sequence_model(version)
-    if status != "ready" or not object_key:
-        raise InputError(f"model version {model_version_id} is {status} and cannot generate data")
-    if not sequences:
-        raise InputError(f"model version {model_version_id} is not a sequence model")
-    ctx.progress(0.0, "loading the model")
-    model = load_model_version(ctx, model_version_id, object_key)
-    if not isinstance(model, SequenceModel):
-        raise InputError(f"the file of model version {model_version_id} does not hold a sequence model")
-    ctx.check()
+    model_version_id, model = load_job_model(ctx, is_kind=is_sequence_model, model_class=SequenceModel,
+                                             not_kind="is not a sequence model",
+                                             wrong_file="does not hold a sequence model")
     ctx.progress(0.1, f"drawing {n_entities:,} histories")
     frame = model.sample(n_entities=n_entities, conditions=payload.get("conditions") or None, seed=payload.get("seed"))
     ctx.check()
