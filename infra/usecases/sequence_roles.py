@@ -57,7 +57,8 @@ def suggest_sequence_roles(frame: pl.DataFrame) -> SequenceRoles | None:
     """The likeliest roles of ``frame``'s columns if it reads as histories; None for a flat table.
 
     The time: a date or datetime column (or text that parses as one), else a whole-number
-    column that increases within each entity in the file's order (a step counter). The
+    column that increases within each entity in the file's order from the same first value in
+    every entity (a step counter; an ascending row id or a foreign key is not a time). The
     entity: the non-float column with the fewest distinct values (at least two, each with two
     rows on average) under which that time never repeats. The context: the other columns that
     are constant within every entity.
@@ -68,7 +69,9 @@ def suggest_sequence_roles(frame: pl.DataFrame) -> SequenceRoles | None:
                 and 2 <= frame.get_column(c).n_unique() <= frame.height // 2]
     entities = sorted(entities, key=lambda c: frame.get_column(c).n_unique())[:_MAX_CANDIDATES]
     times = [c for c, t in frame.schema.items() if t.is_temporal() or (t == pl.String and _parses_as_time(frame[c]))]
-    counters = [c for c, t in frame.schema.items() if t.is_integer()][:_MAX_CANDIDATES]
+    # a step counter starts again in every entity: a whole number unique over the table is a row id
+    counters = [c for c, t in frame.schema.items()
+                if t.is_integer() and frame.get_column(c).n_unique() < frame.height][:_MAX_CANDIDATES]
     for time_columns, must_increase in ((times[:_MAX_CANDIDATES], False), (counters, True)):
         for entity in entities:
             for time in time_columns:
@@ -92,8 +95,9 @@ def _orders(frame: pl.DataFrame, entity: str, time: str, *, must_increase: bool)
         return False
     if not must_increase:
         return True
-    increasing = frame.group_by(entity).agg((pl.col(time).diff().drop_nulls() > 0).all().alias("up"))
-    return bool(increasing.get_column("up").all())
+    counted = frame.group_by(entity).agg((pl.col(time).diff().drop_nulls() > 0).all().alias("up"),
+                                         pl.col(time).min().alias("start"))
+    return bool(counted.get_column("up").all()) and counted.get_column("start").n_unique() == 1
 
 
 def _constant_within(frame: pl.DataFrame, entity: str, *, exclude: Sequence[str]) -> list[str]:

@@ -42,6 +42,11 @@ def test_a_flat_table_gets_no_suggestion(datasets: Path) -> None:
     assert suggest_sequence_roles(engine.read(datasets / "adult.csv").head(2000)) is None
 
 
+@pytest.mark.parametrize("table", ["client", "disp", "district", "order"])
+def test_a_table_ordered_by_a_row_id_or_a_foreign_key_is_no_history(datasets: Path, table: str) -> None:
+    assert suggest_sequence_roles(engine.read(datasets / "multitable" / "berka" / f"{table}.csv.gz")) is None
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Actor]]:
     with member_workspace(request.param, tmp_path_factory.mktemp("sequence-roles"), prefix="histories") as workspace:
