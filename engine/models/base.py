@@ -227,6 +227,10 @@ class Synthesizer:
     default_transformer_params: ClassVar[dict[str, Any]] = {}
     # Whether the model trains data-parallel under torchrun (``engine.distributed``).
     trains_distributed: ClassVar[bool] = True
+    # Sampling fewer rows than this takes one CPU thread when ``num_threads`` is None: a small
+    # forward pass is microseconds of arithmetic, and waking a second thread costs more (tens
+    # of times more on a busy machine) than it saves. 0: never.
+    small_sample_rows: ClassVar[int] = 0
 
     epochs = _Param()
     batch_size = _Param()
@@ -436,6 +440,16 @@ class Synthesizer:
         from engine.models.threads import TorchThreads
 
         return TorchThreads(self.model_params.get("num_threads") if self.device_ == "cpu" else None)
+
+    def _sample_threads(self, rows: int) -> Any:
+        """The context torch's CPU threads are set in while sampling ``rows`` rows (as ``_fit_threads``,
+        but one thread below ``small_sample_rows`` when ``num_threads`` is None)."""
+        from engine.models.threads import TorchThreads
+
+        if self.device_ != "cpu":
+            return TorchThreads(None)
+        threads = self.model_params.get("num_threads")
+        return TorchThreads(1 if threads is None and rows < self.small_sample_rows else threads)
 
     def _time_limit_s(self, n_rows: int) -> float | None:
         """Seconds of training after which the loop stops (``max_training_time_s``; a model may follow the data size)."""

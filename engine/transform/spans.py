@@ -83,3 +83,17 @@ class TokenColumn:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def split_spans(spans: list[Span]) -> tuple[int, list[int], list[int], list[int]]:
+    """A layout's width, its scalar ("tanh") columns, and its one-hot blocks' starts and sizes."""
+    position, scalars, starts, sizes = 0, [], [], []
+    for span in spans:
+        if span.activation == "tanh":
+            scalars.extend(range(position, position + span.size))
+        else:
+            starts.append(position)
+            sizes.append(span.size)
+        position += span.size
+    return position, scalars, starts, sizes
+

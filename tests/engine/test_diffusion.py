@@ -13,10 +13,10 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models.diffusion import Diffusion
-from engine.models.diffusion.blocks import Blocks, one_hot
-from engine.models.diffusion.denoiser import Denoiser
+from engine.models.diffusion.blocks import Blocks, block_cross_entropy, one_hot
+from engine.models.diffusion.denoiser import Denoiser, SamplingNet
 from engine.models.diffusion.normal_scores import fit_knots, from_scores, to_scores
-from engine.models.diffusion.sampler import _draw
+from engine.models.diffusion.sampler import _draw_block, _reveal_steps
 from engine.models.diffusion.trainer import RowLoss
 from tests.engine.test_models_contract import read_adult
 
@@ -62,13 +62,55 @@ def test_a_value_the_column_never_held_is_left_to_the_filter(adult_model: Diffus
     assert adult_model._fixed_levels({"sex": 3}) is None
 
 
-def test_the_sampler_draws_each_block_from_its_softmax() -> None:
-    spans = [_Span("softmax", 3), _Span("tanh", 1), _Span("softmax", 2)]
-    index = Blocks.from_spans(spans).tensors("cpu")
-    logits = torch.log(torch.tensor([[0.2, 0.5, 0.3, 0.9, 0.1]])).expand(100_000, -1)
-    draws = _draw(logits, index, torch.Generator().manual_seed(0))
-    assert torch.allclose(torch.bincount(draws[:, 0]) / 1e5, torch.tensor([0.2, 0.5, 0.3]), atol=0.01)
-    assert torch.allclose(torch.bincount(draws[:, 1]) / 1e5, torch.tensor([0.9, 0.1]), atol=0.01)
+def test_the_sampler_draws_a_block_from_its_softmax() -> None:
+    logits = torch.log(torch.tensor([[0.2, 0.5, 0.3]])).expand(100_000, -1)
+    draws = _draw_block(logits, torch.Generator().manual_seed(0))
+    assert torch.allclose(torch.bincount(draws, minlength=3) / 1e5, torch.tensor([0.2, 0.5, 0.3]), atol=0.01)
+
+
+def test_each_row_reveals_every_free_block_once_and_one_per_step_when_steps_allow() -> None:
+    generator = torch.Generator().manual_seed(0)
+    alone = _reveal_steps(1_000, 5, 8, generator, "cpu")
+    assert alone.shape == (5, 1_000) and int(alone.min()) >= 0 and int(alone.max()) < 8
+    assert all(len(set(column.tolist())) == 5 for column in alone.t())  # no two blocks share a step
+    shared = _reveal_steps(1_000, 6, 3, generator, "cpu")
+    assert (torch.stack([(shared == k).sum(0) for k in range(3)]) == 2).all()  # two blocks per step, every step
+    orders = {tuple(column.tolist()) for column in alone.t()}
+    assert len(orders) > 50  # each row its own order
+
+
+def test_the_sampling_form_of_the_denoiser_computes_the_same_function() -> None:
+    spans = [_Span("tanh", 2), _Span("softmax", 3), _Span("tanh", 1), _Span("softmax", 4)]
+    blocks = Blocks.from_spans(spans)
+    index = blocks.tensors("cpu")
+    torch.manual_seed(0)
+    denoiser = Denoiser(blocks.n_numeric, blocks.width, blocks.n_blocks, (16, 8, 12), 6).eval()
+    levels = torch.stack([torch.randint(0, 3, (5_000,)), torch.randint(0, 4, (5_000,))], 1)
+    hidden = torch.rand(5_000, 2) < 0.5
+    shown = one_hot(levels, index, blocks.width) * (~hidden).float().index_select(1, index["block"])
+    numbers = torch.randn(5_000, blocks.n_numeric)
+    with torch.no_grad():
+        expected = denoiser(numbers, shown, hidden.float(), torch.full((1,), 0.3))
+        net = SamplingNet(denoiser, sizes=blocks.sizes, dtype=torch.float32)
+        h = net.hidden(net.inputs(shown, hidden.float()), numbers, 0.3)
+        got = torch.cat([net.velocity(h), net.logits(h, 0), net.logits(h, 1)], 1)
+        revealed = net.inputs(one_hot(levels, index, blocks.width), torch.zeros(5_000, 2))
+        stepped = net.inputs(shown, hidden.float()) + (net.reveal[levels + index["offsets"]] * hidden[..., None]).sum(1)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(stepped, revealed, atol=1e-5)  # revealing a block adds its reveal row
+
+
+def test_the_training_loss_is_each_blocks_own_cross_entropy() -> None:
+    blocks = Blocks.from_spans([_Span("softmax", 3), _Span("tanh", 1), _Span("softmax", 5)])
+    index = blocks.tensors("cpu")
+    torch.manual_seed(0)
+    logits = torch.randn(64, blocks.width) * 30  # far apart: the per-block maximum keeps it finite
+    levels = torch.stack([torch.randint(0, 3, (64,)), torch.randint(0, 5, (64,))], 1)
+    expected = torch.stack([
+        torch.nn.functional.cross_entropy(logits[:, :3], levels[:, 0], reduction="none"),
+        torch.nn.functional.cross_entropy(logits[:, 3:], levels[:, 1], reduction="none"),
+    ], 1)
+    assert torch.allclose(block_cross_entropy(logits, levels, index), expected, atol=1e-4)
 
 
 def test_normal_scores_are_standard_normal_and_invert_to_the_values() -> None:

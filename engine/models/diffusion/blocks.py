@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.transform.spans import split_spans
+
 
 @dataclass(frozen=True)
 class Blocks:
@@ -27,15 +29,7 @@ class Blocks:
 
     @classmethod
     def from_spans(cls, spans: list[Any]) -> Blocks:
-        position, numeric, starts, sizes = 0, [], [], []
-        for span in spans:
-            if span.activation == "tanh":
-                numeric.extend(range(position, position + span.size))
-            else:
-                starts.append(position)
-                sizes.append(span.size)
-            position += span.size
-        return cls(position, numeric, starts, sizes)
+        return cls(*split_spans(spans))
 
     @property
     def n_numeric(self) -> int:
@@ -78,10 +72,17 @@ class Blocks:
         }
 
 
-def block_logits(logits: torch.Tensor, index: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(rows, blocks, widest) logits from (rows, one-hot width) ones; padding at -inf."""
-    pad = torch.full((logits.shape[0], 1), -torch.inf, device=logits.device, dtype=logits.dtype)
-    return torch.cat([logits, pad], dim=1)[:, index["padded"]]
+def block_cross_entropy(logits: torch.Tensor, levels: torch.Tensor, index: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(rows, blocks) cross-entropy of each block's level under its softmax, from the flat one-hot
+    logits (rows, width): segment sums through the membership matrix, no padded copy of the
+    logits (the widest block would set the size of every block's)."""
+    n, block = logits.shape[0], index["block"]
+    with torch.no_grad():  # each block's maximum, for a stable exponent (a constant: no gradient)
+        top = torch.full((n, index["offsets"].shape[0]), -torch.inf, device=logits.device, dtype=logits.dtype)
+        top = top.scatter_reduce(1, block.expand(n, -1), logits, reduce="amax")
+    sums = (logits - top.index_select(1, block)).exp() @ index["membership"].to(logits.dtype)
+    picked = logits.gather(1, levels + index["offsets"])
+    return sums.log() + top - picked
 
 
 def levels_of(onehot: torch.Tensor, index: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -98,4 +99,4 @@ def one_hot(levels: torch.Tensor, index: dict[str, torch.Tensor], width: int) ->
     return out
 
 
-__all__ = ["Blocks", "block_logits", "levels_of", "one_hot"]
+__all__ = ["Blocks", "block_cross_entropy", "levels_of", "one_hot"]

@@ -6,7 +6,7 @@ docstring.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, Strict
 
@@ -38,6 +38,7 @@ class DiffusionConfig(SynthesizerConfig):
     ema_decay: EmaDecay = 0.995
     sample_steps: SampleSteps = 20
     eta: Eta = 0.0
+    sample_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     normal_knots: NormalKnots = 1_000
     num_threads: ThreadCount | None = None
 

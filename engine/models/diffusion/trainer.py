@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from engine.distributed import shard
-from engine.models.diffusion.blocks import block_logits
+from engine.models.diffusion.blocks import block_cross_entropy
 from engine.models.diffusion.schedule import T_MIN, alpha_sigma, mask_probability
 from engine.models.weight_average import WeightAverage
 from engine.seeds import derive_seed
@@ -74,9 +74,7 @@ class RowLoss(nn.Module):
             velocity = alpha * noise - sigma * numeric
             loss = loss + (out[:, : self.n_numeric] - velocity).pow(2).mean(1)
         if levels.shape[1]:
-            logits = block_logits(out[:, self.n_numeric :], index)
-            picked = logits.gather(2, levels.unsqueeze(2)).squeeze(2)
-            cross_entropy = torch.logsumexp(logits, dim=2) - picked
+            cross_entropy = block_cross_entropy(out[:, self.n_numeric :], levels, index)
             loss = loss + (cross_entropy * hidden.to(cross_entropy.dtype)).sum(1) / levels.shape[1]
         return loss
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from engine.seeds import numpy_seed
+from engine.transform.spans import split_spans
 
 
 class Layout:
@@ -31,15 +32,7 @@ class Layout:
 
     @classmethod
     def from_spans(cls, spans: list[Any]) -> Layout:
-        position, tanh, starts, sizes = 0, [], [], []
-        for span in spans:
-            if span.activation == "tanh":
-                tanh.extend(range(position, position + span.size))
-            else:
-                starts.append(position)
-                sizes.append(span.size)
-            position += span.size
-        return cls(position, tanh, starts, sizes)
+        return cls(*split_spans(spans))
 
     def tensors(self, device: str) -> dict[str, torch.Tensor]:
         """``tanh``: tanh column indices; ``softmax``: one-hot column indices; ``block``: the

@@ -44,14 +44,9 @@ from engine.models.base import Synthesizer, _positive_int
 from engine.models.tvae.config import TVAEConfig
 from engine.seeds import derive_seed, numpy_seed
 from engine.models.sizing import check_training_memory, meta_parameter_count, meta_shapes, weights_mismatch
-from engine.models.threads import TorchThreads
 from engine.models.tvae.layout import Layout, gumbel, softmax_nll
 from engine.models.tvae.nets import Encoder, mlp
 from engine.models.tvae.trainer import RowLoss, TVAETrainer
-
-# Below this many rows a forward pass is a few microseconds of arithmetic: waking a second
-# thread for it costs more (tens of times more on a busy machine) than it saves.
-SMALL_BATCH_ROWS = 4_096
 
 
 class TVAE(Synthesizer):
@@ -65,7 +60,7 @@ class TVAE(Synthesizer):
     - ``categorical_sampling`` ("sample"): draw one-hot blocks from the decoder's softmax
       ("sample") or take its most likely level ("argmax").
     - ``num_threads`` (None): CPU threads for torch. None: the CPUs this process may use, except one
-      thread when sampling fewer than ``SMALL_BATCH_ROWS`` rows (waking a second thread for a
+      thread when sampling fewer than ``small_sample_rows`` rows (waking a second thread for a
       microsecond of arithmetic costs more than it saves; on a busy machine, tens of times more).
 
     Defaults: 300 epochs, batch 500, early stopping after 30 epochs without validation
@@ -84,6 +79,7 @@ class TVAE(Synthesizer):
     """
 
     kind: ClassVar[str] = "tvae"
+    small_sample_rows: ClassVar[int] = 4_096
     config_class: ClassVar[type[TVAEConfig]] = TVAEConfig
     default_epochs: ClassVar[int] = 300
     default_batch_size: ClassVar[int] = 500
@@ -121,18 +117,7 @@ class TVAE(Synthesizer):
             lambda: mlp(p["embedding_dim"], tuple(p["decompress_dims"]), layout.dim),
         )
 
-    def _threads(self, *, fitting: bool, rows: int = 0) -> TorchThreads:
-        if self.device_ != "cpu":
-            return TorchThreads(None)
-        threads = self.model_params["num_threads"]
-        if threads is None and not fitting and rows < SMALL_BATCH_ROWS:
-            threads = 1
-        return TorchThreads(threads)
-
     # -- training -------------------------------------------------------------------------
-    def _fit_threads(self) -> TorchThreads:
-        return self._threads(fitting=True)
-
     def _trainer(self, frame: pl.DataFrame, *, train_rows: np.ndarray, val_rows: np.ndarray, private: bool) -> TVAETrainer:
         self._build(batch_rows=self._batch_size(frame.height))
         device = self.device_
@@ -198,7 +183,7 @@ class TVAE(Synthesizer):
         total = torch.zeros(data_t.shape[0], dtype=torch.float64, device=self.device_)
         self._encoder.eval()
         self._decoder.eval()
-        with self._threads(fitting=False, rows=data_t.shape[0]), torch.no_grad(), torch.random.fork_rng(devices=[] if self.device_ == "cpu" else None):
+        with self._sample_threads(data_t.shape[0]), torch.no_grad(), torch.random.fork_rng(devices=[] if self.device_ == "cpu" else None):
             torch.manual_seed(derive_seed(self.seed, "row-loss", seed))
             for _ in range(draws):
                 for start in range(0, data_t.shape[0], 8_192):
@@ -208,7 +193,7 @@ class TVAE(Synthesizer):
 
     # -- sampling -------------------------------------------------------------------------
     def _generate(self, n: int, *, generator: torch.Generator, fixed: dict[str, Any] | None) -> pl.DataFrame:
-        with self._threads(fitting=False, rows=n):
+        with self._sample_threads(n):
             index = self._index
             z = torch.randn((n, self.model_params["embedding_dim"]), generator=generator, device=self.device_)
             out = self._decoder(z)
