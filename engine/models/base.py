@@ -352,7 +352,7 @@ class Synthesizer:
             if privacy is not None:
                 transformer = self._private_transformer(frame, privacy)
             else:
-                transformer = DataTransformer(**self._transformer_kwargs()).fit(frame)
+                transformer = DataTransformer(**self._transformer_kwargs(frame)).fit(frame)
             metrics = {"history": [], "best_epoch": None, "best_val_loss": None, "stopped_early": False, "stopped_on_time": False}
         if privacy is not None:
             from engine.privacy.private_statistics import prepare_frame
@@ -463,11 +463,19 @@ class Synthesizer:
         """Whether this model needs private frequencies of declared categories (CTGAN does)."""
         return False
 
-    def _transformer_kwargs(self) -> dict[str, Any]:
+    def _transformer_kwargs(self, frame: pl.DataFrame | None = None) -> dict[str, Any]:
+        """The transformer's arguments: the model's defaults, then the user's. With ``frame`` (never
+        under DP), the column types the model chooses from the rows come first, under any declared."""
         kwargs: dict[str, Any] = {"seed": self.seed, **self.default_transformer_params, **(self.transformer_params or {})}
-        if self.column_types is not None:
-            kwargs["column_types"] = {**(kwargs.get("column_types") or {}), **self.column_types}
+        declared = {**(kwargs.get("column_types") or {}), **(self.column_types or {})}
+        chosen = self._column_types_for(frame) if frame is not None else {}
+        if declared or chosen:
+            kwargs["column_types"] = {**chosen, **declared}
         return kwargs
+
+    def _column_types_for(self, frame: pl.DataFrame) -> dict[str, str]:
+        """Column types this model chooses from the training rows (none by default)."""
+        return {}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_train_rows_"):  # set last by a successful fit (or by load)

@@ -13,6 +13,7 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models.diffusion import Diffusion
+from engine.models.diffusion.atoms import present_mask
 from engine.models.diffusion.blocks import Blocks, block_cross_entropy, one_hot
 from engine.models.diffusion.denoiser import Denoiser, SamplingNet
 from engine.models.diffusion.normal_scores import fit_knots, from_scores, to_scores
@@ -49,6 +50,46 @@ def test_numeric_columns_keep_their_spread_without_piling_on_their_range_ends(ho
         ends = np.mean((fake <= real.min()) | (fake >= real.max()))
         real_ends = np.mean((real <= real.min()) | (real >= real.max()))
         assert ends < real_ends + 0.05, f"{column}: {ends:.1%} of rows at the range ends (real {real_ends:.1%})"
+
+
+def test_a_spike_is_its_own_category_and_the_other_values_keep_their_spread(adult_model: Diffusion) -> None:
+    # hours-per-week is 40 in about 47 % of adult's rows; age and fnlwgt have no spike
+    spikes = dict(zip(_scalar_columns(adult_model), adult_model._spikes))
+    assert not np.isnan(spikes["hours-per-week"]) and np.isnan(spikes["age"]) and np.isnan(spikes["fnlwgt"])
+    synthetic = adult_model.sample(3_000, seed=6)
+    share = float((synthetic["hours-per-week"] == 40).mean())
+    assert 0.3 < share < 0.65, f"{share:.1%} of rows at 40 hours"  # real: 47 %; a 4-epoch model
+    assert synthetic.filter(pl.col("hours-per-week") != 40)["hours-per-week"].n_unique() > 20
+
+
+def test_scattered_whole_number_amounts_are_learned_as_categories_and_quantities_are_not(datasets: Path) -> None:
+    adult = read_adult(datasets / "adult.csv", rows=20_000, seed=1)
+    chosen = Diffusion()._column_types_for(adult)
+    assert chosen == {"capital-gain": "discrete", "capital-loss": "discrete"}  # ages and hours fill their ranges
+    keys = pl.DataFrame({"id": range(100), "amount": [0, 250, 500, 1_000] * 25})
+    assert Diffusion()._column_types_for(keys) == {"amount": "discrete"}  # a key never repeats: it stays a key
+
+
+def test_null_rows_are_left_out_of_a_columns_knots(datasets: Path) -> None:
+    nyc = pl.read_csv(datasets / "nyc_airbnb_2019.csv.gz", try_parse_dates=True).sample(3_000, seed=2)
+    model = Diffusion(**{**SMALL, "epochs": 1}).fit(nyc)
+    transformer = model.transformer_
+    present = present_mask(transformer.transform(nyc), transformer.output_info_)
+    scalars = _scalar_columns(model)
+    column = scalars.index("reviews_per_month")
+    assert nyc["reviews_per_month"].null_count() > 300
+    assert (present[:, column] == nyc["reviews_per_month"].is_not_null().to_numpy()).all()
+    values = np.where(np.arange(1_000) < 400, 7.0, np.linspace(0.0, 1.0, 1_000))[:, None]  # 40 % fill values
+    keep = (np.arange(1_000) >= 400)[:, None]
+    assert np.allclose(fit_knots(values, 11, keep)[0], np.linspace(0.4004, 1.0, 11), atol=1e-3)
+
+
+def test_under_differential_privacy_no_spike_is_looked_for(datasets: Path) -> None:
+    from engine.privacy.config import Privacy
+
+    frame = read_adult(datasets / "adult.csv", rows=1_000, seed=4)
+    model = Diffusion(**{**SMALL, "epochs": 1}, privacy=Privacy(epsilon=10.0, delta=1e-5)).fit(frame)
+    assert np.isnan(model._spikes).all()
 
 
 def test_a_category_equality_is_inpainted_not_rejected(adult_model: Diffusion) -> None:
@@ -147,6 +188,10 @@ def test_bad_sampler_settings_are_refused_naming_the_parameter() -> None:
         Diffusion(sample_steps=0)
     with pytest.raises(ConfigError, match="eta"):
         Diffusion(eta=1.5)
+
+
+def _scalar_columns(model: Diffusion) -> list[str]:
+    return [span.column for span in model.transformer_.output_info_ if span.activation == "tanh" for _ in range(span.size)]
 
 
 class _Span:

@@ -20,7 +20,9 @@ from engine.transform.spans import split_spans
 
 @dataclass(frozen=True)
 class Blocks:
-    """The scalar columns and the one-hot blocks of a transformer's layout."""
+    """The scalar columns and the one-hot blocks of a transformer's layout, then the model's own
+    two-level spike blocks (``atoms``), which have no place in the transformer's matrix:
+    ``starts`` holds the transformer's blocks only, ``sizes`` every block."""
 
     dim: int
     numeric: list[int]
@@ -28,8 +30,9 @@ class Blocks:
     sizes: list[int]
 
     @classmethod
-    def from_spans(cls, spans: list[Any]) -> Blocks:
-        return cls(*split_spans(spans))
+    def from_spans(cls, spans: list[Any], *, spikes: int = 0) -> Blocks:
+        dim, numeric, starts, sizes = split_spans(spans)
+        return cls(dim, numeric, starts, sizes + [2] * spikes)
 
     @property
     def n_numeric(self) -> int:
@@ -45,21 +48,21 @@ class Blocks:
         return int(sum(self.sizes))
 
     def tensors(self, device: str | torch.device) -> dict[str, torch.Tensor]:
-        """``numeric``: scalar columns; ``onehot``: one-hot columns (block by block); ``block``:
+        """``numeric``: scalar columns; ``onehot``: the transformer's one-hot columns (block by block); ``block``:
         each one-hot column's block; ``padded``: (blocks, widest) positions into the one-hot
         slice, ``width`` (one past the end) where a block is narrower; ``valid``: where
         ``padded`` is a real column; ``offsets``: each block's first position in the slice; ``sizes``: each block's width; ``membership``:
         (one-hot columns, blocks) float 0/1."""
         sizes = np.asarray(self.sizes, dtype=np.int64)
-        onehot = np.concatenate([np.arange(a, a + n) for a, n in zip(self.starts, sizes)]) if len(sizes) else np.zeros(0, np.int64)
+        onehot = np.concatenate([np.arange(a, a + n) for a, n in zip(self.starts, sizes)]) if self.starts else np.zeros(0, np.int64)
         block = np.repeat(np.arange(len(sizes)), sizes)
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else np.zeros(0, np.int64)
         widest = int(sizes.max()) if len(sizes) else 1
         place = np.arange(widest)[None, :]
         valid = place < sizes[:, None]
         padded = np.where(valid, offsets[:, None] + place, self.width)
-        membership = np.zeros((len(onehot), len(sizes)), dtype=np.float32)
-        membership[np.arange(len(onehot)), block] = 1.0
+        membership = np.zeros((len(block), len(sizes)), dtype=np.float32)
+        membership[np.arange(len(block)), block] = 1.0
         return {
             "membership": torch.from_numpy(membership).to(device),
             "sizes": torch.from_numpy(sizes).to(device),

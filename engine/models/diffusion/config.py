@@ -36,7 +36,7 @@ class DiffusionConfig(SynthesizerConfig):
     learning_rate: PositiveNumber = 2e-3
     weight_decay: NonNegativeNumber = 0.0
     ema_decay: EmaDecay = 0.995
-    sample_steps: SampleSteps = 20
+    sample_steps: SampleSteps | None = None
     eta: Eta = 0.0
     sample_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     normal_knots: NormalKnots = 1_000

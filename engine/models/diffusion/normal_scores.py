@@ -21,13 +21,22 @@ PROB_LOW, PROB_HIGH = 1e-6, 1 - 1e-6
 BOUND = float(ndtri(PROB_HIGH))
 
 
-def fit_knots(values: np.ndarray, n_knots: int) -> np.ndarray:
-    """(columns, knots) float32: each column's quantiles at ``n_knots`` evenly spaced probabilities."""
+def fit_knots(values: np.ndarray, n_knots: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """(columns, knots) float32: each column's quantiles at ``n_knots`` evenly spaced probabilities,
+    over the rows ``keep`` (rows, columns) marks (all rows by default; a column with none kept gets
+    knots at 0)."""
     if values.shape[1] == 0:
         return np.zeros((0, n_knots), dtype=np.float32)
     k = max(2, min(n_knots, values.shape[0]))
     probs = np.linspace(0.0, 1.0, k)
-    return np.quantile(values, probs, axis=0).T.astype(np.float32)
+    if keep is None:
+        return np.quantile(values, probs, axis=0).T.astype(np.float32)
+    knots = np.zeros((values.shape[1], k), dtype=np.float32)
+    for j in range(values.shape[1]):  # each column its own rows, vectorised over them
+        kept = values[keep[:, j], j]
+        if kept.size:
+            knots[j] = np.quantile(kept, probs)
+    return knots
 
 
 def uniform_knots(n_columns: int, n_knots: int) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The diffusion model's trainer for the one fit loop: Adam on the denoising loss, an EMA kept.
 
 Each row's loss at a random time t: the squared error of the predicted velocity of its
-numbers plus the cross-entropy of its hidden category blocks (averaged over all blocks, so
-the two terms weigh alike whatever the number of columns). The validation loss draws its
+numbers plus the mean cross-entropy of its hidden category blocks. A mean over the hidden
+blocks, not over all blocks, weighs the prediction of one block given all the others (late in
+sampling) as much as that of many at once (early): the sampler draws every block once, and
+each draw needs its conditional right. The validation loss draws its
 times, noise and masks from a fixed seed, so epochs compare. Under DP
 (``engine.privacy.private_training``) the same per-row loss (``RowLoss``) is clipped and
 noised, and the weight average follows each completed private step (post-processing).
@@ -75,7 +77,8 @@ class RowLoss(nn.Module):
             loss = loss + (out[:, : self.n_numeric] - velocity).pow(2).mean(1)
         if levels.shape[1]:
             cross_entropy = block_cross_entropy(out[:, self.n_numeric :], levels, index)
-            loss = loss + (cross_entropy * hidden.to(cross_entropy.dtype)).sum(1) / levels.shape[1]
+            mask = hidden.to(cross_entropy.dtype)
+            loss = loss + (cross_entropy * mask).sum(1) / mask.sum(1).clamp_min(1.0)
         return loss
 
 
