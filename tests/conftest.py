@@ -56,6 +56,17 @@ def judge_python() -> Path:
 
 
 @pytest.fixture(scope="session")
+def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the workbench started by its launcher (``python -m app``, its default settings), with
+    its state in a temporary folder: one for the run, shared by the browser tests of every package
+    that need a plain workbench (each one that needs other settings or an empty state starts its own)."""
+    from tests.browser.conftest import launch_workbench
+
+    with launch_workbench(tmp_path_factory.mktemp("doppel-data")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """One headless Chromium for the whole run: Playwright's sync API allows one driver per process."""
     from playwright.sync_api import sync_playwright

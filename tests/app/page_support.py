@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 MAIN_SCRIPT = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 TIMEOUT_S = 120
 JOB_TIMEOUT_S = 240
+JOB_POLL_S = 0.1  # a job's state is one small query; a coarser poll only adds its half to every wait
 COLUMNS = ["age", "workclass", "education", "sex", "hours-per-week", "income"]
 FAST_TRANSFORMER = {"n_modes": 3, "gmm_sample_rows": 500, "gmm_max_iter": 20}
 ENVIRONMENT = {
@@ -98,7 +99,7 @@ def wait_for_job(tenant: str, job_id: str, actor: object, *, timeout: float = JO
             return job
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job.state} after {timeout:.0f}s ({job.message})")
-        time.sleep(0.3)
+        time.sleep(JOB_POLL_S)
 
 
 def _seed(datasets: Path) -> dict[str, object]:

@@ -5,7 +5,10 @@ Databases: ``db``, ``sqlite_database`` and ``postgresql_database`` of ``tests.in
 role without BYPASSRLS, as in production), on this package's own PostgreSQL database
 (``doppel_auth_test``, the ``postgres_setup`` below). ``db`` runs a test on both. Redis: DB 12,
 one namespace per test. The real OIDC provider and the browser fixtures live in
-``oidc_fixtures`` and ``tests/browser/conftest.py``.
+``oidc_fixtures`` and ``tests/browser/conftest.py``; the provider and the login workbench are
+registered here, at the end, so that the browser modules of this package share one of each (a
+session-scoped fixture imported into two test modules was started once per module: two
+workbenches and two migrations of their PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -97,3 +100,10 @@ def two_tenants(db: Database) -> tuple[SeededTenant, SeededTenant]:
 @pytest.fixture
 def make_tenant(db: Database) -> Callable[..., SeededTenant]:
     return lambda prefix="t": seed_tenant(db, prefix=prefix)
+
+
+# Registered after the names oidc_fixtures imports from this module exist.
+from tests.auth.oidc_fixtures import login_workbench, oidc_provider  # noqa: E402
+
+__all__ = ["PostgresSetup", "SeededTenant", "db", "login_workbench", "make_tenant", "migrated_postgres", "oidc_provider",
+           "postgresql_database", "seed_tenant", "sqlite_database"]

@@ -41,7 +41,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from app.pages_registry import PAGE_SPECS
 from tests.auth.conftest import REDIS_AUTH_URL
-from tests.auth.oidc_fixtures import WAIT_MS, LoginWorkbench, login_workbench, oidc_provider, sign_in  # noqa: F401
+from tests.auth.oidc_fixtures import WAIT_MS, LoginWorkbench, sign_in
 from tests.browser.conftest import PageProblems
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]

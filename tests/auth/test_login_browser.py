@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.auth.oidc_fixtures import WAIT_MS, login_workbench, oidc_provider, sign_in  # noqa: F401
+from tests.auth.oidc_fixtures import WAIT_MS, sign_in
 from tests.browser.conftest import page, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]

@@ -27,8 +27,13 @@ FORMULAS = ["=1+1", "@SUM(A1)", "+SUM(A1)", "-2+3"]
 
 @pytest.fixture(scope="module", params=["launcher", "option-turned-off"])
 def workbench_url(request, tmp_path_factory) -> Iterator[str]:
-    env = {"STREAMLIT_CLIENT_DISABLE_DATA_EXPORT": "false"} if request.param == "option-turned-off" else {}
-    with launch_workbench(tmp_path_factory.mktemp("doppel-export"), env=env) as url:
+    """"launcher": the run's shared workbench (``tests/conftest.py``), started by the launcher with its
+    defaults; "option-turned-off": one of its own, with the option turned off in the environment."""
+    if request.param == "launcher":
+        yield request.getfixturevalue("workbench")
+        return
+    with launch_workbench(tmp_path_factory.mktemp("doppel-export"),
+                          env={"STREAMLIT_CLIENT_DISABLE_DATA_EXPORT": "false"}) as url:
         yield url
 
 

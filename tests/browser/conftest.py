@@ -1,4 +1,8 @@
-"""A real workbench (python -m app) and a real Chromium (Debian's, driven by Playwright)."""
+"""A real workbench (python -m app) and a real Chromium (Debian's, driven by Playwright).
+
+The shared ``workbench`` (the launcher's defaults) is a fixture of ``tests/conftest.py``: the
+browser tests of tests/auth use the same one.
+"""
 
 from __future__ import annotations
 
@@ -72,13 +76,6 @@ def launch_workbench(data_dir: Path, *, port: int | None = None, env: dict[str, 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="session")
-def workbench(tmp_path_factory) -> Iterator[str]:
-    """The URL of the workbench started by its launcher, with its state in a temporary folder."""
-    with launch_workbench(tmp_path_factory.mktemp("doppel-data")) as url:
-        yield url
 
 
 class PageProblems:

@@ -1,8 +1,9 @@
 """Fixtures for the ingestion tests: real-data slices, an S3 server, loaded databases.
 
-Test modules import the fixtures they use by name (``from tests.engine.data_fixtures import
-adult_head``); everything here is built from the real files in the datasets folder and the
-real local PostgreSQL, MariaDB and a moto S3 server on loopback.
+``tests/engine/conftest.py`` registers the fixtures for the engine tests (a test module of another
+package imports those it uses by name; a session-scoped fixture imported into several modules is
+set up once per module); everything here is built from the real files in the datasets folder and
+the real local PostgreSQL, MariaDB and a moto S3 server on loopback.
 """
 
 from __future__ import annotations

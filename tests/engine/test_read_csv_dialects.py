@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import engine
-from tests.engine.data_fixtures import ADULT_HEAD_ROWS, adult_bytes, adult_frame, adult_head  # noqa: F401 - fixtures
+from tests.engine.data_fixtures import ADULT_HEAD_ROWS
 
 
 @pytest.fixture(scope="module")

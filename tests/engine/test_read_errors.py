@@ -15,7 +15,7 @@ import zstandard
 
 import engine
 from engine.errors import ConfigError, InputError, LimitExceededError
-from tests.engine.data_fixtures import adult_bytes, adult_frame, adult_head, lines_of, replace_line  # noqa: F401 - fixtures
+from tests.engine.data_fixtures import lines_of, replace_line
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:

@@ -14,7 +14,6 @@ import zstandard
 
 import engine
 from tests.conftest import DATASETS
-from tests.engine.data_fixtures import adult_bytes, adult_frame, adult_head  # noqa: F401 - fixtures
 
 
 def _readme_shapes() -> list[tuple[str, int, int]]:

@@ -9,7 +9,7 @@ import pytest
 
 import engine
 from engine.errors import InputError, LimitExceededError, SourceUnavailableError
-from tests.engine.data_fixtures import S3Server, adult_bytes, adult_frame, s3_server  # noqa: F401 - fixtures
+from tests.engine.data_fixtures import S3Server
 
 
 @pytest.fixture(autouse=True)

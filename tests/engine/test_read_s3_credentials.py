@@ -16,7 +16,7 @@ import pytest
 import engine
 from engine.data.s3 import S3Credentials, parse_s3_path
 from engine.errors import ConfigError, InputError
-from tests.engine.data_fixtures import S3Server, adult_bytes, adult_frame, s3_server  # noqa: F401 - fixtures
+from tests.engine.data_fixtures import S3Server
 
 TENANT_KEY_ID = "AKIATENANTAEXAMPLE01"
 SERVER_KEY_ID = "AKIASERVERENVIRONMENT"

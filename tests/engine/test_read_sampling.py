@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.errors import InputError, LimitExceededError
-from tests.engine.data_fixtures import adult_bytes, adult_frame, adult_head, lines_of, replace_line  # noqa: F401 - fixtures
+from tests.engine.data_fixtures import lines_of, replace_line
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,7 @@ from engine.data.connections import check_connection_url
 from engine.data.sql import DeclaredForeignKey, SqlTables, _read_only_connection, _stream
 from engine.errors import ConfigError, InputError, LimitExceededError, SourceUnavailableError, UnsafeConnectionError
 from tests.conftest import MARIADB_URL, POSTGRES_URL
-from tests.engine.data_fixtures import (  # noqa: F401 - fixtures
-    LoadedDatabase,
-    baseball_db,
-    baseball_slice,
-    mariadb_baseball,
-    postgres_baseball,
-)
+from tests.engine.data_fixtures import LoadedDatabase
 
 pytestmark = pytest.mark.services
 

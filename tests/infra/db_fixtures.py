@@ -4,7 +4,9 @@
 the production backend. The PostgreSQL database (``doppel_meta_test``) is dropped and created
 for each test session, owned by a non-superuser owner role and reached by the tests through a
 separate app role without BYPASSRLS, exactly as in production.
-Import the fixtures a test module uses by name (``from tests.infra.db_fixtures import db``).
+``tests/infra/conftest.py`` and ``tests/auth/conftest.py`` register them for their package; register
+them in a conftest rather than importing them into test modules: a session-scoped fixture
+imported into a module is set up again for each module that imports it.
 """
 
 from __future__ import annotations

@@ -6,12 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from infra.db import QuotaExceededError, tenant_session
 from infra.records.job_records import claim_job, list_jobs, submit_job
-from tests.infra.db_fixtures import db, make_tenant, postgresql_database, postgres_setup, sqlite_database, tenant  # noqa: F401
 
 THREADS = 6
 
 
-def test_simultaneous_deliveries_of_one_job_start_it_exactly_once(db, tenant):  # noqa: F811
+def test_simultaneous_deliveries_of_one_job_start_it_exactly_once(db, tenant):
     with tenant_session(tenant, database=db) as s:
         job_id = submit_job(s, kind="train", queue="gpu").id
 
@@ -28,7 +27,7 @@ def test_simultaneous_deliveries_of_one_job_start_it_exactly_once(db, tenant):  
         assert (job.lease_owner, job.attempts) == (owners[0], 1)
 
 
-def test_simultaneous_submissions_never_exceed_the_concurrent_job_quota(db, tenant):  # noqa: F811
+def test_simultaneous_submissions_never_exceed_the_concurrent_job_quota(db, tenant):
     def submit(_: int) -> bool:
         try:
             with tenant_session(tenant, database=db) as s:

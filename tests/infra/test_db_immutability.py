@@ -8,12 +8,11 @@ from sqlalchemy.exc import DBAPIError
 
 from infra.db import ImmutableRecordError, tenant_session
 from infra.records import audit, catalog, metering
-from tests.infra.db_fixtures import db, make_tenant, postgresql_database, postgres_setup, sqlite_database, tenant  # noqa: F401
 
 HASH = "c" * 64
 
 
-def _versions(db, tenant):  # noqa: F811
+def _versions(db, tenant):
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name="d", actor="ana")
         dv = catalog.add_dataset_version(s, dataset_id=dataset.id, content_hash=HASH, source={"kind": "upload"},
@@ -24,7 +23,7 @@ def _versions(db, tenant):  # noqa: F811
         return dv.id, mv.id
 
 
-def test_a_dataset_version_cannot_be_changed_through_the_session(db, tenant):  # noqa: F811
+def test_a_dataset_version_cannot_be_changed_through_the_session(db, tenant):
     dv_id, _ = _versions(db, tenant)
     with pytest.raises(ImmutableRecordError, match="immutable \\(profile cannot change\\); add a new version"):
         with tenant_session(tenant, database=db) as s:
@@ -34,7 +33,7 @@ def test_a_dataset_version_cannot_be_changed_through_the_session(db, tenant):  #
         assert catalog.get_dataset_version(s, dv_id).profile == {"n_rows": 1}
 
 
-def test_a_model_version_may_change_status_but_nothing_else(db, tenant):  # noqa: F811
+def test_a_model_version_may_change_status_but_nothing_else(db, tenant):
     _, mv_id = _versions(db, tenant)
     with tenant_session(tenant, database=db) as s:
         catalog.set_model_version_status(s, mv_id, status="archived", actor="ana")
@@ -47,7 +46,7 @@ def test_a_model_version_may_change_status_but_nothing_else(db, tenant):  # noqa
         assert (version.status, version.metrics) == ("archived", {"loss": 1.0})
 
 
-def test_audit_entries_cannot_be_changed_or_deleted_through_the_session(db, tenant):  # noqa: F811
+def test_audit_entries_cannot_be_changed_or_deleted_through_the_session(db, tenant):
     for change in ("edit", "delete"):
         with pytest.raises(ImmutableRecordError, match="audit_log is append-only"):
             with tenant_session(tenant, database=db) as s:
@@ -70,7 +69,7 @@ def test_audit_entries_cannot_be_changed_or_deleted_through_the_session(db, tena
         "DELETE FROM usage_records",
     ],
 )
-def test_the_database_refuses_raw_sql_that_rewrites_history(db, tenant, statement):  # noqa: F811
+def test_the_database_refuses_raw_sql_that_rewrites_history(db, tenant, statement):
     _versions(db, tenant)
     with tenant_session(tenant, database=db) as s:
         metering.record_usage(s, metric="cpu_seconds", quantity=3.0)
@@ -80,7 +79,7 @@ def test_the_database_refuses_raw_sql_that_rewrites_history(db, tenant, statemen
             s.execute(text(statement))
 
 
-def test_raw_sql_may_change_a_model_versions_status(db, tenant):  # noqa: F811
+def test_raw_sql_may_change_a_model_versions_status(db, tenant):
     _, mv_id = _versions(db, tenant)
     with tenant_session(tenant, database=db) as s:
         s.execute(text("UPDATE model_versions SET status = 'withdrawn' WHERE id = :id"), {"id": mv_id})

@@ -18,7 +18,7 @@ from infra.db.postgres import table_security
 from infra.db.types import utcnow
 from infra.records import audit, catalog, metering, notifications, quotas, tenancy
 from infra.records.job_records import submit_job
-from tests.infra.db_fixtures import PG_APP_ROLE, PostgresSetup, postgres_setup  # noqa: F401
+from tests.infra.db_fixtures import PG_APP_ROLE, PostgresSetup
 
 pytestmark = pytest.mark.services
 
@@ -60,18 +60,18 @@ def _seed(database: Database, tier: str = "starter") -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def two_tenants(postgres_setup: PostgresSetup) -> tuple[dict[str, str], dict[str, str]]:  # noqa: F811
+def two_tenants(postgres_setup: PostgresSetup) -> tuple[dict[str, str], dict[str, str]]:
     return _seed(postgres_setup.database), _seed(postgres_setup.database)
 
 
-def test_the_app_role_owns_nothing_and_cannot_bypass_rls(postgres_setup):  # noqa: F811
+def test_the_app_role_owns_nothing_and_cannot_bypass_rls(postgres_setup):
     with postgres_setup.database.engine.connect() as c:
         who = c.execute(text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
         owned = c.execute(text("SELECT count(*) FROM pg_tables WHERE tableowner = current_user")).scalar_one()
     assert tuple(who) == (PG_APP_ROLE, False, False) and owned == 0
 
 
-def test_every_tenant_table_has_forced_rls_with_the_tenant_policy(postgres_setup):  # noqa: F811
+def test_every_tenant_table_has_forced_rls_with_the_tenant_policy(postgres_setup):
     security = table_security(postgres_setup.owner_url)
     for table in (*TENANT_TABLES, "tenants"):
         column = "id" if table == "tenants" else "tenant_id"
@@ -80,7 +80,7 @@ def test_every_tenant_table_has_forced_rls_with_the_tenant_policy(postgres_setup
         assert state.policies == (f"(({column})::text = current_setting('app.tenant_id'::text, true))",), table
 
 
-def test_a_tenant_reads_only_its_own_rows_in_every_table(postgres_setup, two_tenants):  # noqa: F811
+def test_a_tenant_reads_only_its_own_rows_in_every_table(postgres_setup, two_tenants):
     a, b = two_tenants
     with tenant_session(a["tenant"], database=postgres_setup.database) as s:
         for table in TENANT_TABLES:
@@ -91,7 +91,7 @@ def test_a_tenant_reads_only_its_own_rows_in_every_table(postgres_setup, two_ten
         assert s.execute(text("SELECT id FROM datasets WHERE id = :id"), {"id": b["dataset"]}).first() is None
 
 
-def test_a_tenant_cannot_update_or_delete_another_tenants_rows(postgres_setup, two_tenants):  # noqa: F811
+def test_a_tenant_cannot_update_or_delete_another_tenants_rows(postgres_setup, two_tenants):
     a, b = two_tenants
     with tenant_session(a["tenant"], database=postgres_setup.database) as s:
         for table in READ_WRITE:
@@ -105,7 +105,7 @@ def test_a_tenant_cannot_update_or_delete_another_tenants_rows(postgres_setup, t
         assert row.description == "" and catalog.get_dataset(s, b["lonely"]).name == "no-children"
 
 
-def test_a_tenant_cannot_insert_rows_for_another_tenant(postgres_setup, two_tenants):  # noqa: F811
+def test_a_tenant_cannot_insert_rows_for_another_tenant(postgres_setup, two_tenants):
     a, b = two_tenants
     with pytest.raises(DBAPIError, match="row-level security"):
         with tenant_session(a["tenant"], database=postgres_setup.database) as s:
@@ -116,14 +116,14 @@ def test_a_tenant_cannot_insert_rows_for_another_tenant(postgres_setup, two_tena
             s.execute(text("INSERT INTO tenants (id, display_name, tier, created_at) VALUES ('rls-new', 'x', 'starter', now())"))
 
 
-def test_a_tenant_cannot_move_its_row_to_another_tenant(postgres_setup, two_tenants):  # noqa: F811
+def test_a_tenant_cannot_move_its_row_to_another_tenant(postgres_setup, two_tenants):
     a, b = two_tenants
     with pytest.raises(DBAPIError, match="row-level security"):
         with tenant_session(a["tenant"], database=postgres_setup.database) as s:
             s.execute(text("UPDATE datasets SET tenant_id = :b WHERE id = :id"), {"b": b["tenant"], "id": a["lonely"]})
 
 
-def test_a_tenant_cannot_point_its_rows_at_another_tenants_ids(postgres_setup, two_tenants):  # noqa: F811
+def test_a_tenant_cannot_point_its_rows_at_another_tenants_ids(postgres_setup, two_tenants):
     a, b = two_tenants
     with pytest.raises(DBAPIError, match="foreign key"):
         with tenant_session(a["tenant"], database=postgres_setup.database) as s:
@@ -132,7 +132,7 @@ def test_a_tenant_cannot_point_its_rows_at_another_tenants_ids(postgres_setup, t
                       {"id": str(uuid.uuid4()), "a": a["tenant"], "theirs": b["dataset"]})
 
 
-def test_a_connection_without_a_tenant_sees_nothing_and_writes_nothing(postgres_setup, two_tenants):  # noqa: F811
+def test_a_connection_without_a_tenant_sees_nothing_and_writes_nothing(postgres_setup, two_tenants):
     engine = create_engine(postgres_setup.app_url)
     try:
         with engine.connect() as c:
@@ -145,7 +145,7 @@ def test_a_connection_without_a_tenant_sees_nothing_and_writes_nothing(postgres_
         engine.dispose()
 
 
-def test_the_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(postgres_setup, two_tenants):  # noqa: F811
+def test_the_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(postgres_setup, two_tenants):
     a, _ = two_tenants
     database = Database(postgres_setup.app_url, pool_size=1, max_overflow=0)
     try:
@@ -158,14 +158,14 @@ def test_the_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(post
         database.dispose()
 
 
-def test_the_tenant_is_set_again_after_a_commit_inside_the_session(postgres_setup, two_tenants):  # noqa: F811
+def test_the_tenant_is_set_again_after_a_commit_inside_the_session(postgres_setup, two_tenants):
     a, _ = two_tenants
     with tenant_session(a["tenant"], database=postgres_setup.database) as s:
         s.commit()
         assert s.execute(text("SELECT count(*) FROM datasets")).scalar_one() == 2
 
 
-def test_the_app_role_cannot_rewrite_the_append_only_tables(postgres_setup, two_tenants):  # noqa: F811
+def test_the_app_role_cannot_rewrite_the_append_only_tables(postgres_setup, two_tenants):
     a, _ = two_tenants
     for table in ("audit_log", "privacy_ledger", "usage_records"):
         for statement in (f"UPDATE {table} SET tenant_id = tenant_id", f"DELETE FROM {table}"):
@@ -174,7 +174,7 @@ def test_the_app_role_cannot_rewrite_the_append_only_tables(postgres_setup, two_
                     s.execute(text(statement))
 
 
-def test_even_the_owner_cannot_rewrite_the_audit_log_or_a_dataset_version(postgres_setup, two_tenants):  # noqa: F811
+def test_even_the_owner_cannot_rewrite_the_audit_log_or_a_dataset_version(postgres_setup, two_tenants):
     a, _ = two_tenants
     owner = create_engine(postgres_setup.owner_url)
     try:
@@ -191,7 +191,7 @@ def test_even_the_owner_cannot_rewrite_the_audit_log_or_a_dataset_version(postgr
         owner.dispose()
 
 
-def test_the_app_role_may_change_a_model_versions_status_and_nothing_else(postgres_setup, two_tenants):  # noqa: F811
+def test_the_app_role_may_change_a_model_versions_status_and_nothing_else(postgres_setup, two_tenants):
     a, _ = two_tenants
     with tenant_session(a["tenant"], database=postgres_setup.database) as s:
         assert s.execute(text("UPDATE model_versions SET status = 'archived' WHERE id = :id"),

@@ -29,7 +29,6 @@ from infra.records.job_records import (
     list_jobs,
     submit_job,
 )
-from tests.infra.db_fixtures import db, make_tenant, postgresql_database, postgres_setup, sqlite_database, tenant  # noqa: F401
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -69,7 +68,7 @@ class Chain:
     report_id: str
 
 
-def _chain(db, tenant: str, upload: Upload, name: str = "adult") -> Chain:  # noqa: F811
+def _chain(db, tenant: str, upload: Upload, name: str = "adult") -> Chain:
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name=name, actor="ana")
         dv = _version(s, dataset.id, upload)
@@ -89,13 +88,13 @@ def _chain(db, tenant: str, upload: Upload, name: str = "adult") -> Chain:  # no
 # --- tenants, people -------------------------------------------------------------------------
 
 
-def test_ensuring_a_tenant_twice_keeps_the_first_row(db, tenant):  # noqa: F811
+def test_ensuring_a_tenant_twice_keeps_the_first_row(db, tenant):
     with tenant_session(tenant, database=db) as s:
         again = tenancy.ensure_tenant(s, display_name="other name", tier="enterprise")
         assert (again.display_name, again.tier) == (tenant.upper(), "starter")
 
 
-def test_changing_tier_is_audited(db, tenant):  # noqa: F811
+def test_changing_tier_is_audited(db, tenant):
     with tenant_session(tenant, database=db) as s:
         tenancy.set_tier(s, tier="business", actor="root")
     with tenant_session(tenant, database=db) as s:
@@ -104,7 +103,7 @@ def test_changing_tier_is_audited(db, tenant):  # noqa: F811
         assert (event.actor, event.details) == ("root", {"from": "starter", "to": "business"})
 
 
-def test_an_unknown_tier_or_role_is_refused_with_the_choices(db, tenant):  # noqa: F811
+def test_an_unknown_tier_or_role_is_refused_with_the_choices(db, tenant):
     with tenant_session(tenant, database=db) as s:
         with pytest.raises(ConfigError, match="enterprise, business, starter"):
             tenancy.set_tier(s, tier="platinum", actor="root")
@@ -113,7 +112,7 @@ def test_an_unknown_tier_or_role_is_refused_with_the_choices(db, tenant):  # noq
             tenancy.set_member(s, user_id=user.id, role="god", actor="root")
 
 
-def test_members_and_roles_are_per_tenant(db, make_tenant):  # noqa: F811
+def test_members_and_roles_are_per_tenant(db, make_tenant):
     acme, globex = make_tenant(), make_tenant()
     subject = f"oidc|{acme}"
     with tenant_session(acme, database=db) as s:
@@ -133,7 +132,7 @@ def test_members_and_roles_are_per_tenant(db, make_tenant):  # noqa: F811
 # --- datasets, models, lineage ----------------------------------------------------------------
 
 
-def test_dataset_versions_are_numbered_and_keep_the_real_profile(db, tenant, adult_upload):  # noqa: F811
+def test_dataset_versions_are_numbered_and_keep_the_real_profile(db, tenant, adult_upload):
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name="adult", actor="ana")
         first, second = _version(s, dataset.id, adult_upload), _version(s, dataset.id, adult_upload)
@@ -145,14 +144,14 @@ def test_dataset_versions_are_numbered_and_keep_the_real_profile(db, tenant, adu
         assert stored.content_hash == adult_upload.content_hash and stored.created_at.tzinfo is not None
 
 
-def test_a_duplicate_dataset_name_is_a_conflict(db, tenant):  # noqa: F811
+def test_a_duplicate_dataset_name_is_a_conflict(db, tenant):
     with tenant_session(tenant, database=db) as s:
         catalog.create_dataset(s, name="adult", actor="ana")
         with pytest.raises(ConflictError, match="'adult' already exists"):
             catalog.create_dataset(s, name="adult", actor="ana")
 
 
-def test_a_duplicate_model_name_is_a_conflict(db, tenant):  # noqa: F811
+def test_a_duplicate_model_name_is_a_conflict(db, tenant):
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name="adult", actor="ana")
         catalog.create_model(s, name="adult-ctgan", dataset_id=dataset.id, actor="ana")
@@ -161,7 +160,7 @@ def test_a_duplicate_model_name_is_a_conflict(db, tenant):  # noqa: F811
         assert [m.name for m in catalog.list_models(s)] == ["adult-ctgan"]
 
 
-def test_a_profile_that_is_not_json_is_refused(db, tenant):  # noqa: F811
+def test_a_profile_that_is_not_json_is_refused(db, tenant):
     with tenant_session(tenant, database=db) as s:
         dataset = catalog.create_dataset(s, name="adult", actor="ana")
         with pytest.raises(ConfigError, match="not storable as JSON"):
@@ -169,7 +168,7 @@ def test_a_profile_that_is_not_json_is_refused(db, tenant):  # noqa: F811
                                         profile={"mean": float("nan")}, actor="ana")
 
 
-def test_a_model_version_must_be_trained_on_its_models_dataset(db, tenant, adult_upload):  # noqa: F811
+def test_a_model_version_must_be_trained_on_its_models_dataset(db, tenant, adult_upload):
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
         other = catalog.create_dataset(s, name="other", actor="ana")
@@ -179,7 +178,7 @@ def test_a_model_version_must_be_trained_on_its_models_dataset(db, tenant, adult
                                            model_type="tvae", config={}, metrics={}, actor="ana")
 
 
-def test_registering_a_model_version_twice_for_one_job_returns_the_first(db, tenant, adult_upload):  # noqa: F811
+def test_registering_a_model_version_twice_for_one_job_returns_the_first(db, tenant, adult_upload):
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
         job = submit_job(s, kind="train", queue="gpu")
@@ -194,7 +193,7 @@ def test_registering_a_model_version_twice_for_one_job_returns_the_first(db, ten
         assert len(catalog.list_model_versions(s, chain.model_id)) == 2
 
 
-def test_lineage_runs_from_a_dataset_version_down_to_its_reports(db, tenant, adult_upload):  # noqa: F811
+def test_lineage_runs_from_a_dataset_version_down_to_its_reports(db, tenant, adult_upload):
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
         gen2 = catalog.record_generated_dataset(s, model_version_id=chain.model_version_id, n_rows=50, actor="ana")
@@ -206,7 +205,7 @@ def test_lineage_runs_from_a_dataset_version_down_to_its_reports(db, tenant, adu
     assert [r.id for r in tree.all_reports()] == [chain.report_id]
 
 
-def test_lineage_runs_from_a_report_back_to_its_dataset_version(db, tenant, adult_upload):  # noqa: F811
+def test_lineage_runs_from_a_report_back_to_its_dataset_version(db, tenant, adult_upload):
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
         origin = lineage.upstream(s, report_id=chain.report_id)
@@ -221,7 +220,7 @@ def test_lineage_runs_from_a_report_back_to_its_dataset_version(db, tenant, adul
 # --- tenant isolation in the service layer (the guard on SQLite) -------------------------------
 
 
-def test_another_tenants_ids_are_not_found(db, make_tenant, adult_upload):  # noqa: F811
+def test_another_tenants_ids_are_not_found(db, make_tenant, adult_upload):
     acme, globex = make_tenant(), make_tenant()
     chain = _chain(db, acme, adult_upload)
     with tenant_session(globex, database=db) as s:
@@ -234,7 +233,7 @@ def test_another_tenants_ids_are_not_found(db, make_tenant, adult_upload):  # no
         assert catalog.list_datasets(s) == []
 
 
-def test_an_unfiltered_query_sees_only_the_sessions_tenant(db, make_tenant, adult_upload):  # noqa: F811
+def test_an_unfiltered_query_sees_only_the_sessions_tenant(db, make_tenant, adult_upload):
     acme, globex = make_tenant(), make_tenant()
     _chain(db, acme, adult_upload)
     _chain(db, globex, adult_upload)
@@ -242,7 +241,7 @@ def test_an_unfiltered_query_sees_only_the_sessions_tenant(db, make_tenant, adul
         assert {d.tenant_id for d in s.scalars(select(Dataset))} == {globex}
 
 
-def test_a_row_of_another_tenant_cannot_be_written(db, make_tenant):  # noqa: F811
+def test_a_row_of_another_tenant_cannot_be_written(db, make_tenant):
     acme, globex = make_tenant(), make_tenant()
     with pytest.raises(TenantMismatchError, match="another tenant"):
         with tenant_session(globex, database=db) as s:
@@ -255,17 +254,17 @@ def test_a_row_of_another_tenant_cannot_be_written(db, make_tenant):  # noqa: F8
 # --- jobs and leases ---------------------------------------------------------------------------
 
 
-def _submitted(db, tenant, **kwargs) -> str:  # noqa: F811
+def _submitted(db, tenant, **kwargs) -> str:
     with tenant_session(tenant, database=db) as s:
         return submit_job(s, kind=kwargs.pop("kind", "train"), queue="gpu", payload={"dataset": "x"}, actor="ana", **kwargs).id
 
 
-def _claim(db, tenant, job_id, worker, now=T0, lease=60):  # noqa: F811
+def _claim(db, tenant, job_id, worker, now=T0, lease=60):
     with tenant_session(tenant, database=db) as s:
         return claim_job(s, job_id, worker=worker, lease_seconds=lease, now=now)
 
 
-def test_a_claimed_job_runs_once_and_a_duplicate_delivery_gets_nothing(db, tenant):  # noqa: F811
+def test_a_claimed_job_runs_once_and_a_duplicate_delivery_gets_nothing(db, tenant):
     job_id = _submitted(db, tenant)
     job = _claim(db, tenant, job_id, "w1")
     assert (job.state, job.lease_owner, job.attempts) == ("running", "w1", 1)
@@ -274,7 +273,7 @@ def test_a_claimed_job_runs_once_and_a_duplicate_delivery_gets_nothing(db, tenan
         assert get_job(s, job_id).lease_owner == "w1"
 
 
-def test_heartbeats_renew_the_lease_and_record_progress(db, tenant):  # noqa: F811
+def test_heartbeats_renew_the_lease_and_record_progress(db, tenant):
     job_id = _submitted(db, tenant)
     _claim(db, tenant, job_id, "w1")
     with tenant_session(tenant, database=db) as s:
@@ -287,7 +286,7 @@ def test_heartbeats_renew_the_lease_and_record_progress(db, tenant):  # noqa: F8
         assert (job.progress, job.progress_message, job.heartbeat_at) == (0.5, "epoch 5/10", T0 + timedelta(seconds=50))
 
 
-def test_an_expired_lease_passes_the_job_to_another_worker_and_the_first_loses_it(db, tenant):  # noqa: F811
+def test_an_expired_lease_passes_the_job_to_another_worker_and_the_first_loses_it(db, tenant):
     job_id = _submitted(db, tenant)
     _claim(db, tenant, job_id, "w1")
     later = T0 + timedelta(seconds=61)
@@ -304,7 +303,7 @@ def test_an_expired_lease_passes_the_job_to_another_worker_and_the_first_loses_i
     assert (done.state, done.progress, done.result, done.lease_owner) == ("succeeded", 1.0, {"model_version_id": "mv"}, None)
 
 
-def test_a_job_that_keeps_dying_is_failed_after_its_attempts(db, tenant):  # noqa: F811
+def test_a_job_that_keeps_dying_is_failed_after_its_attempts(db, tenant):
     job_id = _submitted(db, tenant, max_attempts=2)
     _claim(db, tenant, job_id, "w1")
     _claim(db, tenant, job_id, "w2", now=T0 + timedelta(minutes=2))
@@ -314,7 +313,7 @@ def test_a_job_that_keeps_dying_is_failed_after_its_attempts(db, tenant):  # noq
         assert (job.state, job.attempts) == ("failed", 2) and "gave up" in job.error_message
 
 
-def test_a_transient_failure_requeues_and_a_bad_input_fails(db, tenant):  # noqa: F811
+def test_a_transient_failure_requeues_and_a_bad_input_fails(db, tenant):
     job_id = _submitted(db, tenant)
     _claim(db, tenant, job_id, "w1")
     with tenant_session(tenant, database=db) as s:
@@ -325,7 +324,7 @@ def test_a_transient_failure_requeues_and_a_bad_input_fails(db, tenant):  # noqa
     assert (job.state, job.error_message, job.attempts) == ("failed", "column 'age' is missing", 2)
 
 
-def test_cancelling_a_queued_job_ends_it_and_a_running_one_is_asked_to_stop(db, tenant):  # noqa: F811
+def test_cancelling_a_queued_job_ends_it_and_a_running_one_is_asked_to_stop(db, tenant):
     queued, running = _submitted(db, tenant), _submitted(db, tenant)
     _claim(db, tenant, running, "w1")
     with tenant_session(tenant, database=db) as s:
@@ -343,7 +342,7 @@ def test_cancelling_a_queued_job_ends_it_and_a_running_one_is_asked_to_stop(db, 
 # --- quotas and tiers ---------------------------------------------------------------------------
 
 
-def test_a_job_over_the_concurrent_quota_is_refused_and_nothing_is_created(db, tenant):  # noqa: F811
+def test_a_job_over_the_concurrent_quota_is_refused_and_nothing_is_created(db, tenant):
     _submitted(db, tenant)
     _submitted(db, tenant)  # starter tier: 2 at once
     with pytest.raises(QuotaExceededError, match="2 job\\(s\\) queued or running and may have at most 2"):
@@ -354,14 +353,14 @@ def test_a_job_over_the_concurrent_quota_is_refused_and_nothing_is_created(db, t
     _submitted(db, tenant)
 
 
-def test_a_generation_over_the_row_quota_is_refused(db, tenant):  # noqa: F811
+def test_a_generation_over_the_row_quota_is_refused(db, tenant):
     with tenant_session(tenant, database=db) as s:
         with pytest.raises(QuotaExceededError, match="2,000,000 rows exceeds .* limit of 1,000,000"):
             submit_job(s, kind="generate", queue="cpu", payload={"n_rows": 2_000_000})
         assert submit_job(s, kind="generate", queue="cpu", payload={"n_rows": 1_000_000}).state == "queued"
 
 
-def test_an_upload_over_the_storage_quota_is_refused(db, tenant, adult_upload):  # noqa: F811
+def test_an_upload_over_the_storage_quota_is_refused(db, tenant, adult_upload):
     with tenant_session(tenant, database=db) as s:
         quotas.set_quota_overrides(s, actor="root", max_stored_bytes=adult_upload.n_bytes + 10)
         dataset = catalog.create_dataset(s, name="adult", actor="ana")
@@ -371,7 +370,7 @@ def test_an_upload_over_the_storage_quota_is_refused(db, tenant, adult_upload): 
         assert quotas.stored_bytes(s) == adult_upload.n_bytes
 
 
-def test_the_tier_sets_job_priority(db, make_tenant):  # noqa: F811
+def test_the_tier_sets_job_priority(db, make_tenant):
     gold, basic = make_tenant("enterprise"), make_tenant("starter")
     priorities = []
     for name in (gold, basic):
@@ -384,7 +383,7 @@ def test_the_tier_sets_job_priority(db, make_tenant):  # noqa: F811
 # --- metering, notifications, webhooks, audit ------------------------------------------------------
 
 
-def test_usage_is_totalled_and_exported_as_csv(db, tenant):  # noqa: F811
+def test_usage_is_totalled_and_exported_as_csv(db, tenant):
     job_id = _submitted(db, tenant)
     with tenant_session(tenant, database=db) as s:
         metering.record_usage(s, metric="gpu_seconds", quantity=12.5, job_id=job_id, at=T0)
@@ -400,7 +399,7 @@ def test_usage_is_totalled_and_exported_as_csv(db, tenant):  # noqa: F811
     ]
 
 
-def test_notifications_for_everyone_and_for_one_user(db, tenant):  # noqa: F811
+def test_notifications_for_everyone_and_for_one_user(db, tenant):
     with tenant_session(tenant, database=db) as s:
         user = tenancy.ensure_user(s, subject=f"oidc|{tenant}|u")
         broadcast = notifications.notify(s, kind="job.succeeded", title="Training finished")
@@ -411,7 +410,7 @@ def test_notifications_for_everyone_and_for_one_user(db, tenant):  # noqa: F811
         assert [n.title for n in notifications.list_notifications(s, user_id=user.id, unread_only=True)] == ["Budget low"]
 
 
-def test_webhooks_filter_events_and_sign_with_hmac(db, tenant):  # noqa: F811
+def test_webhooks_filter_events_and_sign_with_hmac(db, tenant):
     with tenant_session(tenant, database=db) as s:
         only_jobs = notifications.add_webhook(s, url="https://hooks.example.org/a", events=["job.succeeded"], actor="root")
         everything = notifications.add_webhook(s, url="https://hooks.example.org/b", actor="root")
@@ -425,7 +424,7 @@ def test_webhooks_filter_events_and_sign_with_hmac(db, tenant):  # noqa: F811
     assert len(everything.secret) >= 32
 
 
-def test_a_removed_webhook_gets_no_more_events_and_the_removal_is_audited(db, tenant):  # noqa: F811
+def test_a_removed_webhook_gets_no_more_events_and_the_removal_is_audited(db, tenant):
     with tenant_session(tenant, database=db) as s:
         hook = notifications.add_webhook(s, url="https://hooks.example.org/gone", actor="root")
         notifications.remove_webhook(s, hook.id, actor="root")
@@ -436,7 +435,7 @@ def test_a_removed_webhook_gets_no_more_events_and_the_removal_is_audited(db, te
             notifications.remove_webhook(s, hook.id, actor="root")
 
 
-def test_changes_are_audited_in_the_same_transaction(db, tenant, adult_upload):  # noqa: F811
+def test_changes_are_audited_in_the_same_transaction(db, tenant, adult_upload):
     chain = _chain(db, tenant, adult_upload)
     with tenant_session(tenant, database=db) as s:
         catalog.set_model_version_status(s, chain.model_version_id, status="archived", actor="bo")
@@ -453,7 +452,7 @@ def test_changes_are_audited_in_the_same_transaction(db, tenant, adult_upload): 
         assert audit.list_events(s, action="dataset.created", limit=5)[0].details == {"name": "adult"}
 
 
-def test_a_job_row_of_one_tenant_is_invisible_to_workers_of_another(db, make_tenant):  # noqa: F811
+def test_a_job_row_of_one_tenant_is_invisible_to_workers_of_another(db, make_tenant):
     acme, globex = make_tenant(), make_tenant()
     job_id = _submitted(db, acme)
     with tenant_session(globex, database=db) as s:

@@ -5,7 +5,8 @@ the real PostgreSQL (app role under row-level security) and to the embedded SQLi
 make the worst interleaving happen every time rather than now and then, every request of a
 race waits, just before its first write, until all the others have done their reads too
 (``_writes_wait_for_each_other``; a request that cannot get there because another one holds
-a lock lets the others go after ``HOLD_S``). The code under test runs unchanged.
+a lock lets the others go as soon as it is seen waiting for that lock, or after ``HOLD_S``).
+The code under test runs unchanged.
 
 - Owners: two owners of a workspace demote, remove or step down at once. Whatever the order,
   the workspace keeps exactly one owner, one request succeeds and the other is refused with
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ from typing import Any
 import polars as pl
 import pytest
 from dramatiq.brokers.redis import RedisBroker
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select, text
 
 from infra.db import ConflictError, Database, TenantSession, tenant_session
 from infra.db.models import Job, Membership
@@ -40,12 +42,14 @@ from infra.records.job_records import list_jobs
 from infra.records.tenancy import ensure_tenant, ensure_user, set_member
 from infra.storage import LocalStore
 from infra.usecases.training import submit_training
-from tests.conftest import REDIS_URL
+from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.infra.db_fixtures import migrated_postgres, migrated_sqlite
 from tests.workers.support import read_adult, store_dataset
 
 HOLD_S = 0.3
 """How long a request that has done its reads waits for the others before it writes anyway."""
+LOCK_POLL_S = 0.01
+"""How often a waiting request looks whether another request of the race waits for a lock."""
 
 TRIALS = {"postgresql": 20, "sqlite": 3}
 """Owner races per case: 20 on PostgreSQL, where the race is real; SQLite serialises writers."""
@@ -67,25 +71,95 @@ def postgresql_metadata() -> Iterator[Database]:
         yield setup.database
 
 
+@contextmanager
+def _lock_waits(database: Database) -> Iterator[Callable[[], int]]:
+    """For one race: how many sessions of ``database`` are waiting for a lock right now.
+
+    PostgreSQL says so in ``pg_stat_activity`` (asked as the superuser; only this module's races
+    use its database). SQLite starts every transaction with ``BEGIN IMMEDIATE``, which waits while
+    another transaction holds the write lock: a ``BEGIN IMMEDIATE`` sent and not yet answered.
+    """
+    if database.dialect == "postgresql":
+        server, name = create_engine(POSTGRES_URL, pool_size=1), database.engine.url.database
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'")
+
+        def waiting_on_server() -> int:
+            with server.connect() as connection:
+                return int(connection.scalar(query, {"name": name}))
+
+        try:
+            yield waiting_on_server
+        finally:
+            server.dispose()
+        return
+
+    beginning: set[int] = set()  # the cursors whose BEGIN IMMEDIATE has not returned yet
+
+    def sent(_connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement == "BEGIN IMMEDIATE":
+            beginning.add(id(cursor))
+
+    def answered(_connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement == "BEGIN IMMEDIATE":
+            beginning.discard(id(cursor))
+
+    event.listen(database.engine, "before_cursor_execute", sent)
+    event.listen(database.engine, "after_cursor_execute", answered)
+    try:
+        yield lambda: len(beginning)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", sent)
+        event.remove(database.engine, "after_cursor_execute", answered)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def database(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue(f"{request.param}_metadata")
 
 
+class _WriteGate:
+    """A barrier for the first writes of ``parties`` requests that also opens when the others cannot come.
+
+    It opens, for every request there and every one that comes later, once all ``parties`` have
+    arrived, or once every request not there is waiting for a lock (``blocked()`` of them: one
+    of those here holds it, so they would never arrive), or ``HOLD_S`` after the first arrival,
+    whichever comes first: as a ``threading.Barrier`` with a timeout that breaks, without
+    sleeping out the timeout when the database shows the lock waits.
+    """
+
+    def __init__(self, parties: int, blocked: Callable[[], int]) -> None:
+        self._parties, self._blocked = parties, blocked
+        self._arrived, self._open = 0, False
+        self._changed = threading.Condition()
+
+    def arrive(self) -> None:
+        with self._changed:
+            self._arrived += 1
+            if self._arrived >= self._parties:
+                self._open = True
+                self._changed.notify_all()
+            deadline = time.monotonic() + HOLD_S
+            while not self._open:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._arrived + self._blocked() >= self._parties:  # the rest wait for locks held here
+                    self._open = True
+                    self._changed.notify_all()
+                    break
+                self._changed.wait(min(left, LOCK_POLL_S))
+
+
 @contextmanager
-def _writes_wait_for_each_other(tenant: str, parties: int) -> Iterator[None]:
-    """Hold every session of ``tenant`` at its first write until ``parties`` sessions are there (or ``HOLD_S``)."""
-    barrier = threading.Barrier(parties, timeout=HOLD_S)
+def _writes_wait_for_each_other(tenant: str, parties: int, blocked: Callable[[], int]) -> Iterator[None]:
+    """Hold every session of ``tenant`` at its first write until ``parties`` sessions are there (the
+    ``blocked()`` ones waiting for a lock counted as there), or ``HOLD_S`` has passed."""
+    gate = _WriteGate(parties, blocked)
     held: set[int] = set()
 
     def hold(session: TenantSession, *_: Any) -> None:
         if getattr(session, "tenant", None) != tenant or id(session) in held:
             return
         held.add(id(session))
-        try:
-            barrier.wait()
-        except threading.BrokenBarrierError:  # another request is waiting for a lock this one holds
-            pass
+        gate.arrive()
 
     event.listen(TenantSession, "before_flush", hold)
     try:
@@ -94,7 +168,7 @@ def _writes_wait_for_each_other(tenant: str, parties: int) -> Iterator[None]:
         event.remove(TenantSession, "before_flush", hold)
 
 
-def _at_once(tenant: str, requests: list[Callable[[], Any]]) -> list[BaseException | None]:
+def _at_once(database: Database, tenant: str, requests: list[Callable[[], Any]]) -> list[BaseException | None]:
     """Run ``requests`` in threads at the same moment; each one's error, or None when it succeeded."""
     start = threading.Barrier(len(requests))
 
@@ -106,7 +180,8 @@ def _at_once(tenant: str, requests: list[Callable[[], Any]]) -> list[BaseExcepti
             return err
         return None
 
-    with _writes_wait_for_each_other(tenant, len(requests)), ThreadPoolExecutor(len(requests)) as pool:
+    with (_lock_waits(database) as blocked, _writes_wait_for_each_other(tenant, len(requests), blocked),
+          ThreadPoolExecutor(len(requests)) as pool):
         return list(pool.map(run, requests))
 
 
@@ -175,7 +250,7 @@ def _owners(database: Database, tenant: str) -> int:
 def test_concurrent_owner_changes_always_leave_exactly_one_owner(case: OwnerRace, database: Database) -> None:
     for trial in range(TRIALS[database.dialect]):
         tenant, owners = _two_owners(database)
-        outcomes = _at_once(tenant, [
+        outcomes = _at_once(database, tenant, [
             _owner_change(database, tenant, owners["X"], case.x_does[0], owners[case.x_does[1]]),
             _owner_change(database, tenant, owners["Y"], case.y_does[0], owners[case.y_does[1]]),
         ])
@@ -246,7 +321,7 @@ def test_concurrent_training_submissions_create_a_model_line_once(
         return lambda: submit_training(tenant, dataset_version_id=versions[dataset], model="tvae", epochs=1,
                                        model_name=case.model_name, actor=user, database=database)
 
-    outcomes = _at_once(tenant, [submission(d) for d in case.datasets])
+    outcomes = _at_once(database, tenant, [submission(d) for d in case.datasets])
 
     with tenant_session(tenant, database=database) as session:
         jobs = list_jobs(session)

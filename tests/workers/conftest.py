@@ -4,6 +4,10 @@
 in-process Dramatiq worker (StubBroker + worker threads) running the actors of
 ``workers.tasks``, and training in real child processes. Leases are two seconds so that
 cancellation and take-over are quick.
+
+``backend`` and ``postgres_stack`` (``tests.workers.wiring_fixtures``: the two backends, PostgreSQL
+under RLS with a Redis broker) are registered here, once for the package: imported into each
+wiring module instead, the session-scoped stack provisioned and migrated PostgreSQL once per module.
 """
 
 from __future__ import annotations
@@ -70,3 +74,9 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     stop_embedded_worker()
     use_environment(None)
     database.dispose()
+
+
+# Registered after Embedded and job_settings exist: wiring_fixtures imports them from this module.
+from tests.workers.wiring_fixtures import backend, postgres_stack  # noqa: E402
+
+__all__ = ["Embedded", "adult", "backend", "embedded", "job_settings", "postgres_stack", "tiny_model_bytes"]

@@ -122,8 +122,11 @@ def tvae_model_bytes(frame: pl.DataFrame, *, epochs: int) -> bytes:
         return model.save(Path(tmp) / "model.zip").read_bytes()
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.2, what: str = "condition") -> object:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "condition") -> object:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    Every wait lasts on average half an ``interval`` longer than its condition takes: polls are
+    small queries, so they are frequent."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

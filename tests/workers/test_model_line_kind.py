@@ -26,7 +26,7 @@ from infra.records.authz import Actor
 from infra.settings import Settings
 from infra.usecases.training import submit_training
 from tests.workers.support import member, new_tenant
-from tests.workers.wiring_fixtures import PostgresStack, postgres_stack  # noqa: F401 - fixture
+from tests.workers.wiring_fixtures import PostgresStack
 from workers.runner import run_job
 
 pytestmark = pytest.mark.services
@@ -61,7 +61,7 @@ def _profiled_version(stack: PostgresStack, tenant: str, frame: pl.DataFrame) ->
 
 
 @pytest.fixture(scope="module")
-def redis_broker(postgres_stack: PostgresStack) -> Iterator[None]:  # noqa: F811 - the fixture above
+def redis_broker(postgres_stack: PostgresStack) -> Iterator[None]:
     broker = build_broker(Settings(broker_url=postgres_stack.redis_url))
     try:
         with use_broker(broker):
@@ -71,7 +71,7 @@ def redis_broker(postgres_stack: PostgresStack) -> Iterator[None]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def trained(postgres_stack: PostgresStack, redis_broker: None, adult: pl.DataFrame) -> Trained:  # noqa: F811
+def trained(postgres_stack: PostgresStack, redis_broker: None, adult: pl.DataFrame) -> Trained:
     """Two "auto" runs named "census" on one dataset, DP at epsilon 1 first, then without DP; both trained."""
     stack = postgres_stack
     tenant = new_tenant(stack.database, tier="business")
@@ -98,7 +98,7 @@ def test_auto_runs_that_resolve_to_two_kinds_make_two_lines_each_of_one_kind(tra
     assert trained.lines == {"census": ["mst"], "census (argn)": ["argn"]}
 
 
-def test_a_run_of_the_line_s_kind_joins_the_line_that_holds_it(postgres_stack: PostgresStack,  # noqa: F811
+def test_a_run_of_the_line_s_kind_joins_the_line_that_holds_it(postgres_stack: PostgresStack,
                                                                  redis_broker: None, trained: Trained) -> None:
     job = submit_training(trained.tenant, dataset_version_id=trained.dataset_version_id, model="auto",
                           model_name="census", epochs=1, device="cpu", actor=trained.ana,
@@ -106,7 +106,7 @@ def test_a_run_of_the_line_s_kind_joins_the_line_that_holds_it(postgres_stack: P
     assert job.payload["model_id"] == trained.model_ids["census (argn)"] and job.payload["model_kind"] == "argn"
 
 
-def test_adding_another_kind_to_a_named_line_is_refused_with_the_kinds(postgres_stack: PostgresStack,  # noqa: F811
+def test_adding_another_kind_to_a_named_line_is_refused_with_the_kinds(postgres_stack: PostgresStack,
                                                                        redis_broker: None, trained: Trained) -> None:
     with pytest.raises(ConfigError, match="holds mst versions and this run trains argn"):
         submit_training(trained.tenant, dataset_version_id=trained.dataset_version_id, model="argn", epochs=1,

@@ -36,7 +36,7 @@ from infra.settings import Settings
 from infra.usecases.generation import submit_generation
 from infra.usecases.training import submit_training
 from tests.workers.support import FAST_TRAINING, member, new_tenant, store_dataset
-from tests.workers.wiring_fixtures import Backend, backend, postgres_stack  # noqa: F401 - fixtures
+from tests.workers.wiring_fixtures import Backend
 from workers.runner import Outcome, run_job
 
 DP = {"epsilon": 1.0, "delta": 1e-5}

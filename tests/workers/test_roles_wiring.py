@@ -20,7 +20,7 @@ from infra.usecases.generation import submit_generation
 from infra.usecases.training import submit_training
 from tests.workers.conftest import Embedded
 from tests.workers.support import FAST_TRAINING, member, new_tenant, store_dataset, store_model_version, wait_for_state
-from tests.workers.wiring_fixtures import Backend, backend, postgres_stack  # noqa: F401 - fixtures
+from tests.workers.wiring_fixtures import Backend
 
 
 def _jobs(backend: Backend, tenant: str) -> list:

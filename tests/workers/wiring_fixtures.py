@@ -8,7 +8,8 @@
   Redis as the broker (the app process sends its messages there; ``deliver`` runs a job as a
   worker does on receiving it) and Redis as the shared cache of the rate limit.
 
-Import the fixtures by name (``from tests.workers.wiring_fixtures import backend, postgres_stack``).
+``tests/workers/conftest.py`` registers both fixtures for the package (a session-scoped fixture
+imported into test modules is set up once per module).
 """
 
 from __future__ import annotations
