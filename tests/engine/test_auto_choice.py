@@ -48,3 +48,19 @@ def test_a_profile_whose_column_was_dropped_counts_the_columns_actually_trained(
     model = engine.train(adult.drop("sex"), model="auto", epochs=1, seed=0, device="cpu",
                          transformer_params=TRANSFORMER)
     assert model.kind == choice.model and list(model.columns_) == list(choice.columns)
+
+
+def test_a_table_of_mostly_continuous_numbers_gets_diffusion_with_its_own_epochs(datasets: Path) -> None:
+    housing = pl.read_csv(datasets / "california_housing.csv.gz").sample(1_500, seed=3)
+    choice = resolve_auto(columns=housing.columns, profile=engine.profile(housing))
+    assert choice.model == "diffusion" and "continuous numbers" in choice.reason
+    assert "epochs" not in choice.params and "batch_size" not in choice.params  # the model's own defaults
+    model = engine.train(housing, model="auto", epochs=1, seed=0, device="cpu")
+    assert model.kind == "diffusion"
+
+
+def test_a_table_with_a_category_too_wide_for_one_hot_stays_with_argn(datasets: Path) -> None:
+    nyc = pl.read_csv(datasets / "nyc_airbnb_2019.csv.gz", try_parse_dates=True).sample(3_000, seed=3)
+    numbers = nyc.select("neighbourhood", "latitude", "longitude", "price", "reviews_per_month", "availability_365")
+    assert engine.profile(numbers.drop("neighbourhood")).recommendation.model == "diffusion"
+    assert engine.profile(numbers).recommendation.model == "argn"  # 200-odd neighbourhoods

@@ -88,7 +88,9 @@ class SamplingNet:
         out_w, out_b = denoiser.out.weight.detach(), denoiser.out.bias.detach()
         self.numbers_out = (out_w[:d].to(dtype), out_b[:d].float())
         edges = [d, *(d + int(e) for e in torch.tensor(sizes).cumsum(0).tolist())]
-        self.block_out = [(out_w[a:b].to(dtype), out_b[a:b].float()) for a, b in zip(edges[:-1], edges[1:])]
+        # float32: a block's rows differ in number at every step, and a bfloat16 product of a new
+        # shape costs more to set up than it saves
+        self.block_out = [(out_w[a:b].float().t().contiguous(), out_b[a:b].float()) for a, b in zip(edges[:-1], edges[1:])]
 
     def inputs(self, shown: torch.Tensor, hidden_flags: torch.Tensor) -> torch.Tensor:
         """Each row's input-layer sum of its table rows, from the one-hot slice and the hidden flags."""
@@ -125,7 +127,7 @@ class SamplingNet:
 
     def logits(self, h: torch.Tensor, block: int) -> torch.Tensor:
         weight, bias = self.block_out[block]
-        return (h @ weight.t()).float() + bias
+        return torch.addmm(bias, h.float(), weight)
 
 
 def fast_dtype(device: str | torch.device) -> torch.dtype:
