@@ -24,7 +24,7 @@ class DiffusionConfig(SynthesizerConfig):
     display_name: ClassVar[str] = "Diffusion"
     dp_defaults: ClassVar[dict[str, Any]] = {
         **SynthesizerConfig.dp_defaults,
-        "epochs": 50,
+        "epochs": 100,
         "batch_size": 1000,
         "hidden_dims": (128, 128),
         "learning_rate": 3e-3,

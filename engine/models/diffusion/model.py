@@ -38,8 +38,8 @@ from engine.transform.spans import split_spans
 # The fewest reverse steps the default takes: the numbers' DDIM path is coarse below it.
 MIN_SAMPLE_STEPS = 20
 # A whole-number column with at most DISCRETE_VALUES distinct values, each held by REPEATS rows
-# on average, that fill at most SPARSE of the whole numbers in their range, is learned as a
-# category (``_column_types_for``).
+# on average, that fill at most SPARSE of the whole numbers between its 1st and 99th percentiles,
+# is learned as a category (``_column_types_for``).
 DISCRETE_VALUES = 150
 REPEATS = 5
 SPARSE = 0.5
@@ -70,7 +70,7 @@ class Diffusion(Synthesizer):
       fewer than ``small_sample_rows`` sampled rows).
 
     Defaults: 300 epochs of batch 1,024, early stopping after 30 epochs without validation
-    improvement. Under differential privacy: 50 epochs of expected batch 1,000, hidden
+    improvement. Under differential privacy: 100 epochs of expected batch 1,000, hidden
     (128, 128), learning rate 3e-3, EMA 0.99 (``DiffusionConfig.dp_defaults``); the knots
     are data-free (``normal_scores``): the DP path measures nothing but through DP-SGD and the
     transformer's accounted statistics.
@@ -111,9 +111,11 @@ class Diffusion(Synthesizer):
         Amounts such as adult's capital gains take a hundred-odd values between 0 and 99,999
         whose outcome changes sharply from one to the next (7,298 and above: nearly always
         >50K; just below: rarely). A continuous score smooths such steps; a category draws each
-        value with its own conditional. A column that fills its range (ages, hours) is a
+        value with its own conditional. A column that fills the range where most of its
+        values lie (ages, hours, nyc's minimum nights, 1 to 45 but for a few outliers) is a
         quantity and stays continuous. Measured on adult, TSTR AUC 0.907 -> 0.917 (ages and
-        hours as categories too: 0.914)."""
+        hours as categories too: 0.914); on nyc, minimum nights as a category lowered the
+        price's TSTR R2 from 0.119 to 0.082."""
         chosen: dict[str, str] = {}
         for name, dtype in frame.schema.items():
             if not dtype.is_integer():
@@ -121,8 +123,9 @@ class Diffusion(Synthesizer):
             values = frame[name].drop_nulls()
             distinct = values.n_unique()
             if 1 < distinct <= DISCRETE_VALUES and distinct * REPEATS <= frame.height:
-                span = float(values.max()) - float(values.min()) + 1.0
-                if distinct <= SPARSE * span:
+                low, high = float(values.quantile(0.01, "lower")), float(values.quantile(0.99, "higher"))
+                inner = values.filter((values >= low) & (values <= high)).n_unique()
+                if inner <= SPARSE * (high - low + 1.0):
                     chosen[name] = "discrete"
         return chosen
 
