@@ -225,6 +225,8 @@ class Synthesizer:
     default_params: ClassVar[dict[str, Any]] = {}
     default_dp_params: ClassVar[dict[str, Any]] = {}
     default_transformer_params: ClassVar[dict[str, Any]] = {}
+    # Under DP, on top of ``default_transformer_params`` (the user's still win).
+    default_dp_transformer_params: ClassVar[dict[str, Any]] = {}
     # Whether the model trains data-parallel under torchrun (``engine.distributed``).
     trains_distributed: ClassVar[bool] = True
     # Sampling fewer rows than this takes one CPU thread when ``num_threads`` is None: a small
@@ -466,7 +468,8 @@ class Synthesizer:
     def _transformer_kwargs(self, frame: pl.DataFrame | None = None) -> dict[str, Any]:
         """The transformer's arguments: the model's defaults, then the user's. With ``frame`` (never
         under DP), the column types the model chooses from the rows come first, under any declared."""
-        kwargs: dict[str, Any] = {"seed": self.seed, **self.default_transformer_params, **(self.transformer_params or {})}
+        private = self.default_dp_transformer_params if self._privacy() is not None else {}
+        kwargs: dict[str, Any] = {"seed": self.seed, **self.default_transformer_params, **private, **(self.transformer_params or {})}
         declared = {**(kwargs.get("column_types") or {}), **(self.column_types or {})}
         chosen = self._column_types_for(frame) if frame is not None else {}
         if declared or chosen:
