@@ -62,6 +62,13 @@ def test_a_spike_is_its_own_category_and_the_other_values_keep_their_spread(adul
     assert synthetic.filter(pl.col("hours-per-week") != 40)["hours-per-week"].n_unique() > 20
 
 
+def test_spikes_that_do_not_fit_the_layout_are_refused_on_load(adult_model: Diffusion) -> None:
+    tensors = adult_model._tensors()
+    tensors["spike_columns"] = torch.full_like(tensors["spike_columns"], 99)
+    with pytest.raises(ValueError, match="spikes do not fit"):
+        adult_model._load_tensors(tensors, {})
+
+
 def test_scattered_whole_number_amounts_are_learned_as_categories_and_quantities_are_not(datasets: Path) -> None:
     adult = read_adult(datasets / "adult.csv", rows=20_000, seed=1)
     chosen = Diffusion()._column_types_for(adult)

@@ -55,10 +55,15 @@ def find_spikes(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     return spikes
 
 
+def spiked_columns(spikes: np.ndarray) -> np.ndarray:
+    """The scalar columns that have a spike, in order (their blocks follow the transformer's)."""
+    return np.flatnonzero(~np.isnan(spikes))
+
+
 def at_spikes(values: np.ndarray, present: np.ndarray, spikes: np.ndarray) -> np.ndarray:
     """(rows, spiked columns) bool: where each spiked column holds its spike."""
-    spiked = np.flatnonzero(~np.isnan(spikes))
+    spiked = spiked_columns(spikes)
     return (values[:, spiked] == spikes[spiked][None, :]) & present[:, spiked]
 
 
-__all__ = ["SPIKE_SHARE", "at_spikes", "find_spikes", "present_mask"]
+__all__ = ["SPIKE_SHARE", "at_spikes", "find_spikes", "present_mask", "spiked_columns"]

@@ -48,11 +48,10 @@ class Blocks:
         return int(sum(self.sizes))
 
     def tensors(self, device: str | torch.device) -> dict[str, torch.Tensor]:
-        """``numeric``: scalar columns; ``onehot``: the transformer's one-hot columns (block by block); ``block``:
-        each one-hot column's block; ``padded``: (blocks, widest) positions into the one-hot
-        slice, ``width`` (one past the end) where a block is narrower; ``valid``: where
-        ``padded`` is a real column; ``offsets``: each block's first position in the slice; ``sizes``: each block's width; ``membership``:
-        (one-hot columns, blocks) float 0/1."""
+        """``onehot``: the transformer's one-hot columns (block by block); ``block``: each one-hot
+        column's block; ``padded``: (blocks, widest) positions into the one-hot slice, ``width``
+        (one past the end) where a block is narrower; ``offsets``: each block's first position
+        in the slice; ``membership``: (one-hot columns, blocks) float 0/1."""
         sizes = np.asarray(self.sizes, dtype=np.int64)
         onehot = np.concatenate([np.arange(a, a + n) for a, n in zip(self.starts, sizes)]) if self.starts else np.zeros(0, np.int64)
         block = np.repeat(np.arange(len(sizes)), sizes)
@@ -65,12 +64,9 @@ class Blocks:
         membership[np.arange(len(block)), block] = 1.0
         return {
             "membership": torch.from_numpy(membership).to(device),
-            "sizes": torch.from_numpy(sizes).to(device),
-            "numeric": torch.tensor(self.numeric, dtype=torch.long, device=device),
             "onehot": torch.from_numpy(onehot).to(device),
             "block": torch.from_numpy(block).to(device),
             "padded": torch.from_numpy(padded.astype(np.int64)).to(device),
-            "valid": torch.from_numpy(valid).to(device),
             "offsets": torch.from_numpy(offsets.astype(np.int64)).to(device),
         }
 

@@ -23,7 +23,7 @@ import polars as pl
 import torch
 
 from engine.models.base import Synthesizer
-from engine.models.diffusion.atoms import at_spikes, find_spikes, present_mask
+from engine.models.diffusion.atoms import at_spikes, find_spikes, present_mask, spiked_columns
 from engine.models.diffusion.blocks import Blocks, levels_of
 from engine.models.diffusion.config import DiffusionConfig
 from engine.models.diffusion.denoiser import Denoiser, SamplingNet, fast_dtype
@@ -146,7 +146,7 @@ class Diffusion(Synthesizer):
         blocks = Blocks.from_spans(spans, spikes=spiked.shape[1])
         self._build(blocks)
         informative = present.copy()
-        informative[:, np.flatnonzero(~np.isnan(self._spikes))] &= ~spiked
+        informative[:, spiked_columns(self._spikes)] &= ~spiked
         n_knots = self.model_params["normal_knots"]
         self._knots = uniform_knots(blocks.n_numeric, n_knots) if private else fit_knots(numbers[train_rows], n_knots, informative[train_rows])
         if blocks.dim == 0:  # only identifiers, constants or fakes: nothing to learn
@@ -199,7 +199,7 @@ class Diffusion(Synthesizer):
             scores_np, levels_np = scores.cpu().numpy(), levels.cpu().numpy()
         if blocks.n_numeric:
             values = from_scores(scores_np, self._knots)
-            spiked = np.flatnonzero(~np.isnan(self._spikes))
+            spiked = spiked_columns(self._spikes)
             at_spike = levels_np[:, len(blocks.starts) :] == 1
             values[:, spiked] = np.where(at_spike, self._spikes[spiked][None, :], values[:, spiked])
             matrix[:, blocks.numeric] = values
@@ -232,7 +232,7 @@ class Diffusion(Synthesizer):
     def _tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"denoiser.{k}": v.detach() for k, v in self._sampler_net.state_dict().items()}
         tensors["knots"] = torch.from_numpy(np.ascontiguousarray(self._knots))
-        spiked = np.flatnonzero(~np.isnan(self._spikes))
+        spiked = spiked_columns(self._spikes)
         tensors["spike_columns"] = torch.from_numpy(spiked.astype(np.int64))
         tensors["spike_values"] = torch.from_numpy(self._spikes[spiked].astype(np.float32))
         return tensors
@@ -244,9 +244,12 @@ class Diffusion(Synthesizer):
         n_numeric = len(split_spans(spans)[1])
         columns, values = tensors.get("spike_columns"), tensors.get("spike_values")
         n_spikes = int(columns.numel()) if columns is not None else 0
-        self._spikes = np.full(n_numeric, np.nan, dtype=np.float32)
-        if n_spikes and int(columns.min()) >= 0 and int(columns.max()) < n_numeric and tuple(values.shape) == (n_spikes,):
-            self._spikes[columns.cpu().numpy()] = values.cpu().numpy()
+        spikes = np.full(n_numeric, np.nan, dtype=np.float32)
+        if n_spikes:
+            at = columns.cpu().numpy()
+            if values is None or tuple(values.shape) != (n_spikes,) or np.any(np.diff(at) <= 0) or at[0] < 0 or at[-1] >= n_numeric:
+                raise ValueError(f"the spikes do not fit this layout's {n_numeric} scalar columns (columns {at.tolist()})")
+            spikes[at] = values.cpu().numpy()
         blocks = Blocks.from_spans(spans, spikes=n_spikes)
         build = self._network_builder(blocks)
         knots = tensors.get("knots")
@@ -258,6 +261,7 @@ class Diffusion(Synthesizer):
         if problem is not None:
             raise ValueError(f"the weights do not fit a diffusion model of this layout and configuration ({problem})")
         self._build(blocks)
+        self._spikes = spikes
         self._denoiser.load_state_dict({k.removeprefix("denoiser."): v for k, v in tensors.items() if k.startswith("denoiser.")})
         self._denoiser.eval()
         self._knots = tensors["knots"].cpu().numpy().astype(np.float32)
